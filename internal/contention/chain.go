@@ -1,0 +1,24 @@
+package contention
+
+// Chain is one blocking chain from an execution trace: who waited on whom,
+// hop by hop. Links are ordered from the first waiter to the last holder.
+type Chain struct {
+	WaitNs int64  `json:"waitNs"`
+	Count  int64  `json:"count"`
+	Links  []Link `json:"links"`
+}
+
+// Link is one hop of a chain.
+type Link struct {
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Function  string `json:"function"`
+	Reason    string `json:"reason"`              // the trace's wait reason, e.g. "sync"
+	Primitive string `json:"primitive,omitempty"` // e.g. sync.(*RWMutex).RLock
+}
+
+// Sync reports whether the chain starts with a sync wait (a lock, a
+// WaitGroup): those rank before channel and select chains.
+func (c Chain) Sync() bool {
+	return len(c.Links) > 0 && (c.Links[0].Reason == "sync" || c.Links[0].Reason == "sync.Mutex.Lock" || c.Links[0].Reason == "sync.RWMutex.RLock" || c.Links[0].Reason == "sync.RWMutex.Lock")
+}

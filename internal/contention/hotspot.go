@@ -1,0 +1,87 @@
+package contention
+
+import "sort"
+
+// Hotspot kinds. "mutex" and "block" come from the pprof profiles; the
+// trace kinds come from execution traces.
+const (
+	KindMutex        = "mutex"         // holder side: the mutex profile charges Unlock stacks
+	KindBlock        = "block"         // waiter side: the block profile charges Lock stacks
+	KindTraceBlocked = "trace-blocked" // trace: goroutines were blocked at this line
+	KindTraceBlocks  = "trace-blocks"  // trace: this line unblocked others (it held what they waited for)
+)
+
+// Primitives, as named in the report.
+const (
+	PrimMutex     = "sync.Mutex"
+	PrimRWMutex   = "sync.RWMutex"
+	PrimWaitGroup = "sync.WaitGroup"
+	PrimCond      = "sync.Cond"
+	PrimChan      = "chan"
+	PrimSelect    = "select"
+	PrimOther     = "other"
+)
+
+// IsLockPrimitive reports whether p is a lock, as opposed to a WaitGroup,
+// channel, select or condition wait. Only locks are called contention.
+func IsLockPrimitive(p string) bool {
+	return p == PrimMutex || p == PrimRWMutex
+}
+
+// Hotspot is lock wait time charged to one user source line.
+type Hotspot struct {
+	Kind      string `json:"kind"`
+	File      string `json:"file"` // absolute path
+	Line      int    `json:"line"`
+	Function  string `json:"function"` // full name as in pprof, e.g. main.(*Cache).Refresh
+	Primitive string `json:"primitive"`
+	// Method is the primitive's method at the charged stack, for example
+	// "Lock", "RLock", "Unlock" or "Wait", when known.
+	Method     string  `json:"method,omitempty"`
+	DelayNs    int64   `json:"delayNs"`    // flat: charged with this line as the first user frame
+	CumDelayNs int64   `json:"cumDelayNs"` // cumulative: this line anywhere on the user stack
+	Count      int64   `json:"count"`
+	Share      float64 `json:"share"` // 0..1 of the total DelayNs of its kind
+	// Lock is true when Primitive is a lock; WaitGroup, channel and select
+	// waits are shown but never called lock contention.
+	Lock   bool      `json:"lock"`
+	Stacks [][]Frame `json:"stacks,omitempty"` // a few heaviest stacks, user frames first
+}
+
+// ComputeShares sets Share to each hotspot's DelayNs over the total of its kind.
+func ComputeShares(hs []Hotspot) {
+	total := map[string]int64{}
+	for _, h := range hs {
+		if h.DelayNs > 0 {
+			total[h.Kind] += h.DelayNs
+		}
+	}
+	for i := range hs {
+		if t := total[hs[i].Kind]; t > 0 && hs[i].DelayNs > 0 {
+			hs[i].Share = float64(hs[i].DelayNs) / float64(t)
+		} else {
+			hs[i].Share = 0
+		}
+	}
+}
+
+// SortHotspots orders hotspots for display: lock primitives first, then by
+// delay, then by place so that the order is stable.
+func SortHotspots(hs []Hotspot) {
+	sort.SliceStable(hs, func(i, j int) bool {
+		a, b := hs[i], hs[j]
+		if a.Lock != b.Lock {
+			return a.Lock
+		}
+		if a.DelayNs != b.DelayNs {
+			return a.DelayNs > b.DelayNs
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+}

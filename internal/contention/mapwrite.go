@@ -1,0 +1,47 @@
+package contention
+
+// Map write operations.
+const (
+	OpAssign   = "assign"   // m[k] = v
+	OpOpAssign = "opassign" // m[k] += v
+	OpIncDec   = "incdec"   // m[k]++, m[k]--
+	OpDelete   = "delete"   // delete(m, k)
+	OpClear    = "clear"    // clear(m)
+)
+
+// MapWrite is one statement that writes a map.
+type MapWrite struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Function string `json:"function"`
+	Map      string `json:"map"` // the expression as written, e.g. ledger.entries
+	Op       string `json:"op"`
+	Guard    string `json:"guard"` // the lock expression, or "" when none
+	// GuardKind is the guard's type: sync.Mutex or sync.RWMutex.
+	GuardKind string `json:"guardKind,omitempty"`
+	// GuardRead is true when the write sits under RLock only.
+	GuardRead bool  `json:"guardRead,omitempty"`
+	Contended bool  `json:"contended"`
+	WaitNs    int64 `json:"waitNs"`
+	// Unguarded is true when no lock guards the write and other goroutines
+	// can reach the map.
+	Unguarded bool   `json:"unguarded,omitempty"`
+	Writers   []Site `json:"writers"` // every other write site of the same map
+	// NoBreakpoint says why no breakpoint is offered, when none is.
+	NoBreakpoint string `json:"noBreakpoint,omitempty"`
+}
+
+// Breakpoint is a suggested breakpoint. The extension sets it through
+// VS Code's own API, so it reaches the adapter through setBreakpoints.
+type Breakpoint struct {
+	Kind         string `json:"kind"` // "source" | "function"
+	File         string `json:"file"`
+	Line         int    `json:"line"`
+	Function     string `json:"function"`
+	Condition    string `json:"condition"`
+	HitCondition string `json:"hitCondition"`
+	// LogMessage makes the suggestion a logpoint.
+	LogMessage string `json:"logMessage,omitempty"`
+	Label      string `json:"label"`
+	ForWrite   string `json:"forWrite"` // file:line of the map write it serves
+}

@@ -1,0 +1,41 @@
+// Package cli implements the lockscope command line: the dap and analyze
+// subcommands. Each subcommand parses its flags here and hands the work to
+// the packages that own it (session for dap; capture and report for
+// analyze), so that main stays a single line.
+package cli
+
+import (
+	"fmt"
+	"io"
+)
+
+const usage = `lockscope finds lock contention and unsafe map writes in Go programs.
+
+Usage:
+  lockscope dap [--listen ADDR] [--dlv PATH] [--log] [--log-dest FILE]
+      Serve the Debug Adapter Protocol in front of Delve (stdio by default).
+  lockscope analyze [flags] [PACKAGE|DIR] [-- program args]
+      Build and run a program with the capture agent and print its report.
+
+Run "lockscope <command> -h" for the flags of a command.
+`
+
+// Main runs the lockscope command line and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "dap":
+		return Dap(args[1:], stdin, stdout, stderr)
+	case "analyze":
+		return Analyze(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "lockscope: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -1,0 +1,344 @@
+// Package daptest is lockscope's own DAP test client. Delve's daptest
+// client decodes with go-dap's default codec and cannot read lockscope's
+// messages; this one keeps every message raw, peeks at its routing fields,
+// and decodes bodies on demand into whatever type a test asks for.
+package daptest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/transport"
+)
+
+// Message is one message from the adapter.
+type Message struct {
+	Raw        []byte
+	Seq        int
+	Type       string
+	Command    string
+	Event      string
+	RequestSeq int
+	Success    bool
+	Body       json.RawMessage
+	Message    string // an error response's message
+}
+
+// Decode decodes the body into v.
+func (m Message) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(m.Body, v); err != nil {
+		t.Fatalf("decoding the body of %s: %v\n%s", m.Name(), err, m.Raw)
+	}
+}
+
+// Name is the command or event name.
+func (m Message) Name() string {
+	if m.Type == "event" {
+		return "event " + m.Event
+	}
+	return m.Type + " " + m.Command
+}
+
+// ErrorID returns the error id of an error response, or 0.
+func (m Message) ErrorID() int {
+	var b struct {
+		Error struct {
+			ID int `json:"id"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(m.Body, &b)
+	return b.Error.ID
+}
+
+// Client talks DAP to an adapter.
+type Client struct {
+	w   *transport.Writer
+	mu  sync.Mutex
+	seq int
+
+	cond     *sync.Cond
+	msgs     []Message
+	consumed []bool
+	readErr  error
+	// Timeout is the default wait for responses and events.
+	Timeout time.Duration
+}
+
+// New returns a client reading the adapter from r and writing to w.
+func New(r io.Reader, w io.Writer) *Client {
+	c := &Client{w: transport.NewWriter(w), Timeout: 60 * time.Second}
+	c.cond = sync.NewCond(&c.mu)
+	go c.readLoop(r)
+	return c
+}
+
+func (c *Client) readLoop(r io.Reader) {
+	tr := transport.NewReader(r)
+	for {
+		raw, err := tr.Read()
+		if err != nil {
+			c.mu.Lock()
+			c.readErr = err
+			c.cond.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		h, err := transport.Peek(raw)
+		m := Message{Raw: raw, Seq: h.Seq, Type: h.Type, Command: h.Command, Event: h.Event,
+			RequestSeq: h.RequestSeq, Success: h.Success, Body: transport.Raw(raw, h.Body)}
+		if err != nil {
+			m.Type = "invalid"
+		}
+		if h.Message.Valid() {
+			_ = json.Unmarshal(transport.Raw(raw, h.Message), &m.Message)
+		}
+		c.mu.Lock()
+		c.msgs = append(c.msgs, m)
+		c.consumed = append(c.consumed, false)
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}
+}
+
+// Send sends a request and returns its seq.
+func (c *Client) Send(command string, args any) int {
+	c.mu.Lock()
+	c.seq++
+	seq := c.seq
+	c.mu.Unlock()
+	m := map[string]any{"seq": seq, "type": "request", "command": command}
+	if args != nil {
+		m["arguments"] = args
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	_ = c.w.Write(raw)
+	return seq
+}
+
+// SendRaw writes bytes as they are, with no framing.
+func (c *Client) SendRaw(w io.Writer, b []byte) { _, _ = w.Write(b) }
+
+// SendBody frames body and sends it.
+func (c *Client) SendBody(body []byte) { _ = c.w.Write(body) }
+
+// WaitFor returns the first message not yet taken that matches pred, and
+// takes it. It fails the test after timeout.
+func (c *Client) WaitFor(t testing.TB, what string, timeout time.Duration, pred func(Message) bool) Message {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for i, m := range c.msgs {
+			if !c.consumed[i] && pred(m) {
+				c.consumed[i] = true
+				return m
+			}
+		}
+		if c.readErr != nil {
+			t.Fatalf("waiting for %s: the adapter closed the stream (%v); seen:\n%s", what, c.readErr, c.summaryLocked())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: nothing after %v; seen:\n%s", what, timeout, c.summaryLocked())
+		}
+		c.cond.Wait()
+	}
+}
+
+// TryWait is WaitFor that returns false instead of failing.
+func (c *Client) TryWait(timeout time.Duration, pred func(Message) bool) (Message, bool) {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for i, m := range c.msgs {
+			if !c.consumed[i] && pred(m) {
+				c.consumed[i] = true
+				return m, true
+			}
+		}
+		if c.readErr != nil || time.Now().After(deadline) {
+			return Message{}, false
+		}
+		c.cond.Wait()
+	}
+}
+
+// Closed waits until the adapter closes its side, and reports whether it did.
+func (c *Client) Closed(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		err := c.readErr
+		c.mu.Unlock()
+		if err != nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func (c *Client) summaryLocked() string {
+	var b strings.Builder
+	start := 0
+	if len(c.msgs) > 40 {
+		start = len(c.msgs) - 40
+	}
+	for i := start; i < len(c.msgs); i++ {
+		m := c.msgs[i]
+		raw := string(m.Raw)
+		if len(raw) > 300 {
+			raw = raw[:300] + "..."
+		}
+		fmt.Fprintf(&b, "  %v %s\n", c.consumed[i], raw)
+	}
+	return b.String()
+}
+
+// Messages returns every message received so far.
+func (c *Client) Messages() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Message(nil), c.msgs...)
+}
+
+// Response waits for the response to request seq.
+func (c *Client) Response(t testing.TB, seq int) Message {
+	t.Helper()
+	return c.WaitFor(t, fmt.Sprintf("the response to request %d", seq), c.Timeout, func(m Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	})
+}
+
+// Call sends a request and waits for a successful response.
+func (c *Client) Call(t testing.TB, command string, args any) Message {
+	t.Helper()
+	seq := c.Send(command, args)
+	m := c.Response(t, seq)
+	if !m.Success {
+		t.Fatalf("%s failed: %s\n%s", command, m.Message, m.Raw)
+	}
+	return m
+}
+
+// CallErr sends a request and waits for an error response.
+func (c *Client) CallErr(t testing.TB, command string, args any) Message {
+	t.Helper()
+	seq := c.Send(command, args)
+	m := c.Response(t, seq)
+	if m.Success {
+		t.Fatalf("%s succeeded, want an error\n%s", command, m.Raw)
+	}
+	return m
+}
+
+// Event waits for the next event with this name.
+func (c *Client) Event(t testing.TB, name string) Message {
+	t.Helper()
+	return c.WaitFor(t, "event "+name, c.Timeout, func(m Message) bool {
+		return m.Type == "event" && m.Event == name
+	})
+}
+
+// StoppedBody is the body of a stopped event.
+type StoppedBody struct {
+	Reason            string `json:"reason"`
+	ThreadID          int    `json:"threadId"`
+	Description       string `json:"description"`
+	Text              string `json:"text"`
+	AllThreadsStopped bool   `json:"allThreadsStopped"`
+}
+
+// Stopped waits for a stopped event and decodes it.
+func (c *Client) Stopped(t testing.TB) StoppedBody {
+	t.Helper()
+	var b StoppedBody
+	c.Event(t, "stopped").Decode(t, &b)
+	return b
+}
+
+// Frame is one stackTrace frame.
+type Frame struct {
+	ID     int    `json:"id"`
+	Name   string `json:"name"`
+	Line   int    `json:"line"`
+	Source struct {
+		Path string `json:"path"`
+	} `json:"source"`
+}
+
+// StackTrace returns the frames of a thread.
+func (c *Client) StackTrace(t testing.TB, thread int) []Frame {
+	t.Helper()
+	var b struct {
+		StackFrames []Frame `json:"stackFrames"`
+	}
+	c.Call(t, "stackTrace", map[string]any{"threadId": thread, "startFrame": 0, "levels": 50}).Decode(t, &b)
+	return b.StackFrames
+}
+
+// Variable is one variable.
+type Variable struct {
+	Name               string `json:"name"`
+	Value              string `json:"value"`
+	Type               string `json:"type"`
+	VariablesReference int    `json:"variablesReference"`
+}
+
+// Locals returns the local variables of a frame.
+func (c *Client) Locals(t testing.TB, frameID int) map[string]Variable {
+	t.Helper()
+	var sc struct {
+		Scopes []struct {
+			Name               string `json:"name"`
+			VariablesReference int    `json:"variablesReference"`
+		} `json:"scopes"`
+	}
+	c.Call(t, "scopes", map[string]any{"frameId": frameID}).Decode(t, &sc)
+	out := map[string]Variable{}
+	for _, s := range sc.Scopes {
+		if s.Name != "Locals" && s.Name != "Arguments" {
+			continue
+		}
+		var vb struct {
+			Variables []Variable `json:"variables"`
+		}
+		c.Call(t, "variables", map[string]any{"variablesReference": s.VariablesReference}).Decode(t, &vb)
+		for _, v := range vb.Variables {
+			out[v.Name] = v
+		}
+	}
+	return out
+}
+
+// Evaluate evaluates expr in a frame and returns the result.
+func (c *Client) Evaluate(t testing.TB, frameID int, expr string) string {
+	t.Helper()
+	var b struct {
+		Result string `json:"result"`
+	}
+	c.Call(t, "evaluate", map[string]any{"expression": expr, "frameId": frameID, "context": "watch"}).Decode(t, &b)
+	return b.Result
+}

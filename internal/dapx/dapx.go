@@ -1,0 +1,149 @@
+// Package dapx defines lockscope's additions to the Debug Adapter Protocol:
+// the lockscope/* requests, their responses, the lockscope/report event, the
+// lockscope launch attribute and the stable error ids.
+//
+// All of them are registered in one go-dap codec ([NewCodec]), so both the
+// session and the test client decode them as real types. Command and event
+// names and JSON field names are a public contract: add, never rename.
+package dapx
+
+import (
+	"encoding/json"
+
+	"github.com/google/go-dap"
+	"github.com/lockscope/lockscope/internal/contention"
+)
+
+// Command and event names.
+const (
+	Prefix             = "lockscope/"
+	CommandCapture     = "lockscope/capture"
+	CommandLoad        = "lockscope/load"
+	CommandReport      = "lockscope/report"
+	CommandBreakpoints = "lockscope/breakpoints"
+	CommandClear       = "lockscope/clear"
+	EventReport        = "lockscope/report"
+)
+
+// Error ids. They are stable: clients may match on them.
+const (
+	ErrUnknownCommand   = 7000 // a lockscope/ command that does not exist
+	ErrBadArguments     = 7001 // arguments that do not decode or make no sense
+	ErrMalformedMessage = 7002 // a message that is not valid DAP
+	ErrInternal         = 7003 // a panic inside a handler; the session goes on
+	ErrCaptureFailed    = 7010
+	ErrProgramStopped   = 7011 // capture asked while the debuggee is stopped
+	ErrNoProgram        = 7012 // capture asked before launch or after exit
+	ErrLoadFailed       = 7013
+	ErrCancelled        = 7014
+	ErrBackend          = 7020 // Delve could not be started or reached
+	ErrLaunchRewrite    = 7021 // the lockscope launch attribute is invalid
+)
+
+// LaunchConfig is the "lockscope" attribute of a launch or attach request.
+// The session strips it before the request reaches Delve.
+type LaunchConfig struct {
+	Capture              string   `json:"capture,omitempty"` // "auto" (default) | "off"
+	RefreshSeconds       float64  `json:"refreshSeconds,omitempty"`
+	TraceSeconds         float64  `json:"traceSeconds,omitempty"`
+	MutexProfileFraction int      `json:"mutexProfileFraction,omitempty"`
+	BlockProfileRate     int      `json:"blockProfileRate,omitempty"`
+	PprofURL             string   `json:"pprofURL,omitempty"`
+	AllowHosts           []string `json:"allowHosts,omitempty"`
+	Profiles             []string `json:"profiles,omitempty"`
+	Traces               []string `json:"traces,omitempty"`
+	Race                 bool     `json:"race,omitempty"`
+}
+
+// CaptureArguments are the arguments of lockscope/capture.
+type CaptureArguments struct {
+	Kinds   []string `json:"kinds,omitempty"` // "mutex", "block", "trace"; default mutex and block
+	Seconds float64  `json:"seconds,omitempty"`
+}
+
+// LoadArguments are the arguments of lockscope/load.
+type LoadArguments struct {
+	Path string `json:"path"`
+	Kind string `json:"kind,omitempty"` // "mutex" | "block" | "trace"; guessed when empty
+}
+
+// BreakpointsArguments are the arguments of lockscope/breakpoints.
+type BreakpointsArguments struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// CaptureRequest is lockscope/capture.
+type CaptureRequest struct {
+	dap.Request
+	Arguments CaptureArguments `json:"arguments"`
+}
+
+// LoadRequest is lockscope/load.
+type LoadRequest struct {
+	dap.Request
+	Arguments LoadArguments `json:"arguments"`
+}
+
+// ReportRequest is lockscope/report.
+type ReportRequest struct {
+	dap.Request
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+}
+
+// BreakpointsRequest is lockscope/breakpoints.
+type BreakpointsRequest struct {
+	dap.Request
+	Arguments BreakpointsArguments `json:"arguments"`
+}
+
+// ClearRequest is lockscope/clear.
+type ClearRequest struct {
+	dap.Request
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+}
+
+// ReportResponse answers lockscope/report, lockscope/capture,
+// lockscope/load and lockscope/clear: each returns the report as it stands.
+type ReportResponse struct {
+	dap.Response
+	Body *contention.Report `json:"body,omitempty"`
+}
+
+// BreakpointsResponseBody is the body of the lockscope/breakpoints response.
+type BreakpointsResponseBody struct {
+	Breakpoints []contention.Breakpoint `json:"breakpoints"`
+	// Reason says why there are none, when there are none.
+	Reason string `json:"reason,omitempty"`
+}
+
+// BreakpointsResponse answers lockscope/breakpoints.
+type BreakpointsResponse struct {
+	dap.Response
+	Body BreakpointsResponseBody `json:"body"`
+}
+
+// ReportEvent is the lockscope/report event.
+type ReportEvent struct {
+	dap.Event
+	Body *contention.Report `json:"body"`
+}
+
+// NewCodec returns a go-dap codec that also knows lockscope's messages.
+func NewCodec() *dap.Codec {
+	c := dap.NewCodec()
+	reg := func(cmd string, req func() dap.Message, resp func() dap.Message) {
+		if err := c.RegisterRequest(cmd, req, resp); err != nil {
+			panic(err) // a programming error: names are constants
+		}
+	}
+	reg(CommandCapture, func() dap.Message { return &CaptureRequest{} }, func() dap.Message { return &ReportResponse{} })
+	reg(CommandLoad, func() dap.Message { return &LoadRequest{} }, func() dap.Message { return &ReportResponse{} })
+	reg(CommandReport, func() dap.Message { return &ReportRequest{} }, func() dap.Message { return &ReportResponse{} })
+	reg(CommandClear, func() dap.Message { return &ClearRequest{} }, func() dap.Message { return &ReportResponse{} })
+	reg(CommandBreakpoints, func() dap.Message { return &BreakpointsRequest{} }, func() dap.Message { return &BreakpointsResponse{} })
+	if err := c.RegisterEvent(EventReport, func() dap.Message { return &ReportEvent{} }); err != nil {
+		panic(err)
+	}
+	return c
+}

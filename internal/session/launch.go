@@ -1,0 +1,181 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/transport"
+)
+
+// launchInfo is what the session learned from the launch or attach request.
+type launchInfo struct {
+	Request    string // "launch" | "attach"
+	Mode       string // debug | test | exec | local | remote | ...
+	Program    string // absolute, when it names a path
+	ProgramDir string
+	Config     dapx.LaunchConfig
+}
+
+// onLaunch rewrites a launch or attach request before Delve sees it:
+//   - it strips the lockscope attribute (and dlvPath) and acts on them;
+//   - it makes a relative program absolute and, unless dlvCwd is set, builds
+//     in the program's folder, so that a program in another module builds
+//     (Delve builds from its own working directory otherwise);
+//   - it sends the program's output to the client as output events unless the
+//     launch chose otherwise, so nothing but DAP ever reaches our stdout;
+//   - it lets the extension add the capture agent and -race.
+//
+// It runs on the client read loop so that requests keep their order.
+func (s *Session) onLaunch(h transport.Header, msg []byte) {
+	args := map[string]json.RawMessage{}
+	if raw := transport.Raw(msg, h.Arguments); raw != nil {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			s.sendError(h.Seq, h.Command, dapx.ErrBadArguments, "Failed to launch", "arguments are not an object: "+err.Error(), true)
+			return
+		}
+	}
+	info := launchInfo{Request: h.Command}
+	if raw, ok := args["lockscope"]; ok {
+		dec := json.NewDecoder(bytesReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&info.Config); err != nil {
+			s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", "invalid \"lockscope\" attribute: "+err.Error(), true)
+			return
+		}
+		delete(args, "lockscope")
+	}
+	var dlvPath string
+	if raw, ok := args["dlvPath"]; ok {
+		_ = json.Unmarshal(raw, &dlvPath)
+		delete(args, "dlvPath")
+	}
+	info.Mode = stringArg(args, "mode")
+	if info.Mode == "" && h.Command == "launch" {
+		info.Mode = "debug"
+	}
+	if p := stringArg(args, "program"); p != "" && h.Command == "launch" {
+		if abs, dir, ok := resolveProgram(p); ok {
+			info.Program, info.ProgramDir = abs, dir
+			setString(args, "program", abs)
+			if _, ok := args["dlvCwd"]; !ok && (info.Mode == "debug" || info.Mode == "test") {
+				setString(args, "dlvCwd", dir)
+			}
+		}
+	}
+	if h.Command == "launch" {
+		if _, ok := args["outputMode"]; !ok {
+			_, hasStdout := args["stdoutTo"]
+			_, hasStderr := args["stderrTo"]
+			if !hasStdout && !hasStderr {
+				setString(args, "outputMode", "remote")
+			}
+		}
+	}
+	if err := s.ext.prepareLaunch(&info, args); err != nil {
+		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
+		return
+	}
+	if dlvPath != "" && dlvPath != s.opts.DlvPath {
+		if err := s.switchToExternal(dlvPath, info.ProgramDir); err != nil {
+			s.ext.launchFailed()
+			s.sendError(h.Seq, h.Command, dapx.ErrBackend, "Failed to launch", err.Error(), true)
+			return
+		}
+	}
+	newArgs, err := json.Marshal(args)
+	if err != nil {
+		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
+		return
+	}
+	out := replaceSpan(msg, h.Arguments, newArgs)
+	nh, err := transport.Peek(out)
+	if err != nil {
+		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
+		return
+	}
+	s.mu.Lock()
+	s.ext.info = info
+	s.mu.Unlock()
+	s.forward(nh, out, origin{clientSeq: h.Seq, command: h.Command})
+}
+
+// switchToExternal replaces the embedded Delve with an external dlv, asked
+// for by the launch attribute dlvPath. The client already initialized the
+// embedded one, so the session replays its initialize request to the new
+// backend and keeps the response to itself.
+func (s *Session) switchToExternal(dlvPath, dir string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := s.opts.StartBackend(ctx, dlvPath, dir)
+	if err != nil {
+		return err
+	}
+	old := s.currentBackend()
+	s.setBackend(b)
+	s.mu.Lock()
+	initArgs := s.initArgs
+	s.mu.Unlock()
+	if initArgs != nil {
+		if _, _, err := s.call(ctx, "initialize", initArgs); err != nil {
+			return fmt.Errorf("initializing %s: %w", b.Name(), err)
+		}
+	}
+	if old != nil {
+		go old.b.Close()
+	}
+	return nil
+}
+
+// resolveProgram makes a program path absolute and finds its folder. It
+// reports false for a package import path, which is left to Delve.
+func resolveProgram(p string) (abs, dir string, ok bool) {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return "", "", false
+	}
+	st, err := os.Stat(a)
+	if err != nil {
+		return "", "", false
+	}
+	if st.IsDir() {
+		return a, a, true
+	}
+	return a, filepath.Dir(a), true
+}
+
+func stringArg(args map[string]json.RawMessage, key string) string {
+	var v string
+	if raw, ok := args[key]; ok {
+		_ = json.Unmarshal(raw, &v)
+	}
+	return v
+}
+
+func setString(args map[string]json.RawMessage, key, v string) {
+	raw, _ := json.Marshal(v)
+	args[key] = raw
+}
+
+// replaceSpan returns msg with span sp replaced by v; when sp is absent,
+// v is added as "arguments".
+func replaceSpan(msg []byte, sp transport.Span, v []byte) []byte {
+	if !sp.Valid() {
+		i := len(msg) - 1
+		for i > 0 && msg[i] != '}' {
+			i--
+		}
+		out := append([]byte{}, msg[:i]...)
+		out = append(out, `,"arguments":`...)
+		out = append(out, v...)
+		return append(out, msg[i:]...)
+	}
+	out := make([]byte, 0, len(msg)+len(v))
+	out = append(out, msg[:sp.Start]...)
+	out = append(out, v...)
+	return append(out, msg[sp.End:]...)
+}

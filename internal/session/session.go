@@ -1,0 +1,481 @@
+// Package session is lockscope's DAP proxy: it sits between the client
+// (VS Code) and Delve, relays ordinary debugging byte for byte, and answers
+// the lockscope/* requests itself.
+//
+// A [Session] runs three kinds of goroutines: one reads the client, one
+// reads Delve (per backend; the backend can be swapped once, at launch, when
+// the launch asks for an external dlv), and one per lockscope/* request, so
+// that a long capture never holds up stepping. Everything the client sees
+// is written through one [transport.Writer], whose lock keeps messages whole.
+//
+// Seq numbers: the client and Delve each see one increasing seq space.
+// Requests the session sends to Delve for itself are numbered in Delve's
+// space like any other, and their responses are routed back to whoever
+// asked: the client (with its own request_seq restored) or the session.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/delve"
+	"github.com/lockscope/lockscope/internal/transport"
+)
+
+// Options configure a [Session].
+type Options struct {
+	// Log receives structured logs; nil discards them.
+	Log *slog.Logger
+	// Traffic logs every message in both directions at debug level.
+	Traffic bool
+	// DlvPath selects an external `dlv dap`; empty embeds Delve.
+	DlvPath string
+	// DelveLogw receives an external Delve's own output. Never stdout.
+	DelveLogw io.Writer
+	// StartBackend overrides how Delve is started (tests use the default).
+	StartBackend func(ctx context.Context, dlvPath, dir string) (delve.Backend, error)
+}
+
+// origin says who is waiting for a response from Delve.
+type origin struct {
+	clientSeq int         // the client's seq, when the client asked
+	internal  chan []byte // when the session asked
+	command   string
+}
+
+// backendConn is one started Delve with its writer.
+type backendConn struct {
+	b delve.Backend
+	w *transport.Writer
+}
+
+// Session is one client's debug session.
+type Session struct {
+	opts Options
+	log  *slog.Logger
+
+	cr *transport.Reader
+	cw *transport.Writer
+
+	clientSeq  atomic.Int64 // last seq sent to the client
+	backendSeq atomic.Int64 // last seq sent to Delve
+
+	mu       sync.Mutex
+	backend  *backendConn
+	pending  map[int]origin // Delve seq -> who asked
+	reverse  map[int]int    // client-facing seq of a reverse request -> Delve seq
+	initArgs json.RawMessage
+	progress bool // the client supports progress events
+	ended    bool // Delve's session is over (disconnect answered or Delve gone)
+	termSent bool // a terminated event reached the client
+
+	ext *extension // lockscope's own state: capture, report
+
+	backendGone chan struct{}
+	goneOnce    sync.Once
+}
+
+// New returns a session that reads the client from r and writes to w.
+func New(r io.Reader, w io.Writer, opts Options) *Session {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.DelveLogw == nil {
+		opts.DelveLogw = os.Stderr
+	}
+	if opts.StartBackend == nil {
+		logw := opts.DelveLogw
+		log := opts.Log
+		opts.StartBackend = func(ctx context.Context, dlvPath, dir string) (delve.Backend, error) {
+			if dlvPath == "" {
+				return delve.StartEmbedded()
+			}
+			return delve.StartExternal(ctx, dlvPath, dir, logw, log)
+		}
+	}
+	s := &Session{
+		opts:        opts,
+		log:         opts.Log,
+		cr:          transport.NewReader(r),
+		cw:          transport.NewWriter(w),
+		pending:     map[int]origin{},
+		reverse:     map[int]int{},
+		backendGone: make(chan struct{}),
+	}
+	s.ext = newExtension(s)
+	return s
+}
+
+// Serve runs the session until Delve's session ends or the client goes
+// away. On return nothing the session started is left running.
+func (s *Session) Serve(ctx context.Context) error {
+	b, err := s.opts.StartBackend(ctx, s.opts.DlvPath, "")
+	if err != nil {
+		return fmt.Errorf("starting Delve: %w", err)
+	}
+	s.setBackend(b)
+
+	clientGone := make(chan error, 1)
+	go func() { clientGone <- s.clientLoop() }()
+
+	select {
+	case <-s.backendGone:
+		// Delve ended the session (disconnect, or it quit). Wait briefly
+		// for nothing: the last messages were already written.
+	case err := <-clientGone:
+		// The client vanished without a disconnect: end Delve's session
+		// the way a disconnect would, so a launched program dies and an
+		// attached one is left running.
+		s.log.Info("client went away; disconnecting from Delve", "err", err)
+		s.disconnectBackend()
+	case <-ctx.Done():
+		s.log.Info("stopping on signal; disconnecting from Delve")
+		s.disconnectBackend()
+	}
+	s.ext.close()
+	s.mu.Lock()
+	bc := s.backend
+	s.mu.Unlock()
+	if bc != nil {
+		if err := bc.b.Close(); err != nil {
+			s.log.Warn("closing Delve", "err", err)
+		}
+	}
+	return nil
+}
+
+// disconnectBackend asks Delve to end its session with default semantics,
+// and waits a bounded time for it.
+func (s *Session) disconnectBackend() {
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
+	if ended {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, _, err := s.call(ctx, "disconnect", nil); err != nil {
+		s.log.Warn("disconnect from Delve failed", "err", err)
+	}
+	select {
+	case <-s.backendGone:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func (s *Session) setBackend(b delve.Backend) *backendConn {
+	bc := &backendConn{b: b, w: transport.NewWriter(b.Conn())}
+	s.mu.Lock()
+	s.backend = bc
+	s.mu.Unlock()
+	go s.backendLoop(bc)
+	return bc
+}
+
+func (s *Session) currentBackend() *backendConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.backend
+}
+
+// clientLoop reads the client until it goes away.
+func (s *Session) clientLoop() error {
+	for {
+		msg, err := s.cr.Read()
+		if err != nil {
+			var fe *transport.FrameError
+			if errors.As(err, &fe) {
+				s.log.Warn("malformed message from client", "err", err)
+				s.sendError(0, "", dapx.ErrMalformedMessage, "Malformed message", err.Error(), false)
+				continue
+			}
+			return err
+		}
+		s.traffic("<- from client", msg)
+		h, err := transport.Peek(msg)
+		if err != nil {
+			s.log.Warn("undecodable message from client", "err", err)
+			s.sendError(h.Seq, h.Command, dapx.ErrMalformedMessage, "Malformed message",
+				fmt.Sprintf("the message is not valid DAP: %v", err), false)
+			continue
+		}
+		switch h.Type {
+		case "request":
+			s.onClientRequest(h, msg)
+		case "response":
+			s.onClientResponse(h, msg)
+		default:
+			s.log.Warn("ignoring a message of type " + h.Type + " from the client")
+		}
+	}
+}
+
+func (s *Session) onClientRequest(h transport.Header, msg []byte) {
+	switch {
+	case strings.HasPrefix(h.Command, dapx.Prefix):
+		go s.ext.handle(h, msg)
+		return
+	case h.Command == "initialize":
+		s.onInitialize(h, msg)
+	case h.Command == "launch" || h.Command == "attach":
+		// Rewriting may build an overlay or start an external dlv; do it
+		// off the read loop so that the client is never blocked on it.
+		go s.onLaunch(h, msg)
+		return
+	}
+	s.forward(h, msg, origin{clientSeq: h.Seq, command: h.Command})
+}
+
+func (s *Session) onInitialize(h transport.Header, msg []byte) {
+	var args struct {
+		SupportsProgressReporting bool `json:"supportsProgressReporting"`
+	}
+	raw := transport.Raw(msg, h.Arguments)
+	_ = json.Unmarshal(raw, &args)
+	s.mu.Lock()
+	s.initArgs = append(json.RawMessage(nil), raw...)
+	s.progress = args.SupportsProgressReporting
+	s.mu.Unlock()
+}
+
+// forward sends msg to Delve under a fresh seq and remembers who asked.
+func (s *Session) forward(h transport.Header, msg []byte, o origin) {
+	bc := s.currentBackend()
+	seq := int(s.backendSeq.Add(1))
+	s.mu.Lock()
+	s.pending[seq] = o
+	s.mu.Unlock()
+	out := transport.Patch(msg, h, seq, -1)
+	s.traffic("-> to delve", out)
+	if err := bc.w.Write(out); err != nil {
+		s.mu.Lock()
+		delete(s.pending, seq)
+		s.mu.Unlock()
+		if o.internal != nil {
+			close(o.internal)
+			return
+		}
+		s.sendError(o.clientSeq, h.Command, dapx.ErrBackend, "Delve is not reachable", err.Error(), true)
+	}
+}
+
+// onClientResponse relays the client's answer to a reverse request
+// (runInTerminal) back to Delve under Delve's own seq.
+func (s *Session) onClientResponse(h transport.Header, msg []byte) {
+	s.mu.Lock()
+	dseq, ok := s.reverse[h.RequestSeq]
+	delete(s.reverse, h.RequestSeq)
+	s.mu.Unlock()
+	if !ok {
+		s.log.Warn("response from the client to an unknown request", "request_seq", h.RequestSeq)
+		return
+	}
+	bc := s.currentBackend()
+	out := transport.Patch(msg, h, int(s.backendSeq.Add(1)), dseq)
+	s.traffic("-> to delve", out)
+	if err := bc.w.Write(out); err != nil {
+		s.log.Warn("relaying a reverse response", "err", err)
+	}
+}
+
+// backendLoop reads one Delve until it goes away.
+func (s *Session) backendLoop(bc *backendConn) {
+	r := transport.NewReader(bc.b.Conn())
+	for {
+		msg, err := r.Read()
+		if err != nil {
+			var fe *transport.FrameError
+			if errors.As(err, &fe) {
+				s.log.Error("malformed message from Delve", "err", err)
+				continue
+			}
+			break
+		}
+		s.traffic("<- from delve", msg)
+		h, err := transport.Peek(msg)
+		if err != nil {
+			s.log.Error("undecodable message from Delve", "err", err)
+			continue
+		}
+		switch h.Type {
+		case "response":
+			s.onBackendResponse(h, msg)
+		case "event":
+			s.onBackendEvent(h, msg)
+		case "request":
+			s.onBackendRequest(h, msg)
+		}
+	}
+	if s.currentBackend() != bc {
+		return // replaced at launch; the new one carries on
+	}
+	s.mu.Lock()
+	s.ended = true
+	termSent := s.termSent
+	for seq, o := range s.pending {
+		if o.internal != nil {
+			close(o.internal)
+		} else {
+			s.mu.Unlock()
+			s.sendError(o.clientSeq, o.command, dapx.ErrBackend, "Delve went away", "the debugger ended before it answered", true)
+			s.mu.Lock()
+		}
+		delete(s.pending, seq)
+	}
+	s.mu.Unlock()
+	if !termSent {
+		// Delve vanished without saying so: tell the client the session
+		// is over rather than leave it waiting.
+		s.sendEvent("terminated", map[string]any{})
+	}
+	s.goneOnce.Do(func() { close(s.backendGone) })
+}
+
+func (s *Session) onBackendResponse(h transport.Header, msg []byte) {
+	s.mu.Lock()
+	o, ok := s.pending[h.RequestSeq]
+	delete(s.pending, h.RequestSeq)
+	s.mu.Unlock()
+	if !ok {
+		s.log.Warn("response from Delve to an unknown request", "request_seq", h.RequestSeq)
+		return
+	}
+	if o.internal != nil {
+		o.internal <- msg
+		return
+	}
+	s.ext.observeResponse(h, msg)
+	s.toClient(msg, h, o.clientSeq)
+}
+
+func (s *Session) onBackendEvent(h transport.Header, msg []byte) {
+	if h.Event == "terminated" {
+		s.mu.Lock()
+		s.termSent = true
+		s.mu.Unlock()
+	}
+	// The extension sees the event first, so that a crash stop can be
+	// analysed and its report event follows Delve's stopped event.
+	after := s.ext.observeEvent(h, msg)
+	s.toClient(msg, h, -1)
+	if after != nil {
+		after()
+	}
+}
+
+func (s *Session) onBackendRequest(h transport.Header, msg []byte) {
+	cseq := int(s.clientSeq.Add(1))
+	s.mu.Lock()
+	s.reverse[cseq] = h.Seq
+	s.mu.Unlock()
+	out := transport.Patch(msg, h, cseq, -1)
+	s.traffic("-> to client", out)
+	if err := s.cw.Write(out); err != nil {
+		s.log.Warn("writing to client", "err", err)
+	}
+}
+
+// toClient writes a message from Delve to the client under the client's
+// seq space; requestSeq >= 0 restores the client's request_seq.
+func (s *Session) toClient(msg []byte, h transport.Header, requestSeq int) {
+	out := transport.Patch(msg, h, int(s.clientSeq.Add(1)), requestSeq)
+	s.traffic("-> to client", out)
+	if err := s.cw.Write(out); err != nil {
+		s.log.Warn("writing to client", "err", err)
+	}
+}
+
+// call sends a request of the session's own to Delve and waits for the
+// response. The client never sees it.
+func (s *Session) call(ctx context.Context, command string, args any) (transport.Header, []byte, error) {
+	req := map[string]any{"seq": 0, "type": "request", "command": command}
+	if args != nil {
+		req["arguments"] = args
+	}
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return transport.Header{}, nil, err
+	}
+	h, err := transport.Peek(raw)
+	if err != nil {
+		return h, nil, err
+	}
+	ch := make(chan []byte, 1)
+	s.forward(h, raw, origin{internal: ch, command: command})
+	select {
+	case resp, ok := <-ch:
+		if !ok {
+			return transport.Header{}, nil, errors.New("Delve went away")
+		}
+		rh, err := transport.Peek(resp)
+		if err != nil {
+			return rh, nil, err
+		}
+		if !rh.Success {
+			var m string
+			_ = json.Unmarshal(transport.Raw(resp, rh.Message), &m)
+			return rh, resp, fmt.Errorf("%s: %s", command, m)
+		}
+		return rh, resp, nil
+	case <-ctx.Done():
+		return transport.Header{}, nil, ctx.Err()
+	}
+}
+
+// sendJSON writes a message of the session's own to the client.
+func (s *Session) sendJSON(v map[string]any) {
+	v["seq"] = s.clientSeq.Add(1)
+	raw, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("encoding a message", "err", err)
+		return
+	}
+	s.traffic("-> to client", raw)
+	if err := s.cw.Write(raw); err != nil {
+		s.log.Warn("writing to client", "err", err)
+	}
+}
+
+func (s *Session) sendEvent(event string, body any) {
+	m := map[string]any{"type": "event", "event": event}
+	if body != nil {
+		m["body"] = body
+	}
+	s.sendJSON(m)
+}
+
+func (s *Session) sendResponse(requestSeq int, command string, body any) {
+	m := map[string]any{"type": "response", "request_seq": requestSeq, "command": command, "success": true}
+	if body != nil {
+		m["body"] = body
+	}
+	s.sendJSON(m)
+}
+
+// sendError is the one helper for error responses; id is a stable dapx id.
+func (s *Session) sendError(requestSeq int, command string, id int, summary, details string, showUser bool) {
+	s.sendJSON(map[string]any{
+		"type": "response", "request_seq": requestSeq, "command": command, "success": false,
+		"message": summary,
+		"body": map[string]any{"error": map[string]any{
+			"id": id, "format": summary + ": " + details, "showUser": showUser,
+		}},
+	})
+}
+
+func (s *Session) traffic(dir string, msg []byte) {
+	if s.opts.Traffic {
+		s.log.Debug("["+dir+"]", "msg", string(msg))
+	}
+}

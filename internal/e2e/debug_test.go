@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockscope/lockscope/internal/dapx"
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/dapx"
 )
 
 var basicMain = func() string { return filepath.Join(testdataDir("basic"), "main.go") }

@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/daptest"
+)
+
+// stopAt launches with args, sets one breakpoint at file:line, and checks
+// that the program stops there.
+func stopAt(t *testing.T, c *daptest.Client, args map[string]any, file string, line int, during ...func()) {
+	t.Helper()
+	launch(t, c, args)
+	setBreakpoints(t, c, file, map[string]any{"line": line})
+	c.Call(t, "configurationDone", nil)
+	st := c.Stopped(t)
+	frames := c.StackTrace(t, st.ThreadID)
+	if frames[0].Line != line || filepath.Base(frames[0].Source.Path) != filepath.Base(file) {
+		t.Fatalf("stopped at %s:%d, want %s:%d", frames[0].Source.Path, frames[0].Line, file, line)
+	}
+	for _, f := range during {
+		f()
+	}
+	c.Call(t, "disconnect", nil)
+}
+
+func TestTestMode(t *testing.T) {
+	a := startAdapter(t)
+	file := filepath.Join(testdataDir("basic"), "basic_test.go")
+	stopAt(t, a.c, map[string]any{"mode": "test", "program": testdataDir("basic"), "args": []string{"-test.run", "TestCompute"},
+		"lockscope": map[string]any{"capture": "off"}}, file, markerLine(t, file, "test-compute"))
+}
+
+func TestExecMode(t *testing.T) {
+	bin := buildProgram(t, "basic")
+	a := startAdapter(t)
+	stopAt(t, a.c, map[string]any{"mode": "exec", "program": bin}, basicMain(), markerLine(t, basicMain(), "add-body"))
+}
+
+// A program in another module must build: Delve alone builds from its own
+// working directory and fails with "outside main module".
+func TestProgramInAnotherModule(t *testing.T) {
+	a := startAdapter(t)
+	file := filepath.Join(testdataDir("othermod"), "main.go")
+	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("othermod"), "lockscope": map[string]any{"capture": "off"}},
+		file, markerLine(t, file, "othermod-greet"))
+}
+
+func TestExternalDlvFlag(t *testing.T) {
+	dlv := builtDlv(t)
+	a := startAdapter(t, "--dlv", dlv)
+	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("basic"), "lockscope": map[string]any{"capture": "off"}},
+		basicMain(), markerLine(t, basicMain(), "add-body"), func() { requireChildExe(t, a, dlv) })
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit after disconnect")
+	}
+}
+
+func TestExternalDlvLaunchAttribute(t *testing.T) {
+	dlv := builtDlv(t)
+	a := startAdapter(t)
+	file := filepath.Join(testdataDir("othermod"), "main.go")
+	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("othermod"), "dlvPath": dlv, "lockscope": map[string]any{"capture": "off"}},
+		file, markerLine(t, file, "othermod-greet"), func() { requireChildExe(t, a, dlv) })
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit after disconnect")
+	}
+	// The external dlv is gone too.
+	out, _ := exec.Command("pgrep", "-f", dlv+" dap").Output()
+	if strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("external dlv still running: %s", out)
+	}
+}
+
+func TestListenServesOneClient(t *testing.T) {
+	addr, cmd := listenAdapter(t, "--listen", "127.0.0.1:0")
+	conn := dial(t, addr)
+	c := daptest.New(conn, conn)
+	stopAt(t, c, map[string]any{"mode": "debug", "program": testdataDir("basic"), "lockscope": map[string]any{"capture": "off"}},
+		basicMain(), markerLine(t, basicMain(), "add-body"))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("lockscope dap --listen did not exit after its one client disconnected")
+	}
+}
+
+func TestListenRefusesNonLoopback(t *testing.T) {
+	out, err := exec.Command(lockscopeBin, "dap", "--listen", "0.0.0.0:0").CombinedOutput()
+	if err == nil {
+		t.Fatal("lockscope dap --listen 0.0.0.0:0 succeeded, want a refusal")
+	}
+	if !strings.Contains(string(out), "--allow-non-loopback") {
+		t.Fatalf("refusal does not say how to override: %s", out)
+	}
+	// With the flag it listens, and warns.
+	cmd := exec.Command(lockscopeBin, "dap", "--listen", "0.0.0.0:0", "--allow-non-loopback")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	buf := make([]byte, 200)
+	n, _ := stdout.Read(buf)
+	if !strings.Contains(string(buf[:n]), "DAP server listening at:") {
+		t.Fatalf("no listening line: %q", buf[:n])
+	}
+	if !strings.Contains(stderr.String(), "WARNING") {
+		t.Fatalf("no warning on stderr: %q", stderr.String())
+	}
+}
+
+// requireChildExe checks that the adapter runs exe as a child: the external
+// dlv really is the one debugging.
+func requireChildExe(t *testing.T, a *adapter, exe string) {
+	t.Helper()
+	for _, pid := range descendants(a.cmd.Process.Pid) {
+		if p, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && p == exe {
+			return
+		}
+	}
+	t.Fatalf("no child process runs %s", exe)
+}

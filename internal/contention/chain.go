@@ -6,6 +6,10 @@ type Chain struct {
 	WaitNs int64  `json:"waitNs"`
 	Count  int64  `json:"count"`
 	Links  []Link `json:"links"`
+	// Lock is true when the first waiter waits on a sync.Mutex or
+	// sync.RWMutex. Lock chains rank before WaitGroup, channel and select
+	// chains: a main parked in wg.Wait for the whole run is not contention.
+	Lock bool `json:"lock,omitempty"`
 }
 
 // Link is one hop of a chain.
@@ -15,6 +19,14 @@ type Link struct {
 	Function  string `json:"function"`
 	Reason    string `json:"reason"`              // the trace's wait reason, e.g. "sync"
 	Primitive string `json:"primitive,omitempty"` // e.g. sync.(*RWMutex).RLock
+	// Role says what the goroutine does at this line: "waits" (blocked
+	// here), "holds" (the last holder: this line released the previous
+	// link) or "runtime" (no goroutine released it: a timer, the network
+	// poller or the scheduler; File and Line are empty).
+	Role string `json:"role,omitempty"`
+	// ReleasedAt is, for a "waits" link, the line of the next goroutine
+	// that released this wait (for example its Unlock).
+	ReleasedAt *Site `json:"releasedAt,omitempty"`
 }
 
 // Sync reports whether the chain starts with a sync wait (a lock, a

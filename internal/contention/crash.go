@@ -10,6 +10,12 @@ type Crash struct {
 	Goroutine int64   `json:"goroutine"`
 	Writers   []Site  `json:"writers,omitempty"`
 	Stack     []Frame `json:"stack,omitempty"`
+	// CreatedBy is where the crashing goroutine was started ("created by"
+	// in the runtime's dump), when known.
+	CreatedBy *Frame `json:"createdBy,omitempty"`
+	// MapCrash is true when Reason is one of the runtime's unsafe map
+	// access errors (see crashrace.MapCrashReasons).
+	MapCrash bool `json:"mapCrash,omitempty"`
 }
 
 // Race is one WARNING: DATA RACE report from the race detector.
@@ -30,4 +36,7 @@ type RaceAccess struct {
 	Map       bool    `json:"map,omitempty"`
 	MapOp     string  `json:"mapOp,omitempty"` // e.g. runtime.mapassign_faststr
 	Stack     []Frame `json:"stack,omitempty"`
+	// CreatedAt is the stack that started the accessing goroutine, from the
+	// report's "Goroutine N (running) created at:" section, when printed.
+	CreatedAt []Frame `json:"createdAt,omitempty"`
 }

@@ -46,6 +46,10 @@ type Hotspot struct {
 	// waits are shown but never called lock contention.
 	Lock   bool      `json:"lock"`
 	Stacks [][]Frame `json:"stacks,omitempty"` // a few heaviest stacks, user frames first
+	// PprofFunction is the function as pprof names it, when Function
+	// differs: a compiler wrapper such as main.f.deferwrap1 is shown as
+	// main.f, its function.
+	PprofFunction string `json:"pprofFunction,omitempty"`
 }
 
 // ComputeShares sets Share to each hotspot's DelayNs over the total of its kind.

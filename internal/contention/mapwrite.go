@@ -29,6 +29,23 @@ type MapWrite struct {
 	Writers   []Site `json:"writers"` // every other write site of the same map
 	// NoBreakpoint says why no breakpoint is offered, when none is.
 	NoBreakpoint string `json:"noBreakpoint,omitempty"`
+
+	// MapID names the map's variable or field (its types.Object) so that
+	// writes of the same map can be grouped; Writers is built from it.
+	MapID string `json:"mapId,omitempty"`
+	// MapEval is the map as Delve evaluates it at this line (for example a
+	// package variable of another package is written "path".Name). Empty
+	// when the map cannot be addressed there (see NoBreakpoint).
+	MapEval string `json:"mapEval,omitempty"`
+	// GuardID names the guard's mutex variable or field, so contention
+	// anywhere on the same mutex object can be joined to the write.
+	GuardID string `json:"guardId,omitempty"`
+	// GuardEval is the guard's sync.Mutex or sync.RWMutex value as Delve
+	// evaluates it at this line (an embedded mutex is spelled out).
+	GuardEval string `json:"guardEval,omitempty"`
+	// Waiters is the mean number of goroutines waiting for the guard during
+	// the capture window, when the window is known (0 otherwise).
+	Waiters float64 `json:"waiters,omitempty"`
 }
 
 // Breakpoint is a suggested breakpoint. The extension sets it through

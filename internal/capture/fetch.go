@@ -1,0 +1,154 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxFetchBody caps what FetchURL reads: a profile is kilobytes to a few
+// megabytes and a trace of a few seconds tens of megabytes.
+const MaxFetchBody = 256 << 20
+
+// FetchURL captures from a live net/http/pprof endpoint. rawURL names one
+// endpoint (for example http://127.0.0.1:6060/debug/pprof/mutex); when
+// seconds > 0 and the URL has no seconds parameter, seconds=N is added, so
+// mutex and block give the delta over the window (rounded up to whole
+// seconds, as net/http/pprof wants) and trace records it.
+//
+// Only http and https are allowed, to a loopback host or to one of
+// allowedHosts (a host name or host:port). A redirect is followed only to
+// the same host and port. The whole request times out after seconds*1.5+5 s
+// and the body is capped at MaxFetchBody.
+func FetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts []string) ([]byte, error) {
+	return fetchURL(ctx, rawURL, seconds, allowedHosts, MaxFetchBody)
+}
+
+func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts []string, maxBody int64) ([]byte, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("capture: bad URL %q: %w", rawURL, err)
+	}
+	if err := checkURL(u, allowedHosts); err != nil {
+		return nil, err
+	}
+	if seconds < 0 || seconds > 3600 {
+		return nil, fmt.Errorf("capture: %s: seconds must be between 0 and 3600, got %v", rawURL, seconds)
+	}
+	if seconds > 0 {
+		q := u.Query()
+		if q.Get("seconds") == "" {
+			v := strconv.FormatFloat(seconds, 'f', -1, 64)
+			if !strings.HasSuffix(u.Path, "/trace") {
+				// net/http/pprof takes whole seconds for delta profiles
+				// (only its trace takes a fraction).
+				v = strconv.Itoa(int(math.Ceil(seconds)))
+			}
+			q.Set("seconds", v)
+			u.RawQuery = q.Encode()
+		}
+	}
+	timeout := time.Duration(seconds*1.5*float64(time.Second)) + 5*time.Second
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	origin := u.Host
+	client := &http.Client{
+		Transport: &http.Transport{Proxy: nil},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Host != origin {
+				return fmt.Errorf("redirect to another host (%s) refused", req.URL.Host)
+			}
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			return checkURL(req.URL, allowedHosts)
+		},
+	}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("capture: %s: no answer within %s", rawURL, timeout)
+		}
+		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("capture: %s: no complete answer within %s", rawURL, timeout)
+		}
+		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("capture: %s: %s: %s", rawURL, resp.Status, firstLine(body))
+	}
+	if int64(len(body)) > maxBody {
+		return nil, fmt.Errorf("capture: %s: answer larger than %d bytes; refused", rawURL, maxBody)
+	}
+	return body, nil
+}
+
+// checkURL allows http(s) to loopback or to a listed host.
+func checkURL(u *url.URL, allowedHosts []string) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("capture: %s: only http and https URLs are allowed", u.Redacted())
+	}
+	host := u.Hostname()
+	if host == "" {
+		return fmt.Errorf("capture: %s: no host", u.Redacted())
+	}
+	if isLoopback(host) {
+		return nil
+	}
+	for _, a := range allowedHosts {
+		if strings.EqualFold(a, host) || strings.EqualFold(a, u.Host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("capture: %s: host %s is not loopback and not allowed (add it with --allow-host)", u.Redacted(), host)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// PprofURL returns the URL of one net/http/pprof endpoint (kind "mutex",
+// "block", "trace", ...) given a base: a server root
+// (http://127.0.0.1:6060), its /debug/pprof/ page, or any endpoint below it.
+func PprofURL(base, kind string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("capture: bad URL %q: %w", base, err)
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	switch {
+	case p == "":
+		p = "/debug/pprof/" + kind
+	case strings.HasSuffix(p, "/debug/pprof"):
+		p += "/" + kind
+	case strings.Contains(p, "/debug/pprof/"):
+		p = p[:strings.LastIndex(p, "/")+1] + kind
+	default:
+		p += "/debug/pprof/" + kind
+	}
+	u.Path = p
+	u.RawQuery = ""
+	return u.String(), nil
+}

@@ -1,0 +1,401 @@
+// Package capture brings lock profiles and execution traces out of a Go
+// program: from an agent injected into the program's build, from `go test`
+// profiling flags, from a live net/http/pprof endpoint, or from files.
+//
+// The agent ([Prepare]) is a Go file that lockscope adds to the program's
+// main package (or to the package under test) with `go build -overlay`, so
+// the user's tree is never touched. The agent stays inert unless lockscope
+// sets LOCKSCOPE_AGENT_TOKEN and LOCKSCOPE_AGENT_DIR in the program's
+// environment. When set, its init turns on mutex and block profiling, serves
+// profiles and trace windows on 127.0.0.1 to requests that carry the
+// per-run token, and writes its address into the rendezvous dir. When the
+// program ends (main returns or os.Exit) an exit hook writes the final
+// profiles into the same dir, and a periodic snapshot covers deaths that run
+// no hooks (fatal errors, signals).
+//
+// This package runs no analysis: it returns bytes, and internal/report turns
+// them into a contention.Report.
+package capture
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed agent.go.txt
+var agentTemplate string
+
+// AgentFileName is the name the agent file takes inside the user's package
+// directory (only in the overlay: no such file is ever written there). The
+// analysis drops frames from it.
+const AgentFileName = "zz_lockscope_agent.go"
+
+// agentTestFileName is used when the agent joins a package made of _test.go
+// files only: the go command counts a file as a test file by its name.
+const agentTestFileName = "zz_lockscope_agent_test.go"
+
+// Environment variables read by the agent.
+const (
+	EnvToken         = "LOCKSCOPE_AGENT_TOKEN"
+	EnvDir           = "LOCKSCOPE_AGENT_DIR"
+	EnvMutexFraction = "LOCKSCOPE_AGENT_MUTEX_FRACTION"
+	EnvBlockRate     = "LOCKSCOPE_AGENT_BLOCK_RATE"
+	EnvSnapshotMs    = "LOCKSCOPE_AGENT_SNAPSHOT_MS"
+	EnvFlightMs      = "LOCKSCOPE_AGENT_FLIGHT_MS"
+)
+
+// Default sampling rates, chosen by measurement: BenchmarkAgentOverhead runs
+// a ledger-like workload (eight goroutines on one mutex, about 1.4 M
+// contended deposits a second) with and without the agent. At both rates 1
+// (every event recorded) the agent cost nothing measurable (1.003x the
+// plain throughput, median of 5 alternating runs), because the profiles
+// record only on the slow, already-blocking paths. The flight recorder did
+// cost 24% on the same workload, so it is off unless asked for.
+const (
+	DefaultMutexFraction = 1
+	DefaultBlockRate     = 1
+	// DefaultSnapshot is how often the agent saves its profiles to the
+	// rendezvous dir as a fallback for deaths that run no exit hooks.
+	DefaultSnapshot = time.Second
+)
+
+// Modes of [PrepareOptions].
+const (
+	ModeDebug = "debug"
+	ModeTest  = "test"
+)
+
+// PrepareOptions says where to inject the agent and how it samples.
+type PrepareOptions struct {
+	// Program is the package to build: a directory, a .go file in it, or an
+	// import path (resolved with go list in WorkDir).
+	Program string
+	// Mode is "debug" (Program is a main package) or "test" (the agent joins
+	// the package under test). Empty means debug.
+	Mode string
+	// WorkDir is where go list runs to resolve an import path; empty means
+	// the current directory.
+	WorkDir string
+	// MutexFraction and BlockRate go to runtime.SetMutexProfileFraction and
+	// runtime.SetBlockProfileRate; 0 picks the defaults.
+	MutexFraction, BlockRate int
+	// Snapshot is the period of the fallback profile snapshots; 0 picks
+	// DefaultSnapshot and a negative value turns them off.
+	Snapshot time.Duration
+	// Flight, when positive, runs the runtime's flight recorder with a
+	// window this long, so that the last moments of the program can be
+	// traced (GET trace mode=last, and trace.out at exit).
+	Flight time.Duration
+	// UserBuildFlags are the build flags the user asked for. Their
+	// -ldflags and -overlay are merged with the agent's.
+	UserBuildFlags []string
+}
+
+// Injection is one prepared agent. Close removes its temp dir.
+type Injection struct {
+	// BuildFlags replace the user's build flags: they hold the merged
+	// -overlay and -ldflags and every other user flag unchanged.
+	BuildFlags []string
+	// Env must be added to the program's environment.
+	Env map[string]string
+	// Dir is the temp dir: overlay, agent source and rendezvous files.
+	Dir string
+	// Token must accompany every request to the agent.
+	Token string
+	// PackageDir and Package name where the agent went.
+	PackageDir, Package string
+
+	rendezvous string
+}
+
+// Prepare writes the agent and its overlay into a new temp dir and returns
+// the build flags and environment that inject it.
+func Prepare(opts PrepareOptions) (*Injection, error) {
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeDebug
+	}
+	if mode != ModeDebug && mode != ModeTest {
+		return nil, fmt.Errorf("capture: unknown mode %q (want debug or test)", mode)
+	}
+	pkgDir, err := resolvePackageDir(opts.Program, opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	pkgName, testOnly, err := packageName(pkgDir, mode)
+	if err != nil {
+		return nil, err
+	}
+	fileName := AgentFileName
+	if testOnly {
+		fileName = agentTestFileName
+	}
+	target := filepath.Join(pkgDir, fileName)
+	if _, err := os.Lstat(target); err == nil {
+		return nil, fmt.Errorf("capture: %s already exists; lockscope needs that name for its agent", target)
+	}
+
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, fmt.Errorf("capture: token: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "lockscope-agent-")
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	inj := &Injection{
+		Dir:        dir,
+		Token:      hex.EncodeToString(tok),
+		PackageDir: pkgDir,
+		Package:    pkgName,
+		rendezvous: filepath.Join(dir, "rendezvous"),
+	}
+	fail := func(err error) (*Injection, error) {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := os.Mkdir(inj.rendezvous, 0o700); err != nil {
+		return fail(fmt.Errorf("capture: %w", err))
+	}
+	src := strings.Replace(agentTemplate, "\npackage lockscopeagent\n", "\npackage "+pkgName+"\n", 1)
+	agentPath := filepath.Join(dir, fileName)
+	if err := os.WriteFile(agentPath, []byte(src), 0o600); err != nil {
+		return fail(fmt.Errorf("capture: %w", err))
+	}
+
+	flags, userOverlay, err := MergeBuildFlags(opts.UserBuildFlags, "")
+	if err != nil {
+		return fail(err)
+	}
+	replace := map[string]string{}
+	if userOverlay != "" {
+		// The user has an overlay of their own: keep its entries in ours,
+		// since go build takes one -overlay only.
+		data, err := os.ReadFile(userOverlay)
+		if err != nil {
+			return fail(fmt.Errorf("capture: reading the user's -overlay: %w", err))
+		}
+		var uo struct{ Replace map[string]string }
+		if err := json.Unmarshal(data, &uo); err != nil {
+			return fail(fmt.Errorf("capture: the user's -overlay %s: %w", userOverlay, err))
+		}
+		for k, v := range uo.Replace {
+			replace[k] = v
+		}
+	}
+	replace[target] = agentPath
+	ov, _ := json.MarshalIndent(map[string]any{"Replace": replace}, "", "\t")
+	overlayPath := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayPath, ov, 0o600); err != nil {
+		return fail(fmt.Errorf("capture: %w", err))
+	}
+	inj.BuildFlags, _, _ = MergeBuildFlags(flags, overlayPath)
+
+	mf, br := opts.MutexFraction, opts.BlockRate
+	if mf <= 0 {
+		mf = DefaultMutexFraction
+	}
+	if br <= 0 {
+		br = DefaultBlockRate
+	}
+	snap := opts.Snapshot
+	if snap == 0 {
+		snap = DefaultSnapshot
+	}
+	inj.Env = map[string]string{
+		EnvToken:         inj.Token,
+		EnvDir:           inj.rendezvous,
+		EnvMutexFraction: strconv.Itoa(mf),
+		EnvBlockRate:     strconv.Itoa(br),
+		EnvSnapshotMs:    strconv.FormatInt(max(snap.Milliseconds(), 0), 10),
+		EnvFlightMs:      strconv.FormatInt(max(opts.Flight.Milliseconds(), 0), 10),
+	}
+	return inj, nil
+}
+
+// Environ returns base with the agent's variables set (replacing any
+// earlier values), ready for exec.Cmd.Env.
+func (inj *Injection) Environ(base []string) []string {
+	out := make([]string, 0, len(base)+len(inj.Env))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ours := inj.Env[k]; !ours {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range inj.Env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// Close removes the temp dir. The program built with the injection keeps
+// running if it still is; stopping it is the caller's job.
+func (inj *Injection) Close() error {
+	if inj == nil || inj.Dir == "" {
+		return nil
+	}
+	return os.RemoveAll(inj.Dir)
+}
+
+// RendezvousDir is the dir the agent writes its address and final files to.
+func (inj *Injection) RendezvousDir() string { return inj.rendezvous }
+
+// Final returns what the agent saved in the rendezvous dir: "mutex" and
+// "block" (gzipped pprof protos, from the last snapshot or from the exit
+// hook), "trace" (the flight recorder at exit) and "trace-window" (a trace
+// window cut short by exit), whichever exist. Exited reports whether the
+// exit hook ran (so the profiles cover the whole run).
+func (inj *Injection) Final() (files map[string][]byte, exited bool, err error) {
+	files = map[string][]byte{}
+	for key, name := range map[string]string{
+		"mutex":        "mutex.pb.gz",
+		"block":        "block.pb.gz",
+		"trace":        "trace.out",
+		"trace-window": "trace-window.out",
+	} {
+		data, err := os.ReadFile(filepath.Join(inj.rendezvous, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("capture: %w", err)
+		}
+		files[key] = data
+	}
+	_, err = os.Stat(filepath.Join(inj.rendezvous, "exit.json"))
+	return files, err == nil, nil
+}
+
+// resolvePackageDir turns a directory, a .go file or an import path into the
+// package's directory.
+func resolvePackageDir(program, workDir string) (string, error) {
+	if program == "" {
+		program = "."
+	}
+	p := program
+	if !filepath.IsAbs(p) && workDir != "" {
+		p = filepath.Join(workDir, p)
+	}
+	if st, err := os.Stat(p); err == nil {
+		if !st.IsDir() {
+			if !strings.HasSuffix(p, ".go") {
+				return "", fmt.Errorf("capture: %s is neither a package directory nor a .go file", program)
+			}
+			p = filepath.Dir(p)
+		}
+		return filepath.Abs(p)
+	}
+	cmd := exec.Command("go", "list", "-find", "-f", "{{.Dir}}", program)
+	cmd.Dir = workDir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("capture: cannot find package %s: %s", program, strings.TrimSpace(stderr.String()))
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("capture: package %s has no directory", program)
+	}
+	return dir, nil
+}
+
+// packageName reads the package clause of the dir's .go files. In test mode
+// the agent joins the non-test package, or the test package when the dir
+// has only _test.go files (testOnly).
+func packageName(dir, mode string) (name string, testOnly bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false, fmt.Errorf("capture: %w", err)
+	}
+	var plain, tests []string
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.PackageClauseOnly)
+		if err != nil {
+			return "", false, fmt.Errorf("capture: %w", err)
+		}
+		pkg := f.Name.Name
+		if pkg == "documentation" {
+			continue
+		}
+		if strings.HasSuffix(n, "_test.go") {
+			// External test packages (x_test) are not where the agent
+			// goes unless nothing else is there.
+			tests = append(tests, pkg)
+		} else {
+			plain = append(plain, pkg)
+		}
+	}
+	if len(plain) > 0 {
+		name = plain[0]
+		for _, p := range plain {
+			// A build-tagged file may name another package; main wins,
+			// since that is what a debug build links.
+			if p == "main" {
+				name = "main"
+			}
+		}
+		if mode == ModeDebug && name != "main" {
+			return "", false, fmt.Errorf("capture: %s is package %s, not a main package; use test mode for it", dir, name)
+		}
+		return name, false, nil
+	}
+	if mode == ModeTest && len(tests) > 0 {
+		name = tests[0]
+		for _, p := range tests {
+			if !strings.HasSuffix(p, "_test") {
+				name = p
+			}
+		}
+		return name, true, nil
+	}
+	return "", false, fmt.Errorf("capture: no Go files in %s", dir)
+}
+
+// Connect waits for the agent to write its address and returns a client
+// for it. It fails when ctx ends first, for example because the program
+// exited before its init ran.
+func (inj *Injection) Connect(ctx context.Context) (*Agent, error) {
+	addrFile := filepath.Join(inj.rendezvous, "agent.addr")
+	for {
+		data, err := os.ReadFile(addrFile)
+		if err == nil {
+			var a struct {
+				Addr string `json:"addr"`
+				Pid  int    `json:"pid"`
+			}
+			if err := json.Unmarshal(data, &a); err != nil {
+				return nil, fmt.Errorf("capture: agent address file: %w", err)
+			}
+			return newAgent(a.Addr, inj.Token, a.Pid), nil
+		}
+		if msg, err := os.ReadFile(filepath.Join(inj.rendezvous, "agent.err")); err == nil {
+			return nil, fmt.Errorf("capture: the agent could not listen: %s", msg)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("capture: waiting for the agent: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

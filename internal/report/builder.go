@@ -1,0 +1,419 @@
+// Package report assembles one [contention.Report] from everything lockscope
+// read: pprof mutex and block profiles, execution traces, crash and race
+// text, and the source index of map writes. The CLI (`lockscope analyze`)
+// and the DAP session use the same [Builder], so both show the same report
+// for the same inputs.
+//
+// The package knows nothing of DAP and runs no processes: its inputs are
+// bytes, readers and an already loaded index.
+//
+// # Pipeline
+//
+// Inputs may be added in any order; [Builder.Build] always combines them in
+// this one:
+//
+//  1. Hotspots: each profile is analysed on its own by internal/profiles
+//     (AddProfile), each trace by internal/tracechain (AddTrace). Hotspots
+//     on the same line of the same kind from several inputs are summed.
+//     Frames of lockscope's own agent are dropped.
+//  2. Chains come from the traces, as tracechain ordered them.
+//  3. Map writes come from the index (SetIndex). A write is contended when
+//     a lock hotspot sits on a Lock or Unlock call of the mutex that guards
+//     it; its waitNs is the waiter-side (block) delay on those calls, or
+//     the holder-side (mutex) delay when no block profile was read.
+//  4. Breakpoints are suggested for the map writes by the function given
+//     to SetSuggester (the session and the CLI pass internal/recipes).
+//  5. The crash (AddCrashText) gets the other writers of its map from the
+//     index; races (AddRaceText) are kept in order.
+//  6. Finalize computes shares and sorts every list for display.
+package report
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/crashrace"
+	"github.com/lockscope/lockscope/internal/mapwrites"
+	"github.com/lockscope/lockscope/internal/profiles"
+	"github.com/lockscope/lockscope/internal/tracechain"
+)
+
+// AgentFileName is the file name of lockscope's injected capture agent
+// (internal/capture.AgentFileName); its frames are never hotspots.
+const AgentFileName = "zz_lockscope_agent.go"
+
+// agentFuncPrefix is the prefix of every function of the agent.
+const agentFuncPrefix = "lockscopeAgent"
+
+// Builder collects inputs and builds reports from them. It is safe for
+// concurrent use; Build may be called again after more inputs arrive.
+type Builder struct {
+	mu        sync.Mutex
+	hotspots  []contention.Hotspot
+	runtime   []contention.Hotspot
+	chains    []contention.Chain
+	crash     *contention.Crash
+	races     []contention.Race
+	sources   []contention.Source
+	notes     []string
+	index     *mapwrites.Index
+	suggest   Suggester
+	kindsRead map[string]bool
+}
+
+// Suggester turns the report's map writes (marked contended or not) into
+// suggested breakpoints. internal/recipes provides the real one; it is a
+// parameter so that this package does not fix the Go version or the
+// policy of which writes deserve one.
+type Suggester func(writes []contention.MapWrite) []contention.Breakpoint
+
+// SetSuggester sets the breakpoint suggester used by Build.
+func (b *Builder) SetSuggester(s Suggester) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.suggest = s
+}
+
+// NewBuilder returns an empty builder.
+func NewBuilder() *Builder {
+	return &Builder{kindsRead: map[string]bool{}}
+}
+
+// AddProfile analyses a mutex or block profile (gzipped or raw pprof
+// proto). kind is contention.KindMutex, contention.KindBlock or "" to tell
+// from the stacks. src says where the bytes came from; its Kind is set to
+// the profile's kind. Errors name src (its Path or URL).
+func (b *Builder) AddProfile(kind string, data []byte, src contention.Source) error {
+	name := sourceName(src, "profile")
+	res, err := profiles.AnalyzeBytes(data, name, kind)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.hotspots = append(b.hotspots, dropAgent(res.Hotspots)...)
+	b.runtime = append(b.runtime, dropAgent(res.RuntimeInternal)...)
+	for _, n := range res.Notes {
+		b.notes = append(b.notes, name+": "+n)
+	}
+	src.Kind = res.Kind
+	b.kindsRead[res.Kind] = true
+	b.addSource(src)
+	return nil
+}
+
+// AddTrace analyses an execution trace read from r. A truncated trace
+// keeps its complete generations and adds a note.
+func (b *Builder) AddTrace(r io.Reader, src contention.Source) error {
+	name := sourceName(src, "trace")
+	res, err := tracechain.Analyze(r, tracechain.Options{Name: name})
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.hotspots = append(b.hotspots, dropAgent(res.Hotspots)...)
+	for _, c := range res.Chains {
+		if !chainInAgent(c) {
+			b.chains = append(b.chains, c)
+		}
+	}
+	b.notes = append(b.notes, res.Notes...)
+	src.Kind = "trace"
+	if src.DurationNs == 0 {
+		src.DurationNs = res.DurationNs
+	}
+	b.addSource(src)
+	return nil
+}
+
+// AddCrashText looks for a fatal runtime error (such as "concurrent map
+// writes") in a program's output. It reports whether it found one; the
+// first crash found is kept.
+func (b *Builder) AddCrashText(text string, src contention.Source) bool {
+	c, ok := crashrace.ParseCrash(text)
+	if !ok || c == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.crash == nil {
+		b.crash = c
+	}
+	src.Kind = "crash"
+	b.addSource(src)
+	return true
+}
+
+// SetCrash records a crash found by other means (a Delve stop).
+func (b *Builder) SetCrash(c *contention.Crash, src contention.Source) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.crash = c
+	src.Kind = "crash"
+	b.addSource(src)
+}
+
+// AddRaceText reads WARNING: DATA RACE reports from a program's output and
+// returns how many it found.
+func (b *Builder) AddRaceText(text string, src contention.Source) int {
+	races := crashrace.ParseRaces(text)
+	b.AddRaces(races, src)
+	return len(races)
+}
+
+// AddRaces records race reports parsed elsewhere (a streaming
+// crashrace.RaceParser fed by the debuggee's output).
+func (b *Builder) AddRaces(races []contention.Race, src contention.Source) {
+	if len(races) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.races = append(b.races, races...)
+	src.Kind = "race"
+	b.addSource(src)
+}
+
+// SetIndex sets the source index of map writes and lock calls.
+func (b *Builder) SetIndex(ix *mapwrites.Index, src contention.Source) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.index = ix
+	if ix != nil {
+		src.Kind = "source"
+		b.addSource(src)
+		if p := ix.Problems(); len(p) > 0 {
+			n := fmt.Sprintf("the source index is incomplete (%d problem(s)); first: %s", len(p), p[0])
+			b.notes = append(b.notes, n)
+		}
+	}
+}
+
+// AddNote adds a sentence for a person.
+func (b *Builder) AddNote(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.notes = append(b.notes, fmt.Sprintf(format, args...))
+}
+
+// Clear forgets the hotspots of the given kinds (all when none is given)
+// and their sources. The session calls it before adding a fresh capture of
+// a running process, whose profiles are cumulative since it started.
+func (b *Builder) Clear(kinds ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	drop := map[string]bool{}
+	for _, k := range kinds {
+		drop[k] = true
+	}
+	all := len(kinds) == 0
+	keep := func(k string) bool { return !all && !drop[k] }
+	var hs []contention.Hotspot
+	for _, h := range b.hotspots {
+		if keep(h.Kind) {
+			hs = append(hs, h)
+		}
+	}
+	b.hotspots = hs
+	var rt []contention.Hotspot
+	for _, h := range b.runtime {
+		if keep(h.Kind) {
+			rt = append(rt, h)
+		}
+	}
+	b.runtime = rt
+	if all || drop["trace"] || drop[contention.KindTraceBlocked] {
+		b.chains = nil
+	}
+	var srcs []contention.Source
+	for _, s := range b.sources {
+		if keep(s.Kind) || s.Kind == "source" {
+			srcs = append(srcs, s)
+		}
+	}
+	b.sources = srcs
+	for k := range b.kindsRead {
+		if !keep(k) {
+			delete(b.kindsRead, k)
+		}
+	}
+}
+
+func (b *Builder) addSource(src contention.Source) {
+	if src.Time.IsZero() {
+		src.Time = time.Now().UTC()
+	}
+	b.sources = append(b.sources, src)
+}
+
+// Build returns a new report from everything added so far. The report
+// shares nothing with the builder.
+func (b *Builder) Build() *contention.Report {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := contention.Empty()
+	r.Hotspots = mergeHotspots(b.hotspots)
+	r.RuntimeInternal = mergeHotspots(b.runtime)
+	r.Chains = append([]contention.Chain(nil), b.chains...)
+	r.Races = append([]contention.Race(nil), b.races...)
+	r.Sources = append([]contention.Source(nil), b.sources...)
+	r.Notes = append([]string(nil), b.notes...)
+	// Shares first: step 3 reads them.
+	contention.ComputeShares(r.Hotspots)
+	if b.index != nil {
+		r.MapWrites = b.mapWrites(r.Hotspots)
+		if b.suggest != nil {
+			r.Breakpoints = b.suggest(r.MapWrites)
+		}
+	}
+	if b.crash != nil {
+		c := *b.crash
+		if b.index != nil && len(c.Writers) == 0 {
+			crashrace.AddWriters(&c, b.index.Writes())
+		}
+		r.Crash = &c
+	}
+	r.Finalize()
+	return r
+}
+
+// mapWrites marks the index's writes contended from the lock hotspots.
+func (b *Builder) mapWrites(hs []contention.Hotspot) []contention.MapWrite {
+	writes := b.index.Writes()
+	sites := b.index.LockSites()
+	type lineKey struct {
+		file string
+		line int
+	}
+	waiter := map[lineKey]int64{} // block-side lock delay per line
+	holder := map[lineKey]int64{} // mutex-side lock delay per line
+	for _, h := range hs {
+		if !h.Lock {
+			continue
+		}
+		k := lineKey{h.File, h.Line}
+		switch h.Kind {
+		case contention.KindBlock:
+			waiter[k] += h.DelayNs
+		case contention.KindMutex:
+			holder[k] += h.DelayNs
+		}
+	}
+	// The mutex identity of each guard: the lock calls in the write's own
+	// function with the same expression name the mutex; every call on that
+	// mutex anywhere counts.
+	idsByExpr := map[string]map[string]bool{} // function + "\x00" + expr -> mutex ids
+	sitesByID := map[string][]mapwrites.LockSite{}
+	for _, s := range sites {
+		key := s.Function + "\x00" + s.Mutex
+		if idsByExpr[key] == nil {
+			idsByExpr[key] = map[string]bool{}
+		}
+		idsByExpr[key][s.MutexID] = true
+		sitesByID[s.MutexID] = append(sitesByID[s.MutexID], s)
+	}
+	for i := range writes {
+		w := &writes[i]
+		if w.Guard == "" {
+			continue
+		}
+		var wait, hold int64
+		seen := map[lineKey]bool{}
+		for id := range idsByExpr[w.Function+"\x00"+w.Guard] {
+			for _, s := range sitesByID[id] {
+				k := lineKey{s.File, s.Line}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				wait += waiter[k]
+				hold += holder[k]
+			}
+		}
+		switch {
+		case wait > 0:
+			w.WaitNs = wait
+		case !b.kindsRead[contention.KindBlock]:
+			w.WaitNs = hold
+		}
+		w.Contended = w.WaitNs > 0
+	}
+	return writes
+}
+
+// mergeHotspots sums hotspots of the same kind on the same line and
+// function, keeping the heaviest stacks.
+func mergeHotspots(in []contention.Hotspot) []contention.Hotspot {
+	type key struct {
+		kind, file, fn string
+		line           int
+	}
+	idx := map[key]int{}
+	var out []contention.Hotspot
+	for _, h := range in {
+		k := key{h.Kind, h.File, h.Function, h.Line}
+		if i, ok := idx[k]; ok {
+			o := &out[i]
+			o.DelayNs += h.DelayNs
+			o.CumDelayNs += h.CumDelayNs
+			o.Count += h.Count
+			if len(o.Stacks) < 3 {
+				o.Stacks = append(o.Stacks, h.Stacks[:min(len(h.Stacks), 3-len(o.Stacks))]...)
+			}
+			continue
+		}
+		idx[k] = len(out)
+		h.Stacks = append([][]contention.Frame(nil), h.Stacks...)
+		out = append(out, h)
+	}
+	return out
+}
+
+func isAgentFrame(file, fn string) bool {
+	if filepath.Base(file) == AgentFileName {
+		return true
+	}
+	// pprof names: main.lockscopeAgentX, main.lockscopeAgentX.func1
+	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
+		fn = fn[i+1:]
+	}
+	_, name, _ := strings.Cut(fn, ".")
+	return strings.HasPrefix(name, agentFuncPrefix)
+}
+
+func dropAgent(hs []contention.Hotspot) []contention.Hotspot {
+	var out []contention.Hotspot
+	for _, h := range hs {
+		if !isAgentFrame(h.File, h.Function) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func chainInAgent(c contention.Chain) bool {
+	for _, l := range c.Links {
+		if isAgentFrame(l.File, l.Function) {
+			return true
+		}
+	}
+	return false
+}
+
+func sourceName(src contention.Source, def string) string {
+	switch {
+	case src.Path != "":
+		return src.Path
+	case src.URL != "":
+		return src.URL
+	case src.Origin != "":
+		return src.Origin + " " + def
+	}
+	return def
+}

@@ -1,0 +1,94 @@
+package tracechain
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"golang.org/x/exp/trace"
+)
+
+// MinGoMinor is the oldest trace format read: Go 1.22 rewrote the format
+// (generations, the wait reasons and unblocker stacks this analysis relies
+// on). Older traces are converted by x/exp/trace with other reasons and
+// without the same guarantees, so they are refused rather than misread.
+const MinGoMinor = 22
+
+// headerLen is the size of the trace header, "go 1.22 trace\x00\x00\x00".
+const headerLen = 16
+
+// checkHeader reads the Go version out of a trace header.
+func checkHeader(name string, hdr []byte) error {
+	const prefix = "go 1."
+	if !bytes.HasPrefix(hdr, []byte(prefix)) {
+		if len(hdr) == 0 {
+			return fmt.Errorf("%s: empty input, not a Go execution trace", name)
+		}
+		return fmt.Errorf("%s: not a Go execution trace (it starts with %q, not \"go 1.NN trace\")", name, hdr[:min(len(hdr), 16)])
+	}
+	rest := hdr[len(prefix):]
+	end := bytes.IndexByte(rest, ' ')
+	if end <= 0 || !bytes.HasPrefix(rest[end:], []byte(" trace")) {
+		return fmt.Errorf("%s: not a Go execution trace (bad header %q)", name, hdr)
+	}
+	minor, err := strconv.Atoi(string(rest[:end]))
+	if err != nil {
+		return fmt.Errorf("%s: not a Go execution trace (bad version in header %q)", name, hdr)
+	}
+	if minor < MinGoMinor {
+		return fmt.Errorf("%s: trace written by Go 1.%d; lockscope reads traces from Go 1.%d and later (record it again with a newer Go)", name, minor, MinGoMinor)
+	}
+	return nil
+}
+
+// Analyze reads a whole trace from r and analyses it. A trace that ends
+// inside a generation (a capture cut short) keeps its complete generations
+// and sets Result.Truncated. Input that is not a trace, or a trace older than
+// Go 1.22, is an error that names opts.Name. A panic inside the trace reader
+// (hostile input) is returned as an error too.
+func Analyze(r io.Reader, opts Options) (res Result, err error) {
+	opts = opts.withDefaults()
+	br := bufio.NewReaderSize(r, 64<<10)
+	hdr, perr := br.Peek(headerLen)
+	if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
+		return Result{}, fmt.Errorf("%s: %w", opts.Name, perr)
+	}
+	if err := checkHeader(opts.Name, hdr); err != nil {
+		return Result{}, err
+	}
+
+	defer func() {
+		if p := recover(); p != nil {
+			res = Result{}
+			err = fmt.Errorf("%s: the trace reader failed on malformed input: %v", opts.Name, p)
+		}
+	}()
+	tr, err := trace.NewReader(br)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", opts.Name, err)
+	}
+	a := NewAnalyzer(opts)
+	for {
+		ev, err := tr.ReadEvent()
+		if err == io.EOF {
+			if a.syncs < 2 {
+				return Result{}, fmt.Errorf("%s: not a readable trace: it holds no complete generation", opts.Name)
+			}
+			break
+		}
+		if err != nil {
+			if a.syncs < 2 {
+				return Result{}, fmt.Errorf("%s: not a readable trace: no complete generation before: %w", opts.Name, err)
+			}
+			res := a.Finalize()
+			res.Truncated = true
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: the trace ends early or is damaged after %d complete generation(s); the rest was not read (%v)", opts.Name, res.Generations, err))
+			return res, nil
+		}
+		a.Event(&ev)
+	}
+	return a.Finalize(), nil
+}

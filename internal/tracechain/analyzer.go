@@ -1,0 +1,627 @@
+// Package tracechain turns a Go execution trace (read with
+// golang.org/x/exp/trace) into blocking chains and trace hotspots of the
+// [contention] model: who blocked whom, hop by hop, and on which lines.
+//
+// The [Analyzer] is a streaming summariser in the shape of Go's
+// internal/trace summary.go: [NewAnalyzer], then [Analyzer.Event] for each
+// event in order, then [Analyzer.Finalize]. It keeps only the current state
+// of each live goroutine and aggregates keyed by interned source locations,
+// so its memory follows the largest generation of the trace, not the size of
+// the file. [Analyze] drives a [trace.Reader] over an io.Reader.
+//
+// How a wait is read from the trace (facts measured on Go 1.26 traces):
+//   - A wait begins at the blocked goroutine's own Running->Waiting
+//     transition; its stack ends in the primitive, e.g. sync.(*Mutex).Lock
+//     then the user frame.
+//   - It ends at Waiting->Runnable. The goroutine that emits that transition
+//     is the unblocker, and the event's stack is the unblocker's (e.g.
+//     sync.(*Mutex).Unlock then the user frame). Timer, netpoll and scheduler
+//     wake-ups carry no goroutine.
+//   - Waiting->Waiting is re-emitted at every generation boundary and carries
+//     no reason, so state survives generations. Undetermined->Waiting means
+//     the goroutine was blocked before tracing began: its start is unknown,
+//     and the wait is not counted (as in `go tool trace -pprof=sync`).
+//
+// Traces carry no lock address, so a chain names lines, and the lock comes
+// from the source.
+package tracechain
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"golang.org/x/exp/trace"
+)
+
+// Options tune the analysis. The zero value is usable.
+type Options struct {
+	// Name names the input in errors and notes (a file path, say).
+	Name string
+	// MaxDepth caps the number of edges in one chain (default 6).
+	MaxDepth int
+	// MaxChains caps the number of chains returned (default 50).
+	MaxChains int
+	// MaxStackFrames caps the frames kept for each hotspot's stack
+	// (default 8).
+	MaxStackFrames int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "trace"
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 6
+	}
+	if o.MaxChains <= 0 {
+		o.MaxChains = 50
+	}
+	if o.MaxStackFrames <= 0 {
+		o.MaxStackFrames = 8
+	}
+	return o
+}
+
+// Edge is one aggregated "blocked here, released there" pair.
+type Edge struct {
+	Reason    string           `json:"reason"`
+	Primitive string           `json:"primitive"` // e.g. sync.Mutex, chan
+	Blocked   contention.Frame `json:"blocked"`   // first user frame of the waiter
+	// BlockedIn is the primitive frame of the waiter, e.g. sync.(*Mutex).Lock.
+	BlockedIn string `json:"blockedIn,omitempty"`
+	// Unblocker is the first user frame of the goroutine that made the
+	// waiter runnable; zero when the runtime did (timer, netpoll).
+	Unblocker   contention.Frame `json:"unblocker"`
+	UnblockedIn string           `json:"unblockedIn,omitempty"` // e.g. sync.(*Mutex).Unlock
+	ByRuntime   bool             `json:"byRuntime,omitempty"`   // no goroutine unblocked it
+	WaitNs      int64            `json:"waitNs"`
+	Count       int64            `json:"count"`
+}
+
+// Result is what one trace says.
+type Result struct {
+	// Chains are ordered for display: sync waits first, then by wait time.
+	// Links run from the first waiter to the last holder.
+	Chains []contention.Chain
+	// Hotspots are of kinds contention.KindTraceBlocked (waiters were
+	// blocked at this line) and contention.KindTraceBlocks (this line
+	// released waiters: it held what they waited for).
+	Hotspots []contention.Hotspot
+	// Edges are every distinct (reason, blocked line, unblocker line), by
+	// wait time.
+	Edges []Edge
+	// Truncated is true when the trace ended inside a generation; the
+	// complete generations before it were analysed.
+	Truncated bool
+	Notes     []string
+	// TotalSyncWaitNs is the wait time of every completed wait whose reason
+	// `go tool trace -pprof=sync` counts (channel, select, sync).
+	TotalSyncWaitNs int64
+	// LockWaitNs is the part of TotalSyncWaitNs spent in sync.Mutex and
+	// sync.RWMutex.
+	LockWaitNs int64
+	// Waits counts the completed waits behind TotalSyncWaitNs.
+	Waits int64
+	// OpenWaits counts waits still open when the trace ended; their end
+	// is unknown and they are not counted.
+	OpenWaits int64
+	// Generations counts the complete generations read; Events counts
+	// every event.
+	Generations int
+	Events      int64
+	// DurationNs spans the first to the last event.
+	DurationNs int64
+}
+
+// loc is one interned source line.
+type loc struct {
+	fn, file string
+	line     int
+	// stack is the first stack seen with this line as its first user
+	// frame, user frames first.
+	stack []contention.Frame
+}
+
+type siteKey struct {
+	fn, file string
+	line     uint64
+}
+
+// stackInfo is what the analyser needs from one stack. It is cached per
+// generation, because trace.Stack handles are only valid in theirs.
+type stackInfo struct {
+	loc      int32   // first user frame; -1 if none (a runtime-only stack)
+	top      int32   // loc, or the first frame of a runtime-only stack; -1 if empty
+	primFunc string  // frame just above the first user frame, e.g. sync.(*Mutex).Lock
+	cum      []int32 // distinct locations of every user frame
+}
+
+type edgeKey struct {
+	reason             uint8
+	byRuntime          bool  // no goroutine released the wait
+	blocked, unblocker int32 // -1: no stack
+	blockedIn          string
+	unblockedIn        string
+}
+
+type edgeAgg struct {
+	key           edgeKey
+	waitNs, count int64
+}
+
+// chainNode is an interned chain as a cons list: edge then tail.
+type chainNode struct {
+	edge          int32
+	tail          int32 // 0: end
+	depth         int
+	waitNs, count int64
+}
+
+type nodeKey struct{ edge, tail int32 }
+
+// gstate is the current state of one live goroutine.
+type gstate struct {
+	waiting   bool // in a followed wait
+	reason    uint8
+	waitStart trace.Time
+	stack     *stackInfo
+	// The goroutine's last completed followed wait and its chain; a
+	// goroutine that releases another is part of the other's chain when
+	// this wait overlaps the other's.
+	lastStart, lastEnd trace.Time
+	lastChain          int32
+}
+
+type agg struct {
+	delay, cum, count int64
+	prim              string // primitive frame of the first wait seen
+	reason            uint8
+	method            string
+}
+
+// Analyzer follows waits through a trace. It is not safe for concurrent use.
+type Analyzer struct {
+	opts Options
+
+	locs    []loc
+	locIdx  map[siteKey]int32
+	reasons []string
+	reasonI map[string]uint8
+	stacks  map[trace.Stack]*stackInfo
+
+	gs map[trace.GoID]*gstate
+
+	edges   []edgeAgg
+	edgeIdx map[edgeKey]int32
+	nodes   []chainNode // nodes[0] is the empty chain
+	nodeIdx map[nodeKey]int32
+
+	blocked map[int32]*agg // by blocked location
+	blocks  map[int32]*agg // by unblocker location
+	cum     map[int32]int64
+
+	res        Result
+	syncs      int
+	first, end trace.Time
+	seen       bool
+}
+
+// NewAnalyzer returns an analyser ready for the first event.
+func NewAnalyzer(opts Options) *Analyzer {
+	return &Analyzer{
+		opts:    opts.withDefaults(),
+		locIdx:  map[siteKey]int32{},
+		reasonI: map[string]uint8{},
+		stacks:  map[trace.Stack]*stackInfo{},
+		gs:      map[trace.GoID]*gstate{},
+		edgeIdx: map[edgeKey]int32{},
+		nodes:   []chainNode{{}},
+		nodeIdx: map[nodeKey]int32{},
+		blocked: map[int32]*agg{},
+		blocks:  map[int32]*agg{},
+		cum:     map[int32]int64{},
+	}
+}
+
+// Event feeds the next event of the trace, in the reader's order.
+func (a *Analyzer) Event(ev *trace.Event) {
+	a.res.Events++
+	t := ev.Time()
+	if !a.seen {
+		a.first, a.seen = t, true
+	}
+	if t > a.end {
+		a.end = t
+	}
+	switch ev.Kind() {
+	case trace.EventSync:
+		// A new generation: its stacks are new handles, so the old cache
+		// can only grow. Per-goroutine state stays.
+		a.syncs++
+		clear(a.stacks)
+		return
+	case trace.EventStateTransition:
+	default:
+		return
+	}
+	st := ev.StateTransition()
+	if st.Resource.Kind != trace.ResourceGoroutine {
+		return
+	}
+	id := st.Resource.Goroutine()
+	_, to := st.Goroutine()
+	g := a.gs[id]
+	if to == trace.GoNotExist {
+		// The goroutine is gone; it can release no one any more.
+		delete(a.gs, id)
+		return
+	}
+	if g == nil {
+		g = &gstate{}
+		a.gs[id] = g
+	}
+	if g.waiting {
+		if to == trace.GoWaiting {
+			// Re-emitted at a generation boundary: the same wait.
+			return
+		}
+		a.endWait(id, g, ev, t, to)
+		return
+	}
+	if to == trace.GoWaiting && SyncReason(st.Reason) {
+		g.waiting = true
+		g.waitStart = t
+		g.reason = a.reason(st.Reason)
+		g.stack = a.stackInfo(ev.Stack())
+	}
+}
+
+func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Time, to trace.GoState) {
+	g.waiting = false
+	d := int64(t - g.waitStart)
+	if d <= 0 {
+		// go tool trace drops empty waits too; a negative one would be a
+		// reader bug, and must not poison the totals.
+		return
+	}
+	a.res.Waits++
+	a.res.TotalSyncWaitNs += d
+	bl := g.stack.loc
+	reason := a.reasons[g.reason]
+	prim := primitiveOf(g.stack.primFunc, reason)
+	if contention.IsLockPrimitive(prim) {
+		a.res.LockWaitNs += d
+	}
+	if bl >= 0 {
+		ag := a.blocked[bl]
+		if ag == nil {
+			ag = &agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
+			a.blocked[bl] = ag
+		}
+		ag.delay += d
+		ag.count++
+	}
+	for _, c := range g.stack.cum {
+		a.cum[c] += d
+	}
+
+	// Who released it? Only a Waiting->Runnable made by another goroutine
+	// names one; the runtime's wake-ups (timers, netpoll) have none.
+	unb := int32(-1)
+	unbPrim := ""
+	byRuntime := true
+	var tail int32
+	if by := ev.Goroutine(); to == trace.GoRunnable && by != trace.NoGoroutine && by != id {
+		byRuntime = false
+		si := a.stackInfo(ev.Stack())
+		unb, unbPrim = si.top, si.primFunc
+		if si.loc >= 0 && bl >= 0 {
+			ag := a.blocks[unb]
+			if ag == nil {
+				p := primitiveOf(unbPrim, "")
+				if p == contention.PrimOther {
+					p = prim
+				}
+				ag = &agg{prim: p, reason: g.reason, method: methodOf(unbPrim)}
+				a.blocks[unb] = ag
+			}
+			ag.delay += d
+			ag.count++
+		}
+		// The releaser was itself blocked during this wait: its wait is
+		// the next hop.
+		if h := a.gs[by]; h != nil && h.lastChain != 0 && h.lastEnd > g.waitStart && h.lastStart < t {
+			tail = h.lastChain
+		}
+	}
+	if bl < 0 {
+		// No user frame (a runtime goroutine's own wait): nothing a person
+		// can act on, and no chain to extend through it.
+		g.lastChain = 0
+		return
+	}
+	e := a.edge(edgeKey{reason: g.reason, byRuntime: byRuntime, blocked: bl, unblocker: unb, blockedIn: g.stack.primFunc, unblockedIn: unbPrim})
+	a.edges[e].waitNs += d
+	a.edges[e].count++
+	n := a.cons(e, tail)
+	a.nodes[n].waitNs += d
+	a.nodes[n].count++
+	g.lastStart, g.lastEnd, g.lastChain = g.waitStart, t, n
+}
+
+// cons interns the chain "edge e, then the chain tail". A hop that repeats
+// an edge already in the tail is a queue on one lock (or a cycle): the tail
+// is cut there, so a queue stays one edge with a count.
+func (a *Analyzer) cons(e, tail int32) int32 {
+	if tail != 0 && a.nodes[tail].edge == e {
+		return tail
+	}
+	keep := a.opts.MaxDepth - 1
+	i := 0
+	for n := tail; n != 0; n = a.nodes[n].tail {
+		if a.nodes[n].edge == e && i < keep {
+			keep = i
+		}
+		i++
+	}
+	if i > keep {
+		tail = a.truncate(tail, keep)
+	}
+	k := nodeKey{e, tail}
+	if n, ok := a.nodeIdx[k]; ok {
+		return n
+	}
+	n := int32(len(a.nodes))
+	a.nodes = append(a.nodes, chainNode{edge: e, tail: tail, depth: a.nodes[tail].depth + 1})
+	a.nodeIdx[k] = n
+	return n
+}
+
+func (a *Analyzer) truncate(n int32, keep int) int32 {
+	if n == 0 || keep <= 0 {
+		return 0
+	}
+	return a.cons(a.nodes[n].edge, a.truncate(a.nodes[n].tail, keep-1))
+}
+
+func (a *Analyzer) edge(k edgeKey) int32 {
+	if e, ok := a.edgeIdx[k]; ok {
+		return e
+	}
+	e := int32(len(a.edges))
+	a.edges = append(a.edges, edgeAgg{key: k})
+	a.edgeIdx[k] = e
+	return e
+}
+
+func (a *Analyzer) reason(r string) uint8 {
+	if i, ok := a.reasonI[r]; ok {
+		return i
+	}
+	if len(a.reasons) >= 255 {
+		return a.reason("other")
+	}
+	i := uint8(len(a.reasons))
+	a.reasons = append(a.reasons, strings.Clone(r))
+	a.reasonI[a.reasons[i]] = i
+	return i
+}
+
+var noStack = &stackInfo{loc: -1, top: -1}
+
+func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
+	if s == trace.NoStack {
+		return noStack
+	}
+	if si, ok := a.stacks[s]; ok {
+		return si
+	}
+	si := &stackInfo{loc: -1}
+	var prev string
+	var frames []trace.StackFrame
+	for f := range s.Frames() {
+		frames = append(frames, f)
+		if IsUserFunc(f.Func) {
+			l := a.intern(f)
+			if si.loc < 0 {
+				si.loc = l
+				si.primFunc = strings.Clone(prev)
+			}
+			dup := false
+			for _, c := range si.cum {
+				dup = dup || c == l
+			}
+			if !dup {
+				si.cum = append(si.cum, l)
+			}
+		}
+		prev = f.Func
+	}
+	si.top = si.loc
+	if si.loc < 0 && len(frames) > 0 {
+		// A runtime-only stack (a system goroutine): no user line to charge,
+		// but as a releaser it is still named by its first frame.
+		si.top = a.intern(frames[0])
+	}
+	if si.loc >= 0 && a.locs[si.loc].stack == nil {
+		st := []contention.Frame{}
+		for i, f := range frames {
+			if !IsUserFunc(f.Func) && i < len(frames)-1 && len(st) == 0 {
+				continue
+			}
+			if len(st) >= a.opts.MaxStackFrames {
+				break
+			}
+			st = append(st, contention.Frame{Function: strings.Clone(f.Func), File: strings.Clone(f.File), Line: int(f.Line)})
+		}
+		a.locs[si.loc].stack = st
+	}
+	a.stacks[s] = si
+	return si
+}
+
+func (a *Analyzer) intern(f trace.StackFrame) int32 {
+	k := siteKey{f.Func, f.File, f.Line}
+	if l, ok := a.locIdx[k]; ok {
+		return l
+	}
+	// Clone: the strings may point into the generation's tables, which
+	// must be freed when the generation is done.
+	k = siteKey{strings.Clone(f.Func), strings.Clone(f.File), f.Line}
+	l := int32(len(a.locs))
+	a.locs = append(a.locs, loc{fn: k.fn, file: k.file, line: int(k.line)})
+	a.locIdx[k] = l
+	return l
+}
+
+func (a *Analyzer) frame(l int32) contention.Frame {
+	if l < 0 {
+		return contention.Frame{}
+	}
+	return contention.Frame{Function: a.locs[l].fn, File: a.locs[l].file, Line: a.locs[l].line}
+}
+
+// Finalize returns the result. Waits still open are counted in OpenWaits
+// only. The analyser must not be used afterwards.
+func (a *Analyzer) Finalize() Result {
+	res := a.res
+	// The reader emits a Sync before each generation and one at the end.
+	res.Generations = max(a.syncs-1, 0)
+	for _, g := range a.gs {
+		if g.waiting {
+			res.OpenWaits++
+		}
+	}
+	if a.seen {
+		res.DurationNs = int64(a.end - a.first)
+	}
+
+	hs := make([]contention.Hotspot, 0, len(a.blocked)+len(a.blocks))
+	add := func(kind string, l int32, ag *agg, cum int64) {
+		lc := a.locs[l]
+		h := contention.Hotspot{
+			Kind: kind, File: lc.file, Line: lc.line, Function: lc.fn,
+			Primitive: ag.prim, Method: ag.method,
+			DelayNs: ag.delay, CumDelayNs: cum, Count: ag.count,
+			Lock: contention.IsLockPrimitive(ag.prim),
+		}
+		if lc.stack != nil {
+			h.Stacks = [][]contention.Frame{lc.stack}
+		}
+		hs = append(hs, h)
+	}
+	for l, ag := range a.blocked {
+		add(contention.KindTraceBlocked, l, ag, max(a.cum[l], ag.delay))
+	}
+	for l, ag := range a.blocks {
+		add(contention.KindTraceBlocks, l, ag, ag.delay)
+	}
+	contention.ComputeShares(hs)
+	contention.SortHotspots(hs)
+	res.Hotspots = hs
+
+	res.Edges = make([]Edge, 0, len(a.edges))
+	for _, e := range a.edges {
+		r := a.reasons[e.key.reason]
+		res.Edges = append(res.Edges, Edge{
+			Reason:      r,
+			Primitive:   primitiveOf(e.key.blockedIn, r),
+			Blocked:     a.frame(e.key.blocked),
+			BlockedIn:   e.key.blockedIn,
+			Unblocker:   a.frame(e.key.unblocker),
+			UnblockedIn: e.key.unblockedIn,
+			ByRuntime:   e.key.byRuntime,
+			WaitNs:      e.waitNs,
+			Count:       e.count,
+		})
+	}
+	sort.SliceStable(res.Edges, func(i, j int) bool { return res.Edges[i].WaitNs > res.Edges[j].WaitNs })
+
+	chains := make([]contention.Chain, 0, len(a.nodes))
+	for i := 1; i < len(a.nodes); i++ {
+		if n := a.nodes[i]; n.count > 0 {
+			chains = append(chains, a.chain(int32(i)))
+		}
+	}
+	sort.SliceStable(chains, func(i, j int) bool {
+		if chains[i].Lock != chains[j].Lock {
+			return chains[i].Lock
+		}
+		if chains[i].Sync() != chains[j].Sync() {
+			return chains[i].Sync()
+		}
+		if chains[i].WaitNs != chains[j].WaitNs {
+			return chains[i].WaitNs > chains[j].WaitNs
+		}
+		return len(chains[i].Links) > len(chains[j].Links)
+	})
+	if len(chains) > a.opts.MaxChains {
+		chains = chains[:a.opts.MaxChains]
+	}
+	res.Chains = chains
+
+	if res.OpenWaits > 0 {
+		res.Notes = append(res.Notes, a.opts.Name+": waits still open when the trace ended are not counted")
+	}
+	for _, ag := range a.blocked {
+		if ag.prim == contention.PrimRWMutex && ag.method == "RLock" {
+			res.Notes = append(res.Notes, rlockNote)
+			break
+		}
+	}
+	return res
+}
+
+// Link roles (contention.Link.Role).
+const (
+	RoleWaits   = "waits"
+	RoleHolds   = "holds"
+	RoleRuntime = "runtime"
+)
+
+// rlockNote explains why the block profile's RLock delay exceeds the
+// trace's. runtime.semacquire1 takes its start time once, then loops: a
+// reader woken by Unlock can find the semaphore count already taken by a
+// reader that just arrived (the "easy case" cansemacquire), and parks again.
+// The trace records each park as a new wait and leaves out the time between
+// them; the block profile charges the whole RLock once, from the first park
+// to the last wake-up. TestRLockBlockProfile checks this on a recorded pair.
+const rlockNote = "sync.RWMutex.RLock: trust the block profile's delay over the trace's, because a reader woken by Unlock often loses the semaphore to a newly arriving reader and parks again inside the same RLock, which the trace counts as several shorter waits (missing the time in between) while the block profile charges the whole RLock once."
+
+// chain renders the interned chain n as links from the first waiter to the
+// last holder: each hop's waiting line, then the line that released the last
+// hop.
+func (a *Analyzer) chain(n int32) contention.Chain {
+	c := contention.Chain{WaitNs: a.nodes[n].waitNs, Count: a.nodes[n].count}
+	var last edgeAgg
+	for m := n; m != 0; m = a.nodes[m].tail {
+		e := a.edges[a.nodes[m].edge]
+		r := a.reasons[e.key.reason]
+		f := a.frame(e.key.blocked)
+		lk := contention.Link{
+			File: f.File, Line: f.Line, Function: f.Function,
+			Reason: r, Primitive: e.key.blockedIn, Role: RoleWaits,
+		}
+		if e.key.unblocker >= 0 {
+			u := a.frame(e.key.unblocker)
+			lk.ReleasedAt = &contention.Site{File: u.File, Line: u.Line, Function: u.Function}
+		}
+		if m == n {
+			c.Lock = contention.IsLockPrimitive(primitiveOf(e.key.blockedIn, r))
+		}
+		c.Links = append(c.Links, lk)
+		last = e
+	}
+	r := a.reasons[last.key.reason]
+	if !last.key.byRuntime {
+		u := a.frame(last.key.unblocker)
+		c.Links = append(c.Links, contention.Link{
+			File: u.File, Line: u.Line, Function: u.Function,
+			Reason: r, Primitive: last.key.unblockedIn, Role: RoleHolds,
+		})
+	} else {
+		c.Links = append(c.Links, contention.Link{Reason: r, Role: RoleRuntime})
+	}
+	return c
+}

@@ -49,9 +49,10 @@ func Peek(msg []byte) (Header, error) {
 		return h, errors.New("message is not a JSON object")
 	}
 	i++
+	afterComma := false
 	for {
 		i = skipSpace(msg, i)
-		if i < len(msg) && msg[i] == '}' {
+		if i < len(msg) && msg[i] == '}' && !afterComma {
 			i++
 			break
 		}
@@ -62,6 +63,9 @@ func Peek(msg []byte) (Header, error) {
 		ke, err := skipString(msg, i)
 		if err != nil {
 			return h, err
+		}
+		if !json.Valid(msg[ks:ke]) {
+			return h, fmt.Errorf("invalid field name at byte %d", ks)
 		}
 		key := msg[ks+1 : ke-1]
 		i = skipSpace(msg, ke)
@@ -104,6 +108,7 @@ func Peek(msg []byte) (Header, error) {
 		i = skipSpace(msg, ve)
 		if i < len(msg) && msg[i] == ',' {
 			i++
+			afterComma = true
 			continue
 		}
 		if i < len(msg) && msg[i] == '}' {
@@ -173,7 +178,14 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		e, err := skipString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		if !json.Valid(b[i:e]) {
+			return 0, errors.New("invalid string")
+		}
+		return e, nil
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {

@@ -40,7 +40,11 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(binDir)
 	lockscopeBin = filepath.Join(binDir, "lockscope")
-	cmd := exec.Command("go", "build", "-o", lockscopeBin, "./adapter")
+	buildArgs := []string{"build", "-o", lockscopeBin}
+	if raceEnabled {
+		buildArgs = append(buildArgs, "-race")
+	}
+	cmd := exec.Command("go", append(buildArgs, "./adapter")...)
 	cmd.Dir = moduleRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building lockscope: %v\n%s", err, out)

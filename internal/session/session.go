@@ -416,7 +416,7 @@ func (s *Session) call(ctx context.Context, command string, args any) (transport
 	select {
 	case resp, ok := <-ch:
 		if !ok {
-			return transport.Header{}, nil, errors.New("Delve went away")
+			return transport.Header{}, nil, errors.New("delve went away before it answered")
 		}
 		rh, err := transport.Peek(resp)
 		if err != nil {

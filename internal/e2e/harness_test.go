@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -315,3 +316,5 @@ func dial(t testing.TB, addr string) net.Conn {
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -7,39 +7,61 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 
+	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/crashrace"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/recipes"
+	"github.com/lockscope/lockscope/internal/report"
 	"github.com/lockscope/lockscope/internal/transport"
 )
 
 // extension holds lockscope's own part of a session: the launch it saw,
 // the capture it runs and the report it keeps. It learns about the
-// debuggee only from the DAP traffic the session shows it.
+// debuggee only from the DAP traffic the session shows it, and it turns
+// captured bytes into a report only through internal/report, so the
+// analysis never sees DAP.
 type extension struct {
 	s    *Session
 	info launchInfo // guarded by s.mu
 
-	mu      sync.Mutex
-	report  *contention.Report
-	stopped bool // the debuggee is stopped (at a breakpoint, a pause, a crash)
-	exited  bool
+	mu        sync.Mutex
+	builder   *report.Builder
+	report    *contention.Report
+	sent      []byte // fingerprint of the last report event
+	stopped   bool   // the debuggee is stopped (breakpoint, pause, crash)
+	running   bool   // the debuggee was started and has not exited
+	exited    bool
+	inj       *capture.Injection
+	agent     *capture.Agent
+	goVersion string
+	races     *crashrace.RaceParser
+	nRaces    int
+	progress  map[string]context.CancelFunc // our progress ids -> cancel
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 func newExtension(s *Session) *extension {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &extension{s: s, report: contention.Empty(), ctx: ctx, cancel: cancel}
+	e := &extension{s: s, builder: report.NewBuilder(), report: contention.Empty(), ctx: ctx, cancel: cancel,
+		races: &crashrace.RaceParser{}, progress: map[string]context.CancelFunc{}}
+	e.builder.SetSuggester(e.suggest)
+	return e
 }
 
-// handlers maps each lockscope/* command to its handler. A handler returns
-// the response body, or an error carrying a stable id.
-func (e *extension) handlers() map[string]func(ctx context.Context, seq int, args json.RawMessage) (any, *reqError) {
-	return map[string]func(context.Context, int, json.RawMessage) (any, *reqError){
-		dapx.CommandReport: e.onReport,
-		dapx.CommandClear:  e.onClear,
+// handlers maps each lockscope/* command to its handler.
+func (e *extension) handlers() map[string]func(ctx context.Context, args json.RawMessage) (any, *reqError) {
+	return map[string]func(context.Context, json.RawMessage) (any, *reqError){
+		dapx.CommandReport:      e.onReport,
+		dapx.CommandClear:       e.onClear,
+		dapx.CommandCapture:     e.onCapture,
+		dapx.CommandLoad:        e.onLoad,
+		dapx.CommandBreakpoints: e.onBreakpoints,
 	}
 }
 
@@ -52,6 +74,10 @@ type reqError struct {
 }
 
 func (e *reqError) Error() string { return e.summary + ": " + e.details }
+
+func badArgs(err error) *reqError {
+	return &reqError{id: dapx.ErrBadArguments, summary: "Invalid arguments", details: err.Error(), showUser: true}
+}
 
 // handle answers one lockscope/* request. A panic becomes an error
 // response; the session lives on.
@@ -69,12 +95,22 @@ func (e *extension) handle(h transport.Header, msg []byte) {
 			fmt.Sprintf("lockscope does not know the command %q", h.Command), false)
 		return
 	}
-	body, rerr := fn(e.ctx, h.Seq, transport.Raw(msg, h.Arguments))
+	body, rerr := fn(e.ctx, transport.Raw(msg, h.Arguments))
 	if rerr != nil {
 		e.s.sendError(h.Seq, h.Command, rerr.id, rerr.summary, rerr.details, rerr.showUser)
 		return
 	}
 	e.s.sendResponse(h.Seq, h.Command, body)
+}
+
+func decodeArgs(raw json.RawMessage, v any) *reqError {
+	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return badArgs(err)
+	}
+	return nil
 }
 
 func (e *extension) snapshot() *contention.Report {
@@ -83,26 +119,105 @@ func (e *extension) snapshot() *contention.Report {
 	return e.report
 }
 
-func (e *extension) onReport(ctx context.Context, seq int, _ json.RawMessage) (any, *reqError) {
+// rebuild builds the report from the builder and sends the lockscope/report
+// event when it changed (or always, when force is set).
+func (e *extension) rebuild(force bool) *contention.Report {
+	r := e.builder.Build()
+	fp := fingerprint(r)
+	e.mu.Lock()
+	changed := !bytes.Equal(fp, e.sent)
+	e.report = r
+	if changed || force {
+		e.sent = fp
+	}
+	e.mu.Unlock()
+	if changed || force {
+		e.s.sendEvent(dapx.EventReport, r)
+	}
+	return r
+}
+
+// fingerprint is the report without its sources, whose times change at
+// every refresh even when nothing else does.
+func fingerprint(r *contention.Report) []byte {
+	c := *r
+	c.Sources = nil
+	b, _ := json.Marshal(&c)
+	return b
+}
+
+func (e *extension) onReport(ctx context.Context, _ json.RawMessage) (any, *reqError) {
 	return e.snapshot(), nil
 }
 
-func (e *extension) onClear(ctx context.Context, seq int, _ json.RawMessage) (any, *reqError) {
+func (e *extension) onClear(ctx context.Context, _ json.RawMessage) (any, *reqError) {
+	e.builder.Clear()
+	return e.rebuild(true), nil
+}
+
+func (e *extension) onBreakpoints(ctx context.Context, raw json.RawMessage) (any, *reqError) {
+	var args dapx.BreakpointsArguments
+	if err := decodeArgs(raw, &args); err != nil {
+		return nil, err
+	}
+	if args.File == "" || args.Line <= 0 {
+		return nil, badArgs(fmt.Errorf("lockscope/breakpoints needs a file and a line"))
+	}
+	r := e.snapshot()
+	body := dapx.BreakpointsResponseBody{Breakpoints: []contention.Breakpoint{}}
+	at := fmt.Sprintf("%s:%d", args.File, args.Line)
+	for _, bp := range r.Breakpoints {
+		if bp.ForWrite == at || (bp.File == args.File && bp.Line == args.Line) {
+			body.Breakpoints = append(body.Breakpoints, bp)
+		}
+	}
+	if len(body.Breakpoints) > 0 {
+		return body, nil
+	}
+	// Not in the report (for example not contended): offer the recipe for
+	// the write at that line anyway, when there is one.
+	var target *contention.MapWrite
+	for i := range r.MapWrites {
+		if r.MapWrites[i].File == args.File && r.MapWrites[i].Line == args.Line {
+			target = &r.MapWrites[i]
+			break
+		}
+	}
+	if target == nil {
+		if len(r.MapWrites) == 0 {
+			body.Reason = "the source index is not loaded yet (or the program has no map writes)"
+		} else {
+			body.Reason = fmt.Sprintf("no map write at %s", at)
+		}
+		return body, nil
+	}
 	e.mu.Lock()
-	e.report = contention.Empty()
-	r := e.report
+	gv := e.goVersion
 	e.mu.Unlock()
-	e.s.sendEvent(dapx.EventReport, r)
-	return r, nil
+	bps, err := recipes.ForWrite(*target, r.MapWrites, gv, recipes.Options{})
+	if err != nil {
+		body.Reason = err.Error()
+		return body, nil
+	}
+	body.Breakpoints = append(body.Breakpoints, bps...)
+	return body, nil
 }
 
-// prepareLaunch lets the extension change the launch arguments.
-func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage) error {
-	return nil
+// suggest is the report builder's breakpoint suggester: recipes for every
+// contended or unguarded write, for the debuggee's Go version.
+func (e *extension) suggest(writes []contention.MapWrite) []contention.Breakpoint {
+	e.mu.Lock()
+	gv := e.goVersion
+	e.mu.Unlock()
+	if gv == "" {
+		return nil
+	}
+	bps, err := recipes.ForReport(writes, gv, recipes.Options{})
+	if err != nil {
+		e.s.log.Warn("breakpoint recipes", "err", err)
+	}
+	return bps
 }
-
-// launchFailed undoes what prepareLaunch set up.
-func (e *extension) launchFailed() {}
 
 // observeResponse sees every response from Delve to the client.
 func (e *extension) observeResponse(h transport.Header, msg []byte) {
@@ -114,6 +229,8 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 		e.mu.Lock()
 		e.stopped = false
 		e.mu.Unlock()
+	case "launch", "attach":
+		e.launched()
 	}
 }
 
@@ -125,21 +242,134 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) func() {
 		e.mu.Lock()
 		e.stopped = true
 		e.mu.Unlock()
+		var b struct {
+			Reason   string `json:"reason"`
+			ThreadID int    `json:"threadId"`
+		}
+		_ = json.Unmarshal(transport.Raw(msg, h.Body), &b)
+		if b.Reason == "exception" {
+			return func() { e.goAsync(func() { e.onException(b.ThreadID) }) }
+		}
 	case "continued":
 		e.mu.Lock()
 		e.stopped = false
 		e.mu.Unlock()
-	case "exited", "terminated":
+	case "process":
 		e.mu.Lock()
-		e.exited = true
+		e.running = true
+		e.mu.Unlock()
+	case "output":
+		var b struct {
+			Category string `json:"category"`
+			Output   string `json:"output"`
+		}
+		_ = json.Unmarshal(transport.Raw(msg, h.Body), &b)
+		if b.Category == "stderr" || b.Category == "stdout" {
+			e.onOutput(b.Output)
+		}
+	case "exited":
+		// Read what the agent saved at exit before the client hears that
+		// the session ended, so that the final report arrives first.
+		e.onExited()
+	case "terminated":
+		e.mu.Lock()
+		e.exited, e.running = true, false
 		e.mu.Unlock()
 	}
 	return nil
 }
 
-// close stops everything the extension started.
+// onOutput feeds the program's output to the race report parser.
+func (e *extension) onOutput(text string) {
+	_, _ = e.races.Write([]byte(text))
+	races := e.races.Races()
+	e.mu.Lock()
+	fresh := races[min(e.nRaces, len(races)):]
+	e.nRaces = len(races)
+	e.mu.Unlock()
+	if len(fresh) > 0 {
+		e.builder.AddRaces(fresh, contention.Source{Kind: "race", Origin: "output"})
+		e.goAsync(func() { e.rebuild(false) })
+	}
+}
+
+// onException reads a crash stop: when Delve stopped on a fatal map error,
+// the report gets the crash with the user frame that tripped it, the map's
+// other writers and ready-made second-writer breakpoints.
+func (e *extension) onException(thread int) {
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	_, resp, err := e.s.call(ctx, "exceptionInfo", map[string]any{"threadId": thread})
+	if err != nil {
+		e.s.log.Warn("exceptionInfo", "err", err)
+		return
+	}
+	var info struct {
+		Body struct {
+			Description string `json:"description"`
+			Details     struct {
+				Message string `json:"message"`
+			} `json:"details"`
+		} `json:"body"`
+	}
+	_ = json.Unmarshal(resp, &info)
+	desc := info.Body.Description
+	if desc == "" {
+		desc = info.Body.Details.Message
+	}
+	_, resp, err = e.s.call(ctx, "stackTrace", map[string]any{"threadId": thread, "levels": 50})
+	if err != nil {
+		e.s.log.Warn("stackTrace at the crash", "err", err)
+		return
+	}
+	var st struct {
+		Body struct {
+			StackFrames []struct {
+				Name   string `json:"name"`
+				Line   int    `json:"line"`
+				Source struct {
+					Path string `json:"path"`
+				} `json:"source"`
+			} `json:"stackFrames"`
+		} `json:"body"`
+	}
+	_ = json.Unmarshal(resp, &st)
+	frames := make([]contention.Frame, 0, len(st.Body.StackFrames))
+	for _, f := range st.Body.StackFrames {
+		frames = append(frames, contention.Frame{Function: f.Name, File: f.Source.Path, Line: f.Line})
+	}
+	c, ok := crashrace.CrashFromStop(desc, frames, int64(thread))
+	if !ok {
+		return
+	}
+	e.builder.SetCrash(c, contention.Source{Kind: "crash", Origin: "delve"})
+	e.rebuild(true)
+}
+
+func (e *extension) goAsync(f func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				e.s.log.Error("panic in lockscope background work", "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		f()
+	}()
+}
+
+// close stops everything the extension started and removes its files.
 func (e *extension) close() {
 	e.cancel()
+	e.wg.Wait()
+	e.mu.Lock()
+	inj := e.inj
+	e.inj = nil
+	e.mu.Unlock()
+	if inj != nil {
+		_ = inj.Close()
+	}
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

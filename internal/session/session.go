@@ -228,6 +228,17 @@ func (s *Session) onClientRequest(h transport.Header, msg []byte) {
 		return
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
+	case h.Command == "cancel":
+		// A cancel for one of lockscope's progress ids is ours; any other
+		// goes to Delve.
+		var args struct {
+			ProgressID string `json:"progressId"`
+		}
+		_ = json.Unmarshal(transport.Raw(msg, h.Arguments), &args)
+		if args.ProgressID != "" && s.ext.cancelProgress(args.ProgressID) {
+			s.sendResponse(h.Seq, h.Command, nil)
+			return
+		}
 	case h.Command == "launch" || h.Command == "attach":
 		// Rewriting may build an overlay or start an external dlv; do it
 		// off the read loop so that the client is never blocked on it.

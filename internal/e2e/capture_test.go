@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/daptest"
+)
+
+// reportEvent waits for a lockscope/report event that satisfies ok.
+func reportEvent(t *testing.T, c *daptest.Client, timeout time.Duration, what string, ok func(*contention.Report) bool) *contention.Report {
+	t.Helper()
+	var last *contention.Report
+	m := c.WaitFor(t, "a report event with "+what, timeout, func(m daptest.Message) bool {
+		if m.Type != "event" || m.Event != dapx.EventReport {
+			return false
+		}
+		var r contention.Report
+		if err := jsonUnmarshal(m.Body, &r); err != nil {
+			return false
+		}
+		last = &r
+		return ok(&r)
+	})
+	_ = m
+	return last
+}
+
+func topOfKind(r *contention.Report, kind string) *contention.Hotspot {
+	for i := range r.Hotspots {
+		if r.Hotspots[i].Kind == kind {
+			return &r.Hotspots[i]
+		}
+	}
+	return nil
+}
+
+func TestLiveCaptureFindsTheHotLock(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	ledger := filepath.Join(testdataDir("ledger"), "main.go")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
+		"lockscope": map[string]any{"refreshSeconds": 0.5}})
+	c.Call(t, "configurationDone", nil)
+	unlock := markerLine(t, ledger, "hot-unlock")
+	write := markerLine(t, ledger, "hot-write")
+	start := time.Now()
+	r := reportEvent(t, c, 30*time.Second, "main.deposit on top", func(r *contention.Report) bool {
+		m, b := topOfKind(r, contention.KindMutex), topOfKind(r, contention.KindBlock)
+		return m != nil && b != nil && m.Function == "main.deposit" && b.Function == "main.deposit"
+	})
+	t.Logf("first report with the hot lock after %v", time.Since(start))
+	m, b := topOfKind(r, contention.KindMutex), topOfKind(r, contention.KindBlock)
+	if m.File != ledger || m.Line != unlock {
+		t.Errorf("top mutex hotspot at %s:%d, want the Unlock at %s:%d", m.File, m.Line, ledger, unlock)
+	}
+	if b.File != ledger || b.Line != write-1 {
+		t.Errorf("top block hotspot at %s:%d, want the Lock at %s:%d", b.File, b.Line, ledger, write-1)
+	}
+	if !m.Lock || m.Primitive != contention.PrimMutex || m.Share < 0.5 {
+		t.Errorf("top mutex hotspot %+v: want a sync.Mutex lock with most of the share", *m)
+	}
+
+	// A capture asked while the program is stopped answers at once.
+	c.Call(t, "pause", map[string]any{"threadId": 1})
+	c.Stopped(t)
+	t0 := time.Now()
+	resp := c.CallErr(t, dapx.CommandCapture, map[string]any{})
+	if resp.ErrorID() != dapx.ErrProgramStopped || time.Since(t0) > 5*time.Second {
+		t.Errorf("capture while stopped: id %d after %v, want %d at once: %s", resp.ErrorID(), time.Since(t0), dapx.ErrProgramStopped, resp.Raw)
+	}
+	c.Call(t, "continue", map[string]any{"threadId": 1})
+	// A capture on demand, with progress events.
+	var rep contention.Report
+	c.Call(t, dapx.CommandCapture, map[string]any{"kinds": []string{"mutex"}}).Decode(t, &rep)
+	if top := topOfKind(&rep, contention.KindMutex); top == nil || top.Function != "main.deposit" {
+		t.Errorf("lockscope/capture: top mutex hotspot %+v, want main.deposit", top)
+	}
+	c.Event(t, "progressStart")
+	c.Event(t, "progressEnd")
+	bad := c.CallErr(t, dapx.CommandCapture, map[string]any{"kinds": []string{"cpu"}})
+	if bad.ErrorID() != dapx.ErrBadArguments {
+		t.Errorf("unknown kind: id %d, want %d", bad.ErrorID(), dapx.ErrBadArguments)
+	}
+	c.Call(t, "disconnect", nil)
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit")
+	}
+}
+
+// A program that exits before the next refresh loses nothing: the agent
+// saved its profiles at exit, and the session reads them.
+func TestShortProgramKeepsItsProfiles(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	short := filepath.Join(testdataDir("short"), "main.go")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("short"), "lockscope": map[string]any{"refreshSeconds": 30}})
+	c.Call(t, "configurationDone", nil)
+	r := reportEvent(t, c, 30*time.Second, "short's hot lock", func(r *contention.Report) bool {
+		m := topOfKind(r, contention.KindMutex)
+		return m != nil && m.Function == "main.bump"
+	})
+	if m := topOfKind(r, contention.KindMutex); m.Line != markerLine(t, short, "short-unlock") {
+		t.Errorf("top mutex hotspot at line %d, want %d", m.Line, markerLine(t, short, "short-unlock"))
+	}
+	c.Event(t, "terminated")
+	c.Call(t, "disconnect", nil)
+}
+
+func TestLoadRecordedProfileInSession(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	initialize(t, c)
+	files, _ := filepath.Glob(filepath.Join(moduleRoot, "testdata", "profiles", "ledger*mutex*"))
+	if len(files) == 0 {
+		t.Fatal("no recorded ledger mutex profile in testdata/profiles")
+	}
+	var rep contention.Report
+	c.Call(t, dapx.CommandLoad, map[string]any{"path": files[0], "kind": "mutex"}).Decode(t, &rep)
+	if top := topOfKind(&rep, contention.KindMutex); top == nil || top.Function != "main.deposit" {
+		t.Errorf("loaded profile: top %+v, want main.deposit", top)
+	}
+	c.Event(t, dapx.EventReport)
+	bad := c.CallErr(t, dapx.CommandLoad, map[string]any{"path": filepath.Join(moduleRoot, "go.mod")})
+	if bad.ErrorID() != dapx.ErrLoadFailed || !strings.Contains(string(bad.Raw), "go.mod") {
+		t.Errorf("loading go.mod: %s, want a load error naming the file", bad.Raw)
+	}
+	// The session lives on.
+	c.Call(t, dapx.CommandReport, nil)
+	c.Call(t, "disconnect", nil)
+}

@@ -1,0 +1,436 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/capture"
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/mapwrites"
+	"github.com/lockscope/lockscope/internal/recipes"
+)
+
+// DefaultRefresh is how often a running debuggee's profiles are fetched
+// when the launch does not say.
+const DefaultRefresh = 2 * time.Second
+
+// prepareLaunch adds the capture agent (and -race) to a launch that builds
+// the program. Capture problems never fail the launch: debugging goes on
+// without capture, and the Debug Console says why.
+func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage) error {
+	cfg := info.Config
+	switch cfg.Capture {
+	case "", "auto", "off":
+	default:
+		return fmt.Errorf(`"lockscope.capture" is %q; want "auto" or "off"`, cfg.Capture)
+	}
+	if cfg.RefreshSeconds < 0 || cfg.TraceSeconds < 0 {
+		return errors.New(`"lockscope.refreshSeconds" and "lockscope.traceSeconds" must not be negative`)
+	}
+	builds := info.Request == "launch" && (info.Mode == "debug" || info.Mode == "test")
+	if !builds {
+		if cfg.Race {
+			e.console("lockscope: \"race\" needs a launch that builds (mode debug or test); it is ignored")
+		}
+		return nil
+	}
+	var rawFlags any
+	if raw, ok := args["buildFlags"]; ok {
+		rawFlags = json.RawMessage(raw)
+	}
+	userFlags, err := capture.DelveBuildFlags(rawFlags)
+	if err != nil {
+		return err
+	}
+	if cfg.Race {
+		userFlags = append(userFlags, "-race")
+	}
+	flags := userFlags
+	if cfg.Capture != "off" {
+		program := info.Program
+		if program == "" {
+			program = stringArg(args, "program")
+		}
+		inj, err := capture.Prepare(capture.PrepareOptions{
+			Program: program, Mode: info.Mode, WorkDir: info.ProgramDir,
+			MutexFraction: cfg.MutexProfileFraction, BlockRate: cfg.BlockProfileRate,
+			UserBuildFlags: userFlags,
+		})
+		if err != nil {
+			e.console("lockscope: capture is off for this session: " + err.Error())
+		} else {
+			flags = inj.BuildFlags
+			env := map[string]any{}
+			if raw, ok := args["env"]; ok {
+				if err := json.Unmarshal(raw, &env); err != nil {
+					inj.Close()
+					return fmt.Errorf(`"env" must be an object: %v`, err)
+				}
+			}
+			for k, v := range inj.Env {
+				env[k] = v
+			}
+			b, _ := json.Marshal(env)
+			args["env"] = b
+			e.mu.Lock()
+			e.inj = inj
+			e.mu.Unlock()
+		}
+	}
+	if len(flags) > 0 {
+		b, _ := json.Marshal(flags)
+		args["buildFlags"] = b
+	}
+	e.mu.Lock()
+	e.goVersion = goEnvVersion(info.ProgramDir)
+	e.mu.Unlock()
+	return nil
+}
+
+// goEnvVersion asks the go command which Go version builds in dir.
+func goEnvVersion(dir string) string {
+	cmd := exec.Command("go", "env", "GOVERSION")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// launchFailed undoes what prepareLaunch set up.
+func (e *extension) launchFailed() {
+	e.mu.Lock()
+	inj := e.inj
+	e.inj = nil
+	e.mu.Unlock()
+	if inj != nil {
+		inj.Close()
+	}
+}
+
+// launched runs after Delve accepted the launch or attach: it loads the
+// files the launch lists, indexes the sources and starts the refresh loop.
+func (e *extension) launched() {
+	e.s.mu.Lock()
+	info := e.info
+	e.s.mu.Unlock()
+	cfg := info.Config
+	for _, p := range cfg.Profiles {
+		e.goAsync(func() { e.loadFile(p, "") })
+	}
+	for _, p := range cfg.Traces {
+		e.goAsync(func() { e.loadFile(p, "trace") })
+	}
+	e.mu.Lock()
+	if e.goVersion == "" && info.Mode == "exec" && info.Program != "" {
+		e.goVersion, _ = recipes.GoVersionOfBinary(info.Program)
+	}
+	inj := e.inj
+	e.mu.Unlock()
+	if info.ProgramDir != "" {
+		e.goAsync(func() { e.loadIndex(info) })
+	}
+	if inj != nil && cfg.Capture != "off" {
+		e.goAsync(func() { e.refreshLoop(inj, cfg) })
+	}
+}
+
+// loadIndex indexes the map writes of the debuggee's packages.
+func (e *extension) loadIndex(info launchInfo) {
+	ix, err := mapwrites.LoadWithOptions(info.ProgramDir, []string{"./..."}, mapwrites.Options{Tests: info.Mode == "test"})
+	if err != nil {
+		e.builder.AddNote("the source index could not be built: %v", err)
+		e.rebuild(false)
+		return
+	}
+	e.builder.SetIndex(ix, contention.Source{Path: info.ProgramDir, Origin: "source"})
+	e.rebuild(false)
+}
+
+// refreshLoop fetches the running program's profiles every refresh period
+// and sends the report when it changed. It never asks a stopped program:
+// the agent runs inside it, and a stopped process cannot answer.
+func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
+	agent, err := inj.Connect(e.ctx)
+	if err != nil {
+		if e.ctx.Err() == nil {
+			e.console("lockscope: " + err.Error())
+		}
+		return
+	}
+	e.mu.Lock()
+	e.agent = agent
+	e.mu.Unlock()
+	period := DefaultRefresh
+	if cfg.RefreshSeconds > 0 {
+		period = time.Duration(cfg.RefreshSeconds * float64(time.Second))
+	}
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		e.mu.Lock()
+		skip := e.stopped || e.exited
+		e.mu.Unlock()
+		if skip {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, period+5*time.Second)
+		if err := e.fetchProfiles(ctx, agent, []string{contention.KindMutex, contention.KindBlock}); err != nil {
+			e.s.log.Debug("refresh", "err", err)
+		}
+		cancel()
+		e.rebuild(false)
+	}
+}
+
+// fetchProfiles replaces the agent's profiles of the given kinds with fresh
+// ones: they are cumulative since the program started.
+func (e *extension) fetchProfiles(ctx context.Context, agent *capture.Agent, kinds []string) error {
+	for _, k := range kinds {
+		data, err := agent.Profile(ctx, k)
+		if err != nil {
+			return err
+		}
+		e.builder.Clear(k)
+		if err := e.builder.AddProfile(k, data, contention.Source{Kind: k, Origin: "agent", URL: "agent:" + agent.Addr}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onExited reads what the agent saved when the program ended, so that a
+// program that exits between two refreshes loses nothing.
+func (e *extension) onExited() {
+	e.mu.Lock()
+	inj := e.inj
+	e.exited = true
+	e.mu.Unlock()
+	if inj == nil {
+		return
+	}
+	files, _, err := inj.Final()
+	if err != nil {
+		e.console("lockscope: reading the final profiles: " + err.Error())
+		return
+	}
+	for _, k := range []string{contention.KindMutex, contention.KindBlock} {
+		if data, ok := files[k]; ok {
+			e.builder.Clear(k)
+			if err := e.builder.AddProfile(k, data, contention.Source{Kind: k, Origin: "agent", Path: inj.RendezvousDir()}); err != nil {
+				e.console("lockscope: " + err.Error())
+			}
+		}
+	}
+	for _, k := range []string{"trace", "trace-window"} {
+		if data, ok := files[k]; ok {
+			if err := e.builder.AddTrace(strings.NewReader(string(data)), contention.Source{Kind: "trace", Origin: "agent"}); err != nil {
+				e.console("lockscope: " + err.Error())
+			}
+		}
+	}
+	e.rebuild(false)
+}
+
+var progressSeq atomic.Int64
+
+// withProgress runs f under DAP progress events when the client supports
+// them; a cancel request for the progress id cancels f's context.
+func (e *extension) withProgress(ctx context.Context, title string, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.s.mu.Lock()
+	supported := e.s.progress
+	e.s.mu.Unlock()
+	id := "lockscope-" + strconv.FormatInt(progressSeq.Add(1), 10)
+	if supported {
+		e.mu.Lock()
+		e.progress[id] = cancel
+		e.mu.Unlock()
+		e.s.sendEvent("progressStart", map[string]any{"progressId": id, "title": title, "cancellable": true})
+		defer func() {
+			e.mu.Lock()
+			delete(e.progress, id)
+			e.mu.Unlock()
+			e.s.sendEvent("progressEnd", map[string]any{"progressId": id})
+		}()
+	}
+	err := f(ctx)
+	if ctx.Err() == context.Canceled && e.ctx.Err() == nil {
+		return errCancelled
+	}
+	return err
+}
+
+var errCancelled = errors.New("cancelled")
+
+// cancelProgress handles a DAP cancel request for one of our progress ids.
+// It reports false when the id is not ours, so the request goes to Delve.
+func (e *extension) cancelProgress(progressID string) bool {
+	e.mu.Lock()
+	cancel, ok := e.progress[progressID]
+	e.mu.Unlock()
+	if ok {
+		cancel()
+	}
+	return ok
+}
+
+func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *reqError) {
+	var args dapx.CaptureArguments
+	if err := decodeArgs(raw, &args); err != nil {
+		return nil, err
+	}
+	kinds := args.Kinds
+	if len(kinds) == 0 {
+		kinds = []string{contention.KindMutex, contention.KindBlock}
+	}
+	for _, k := range kinds {
+		if k != contention.KindMutex && k != contention.KindBlock && k != "trace" {
+			return nil, badArgs(fmt.Errorf("unknown capture kind %q (want mutex, block or trace)", k))
+		}
+	}
+	e.s.mu.Lock()
+	cfg := e.info.Config
+	e.s.mu.Unlock()
+	e.mu.Lock()
+	agent, stopped, exited := e.agent, e.stopped, e.exited
+	e.mu.Unlock()
+	if agent == nil && cfg.PprofURL == "" {
+		return nil, &reqError{id: dapx.ErrNoProgram, summary: "Nothing to capture from", showUser: true,
+			details: "the program runs without lockscope's agent (capture is off, the mode is exec or attach, or it has not started yet) and no pprofURL is set"}
+	}
+	if exited {
+		return nil, &reqError{id: dapx.ErrNoProgram, summary: "The program has exited", showUser: true,
+			details: "there is no running program to capture from; the report holds what was saved when it exited (lockscope/report)"}
+	}
+	if stopped && agent != nil {
+		// The agent lives inside the stopped process: asking it would hang.
+		return nil, &reqError{id: dapx.ErrProgramStopped, summary: "The program is stopped", showUser: true,
+			details: "lockscope captures from a running program, and this one is stopped (at a breakpoint, a pause or a crash). Continue it, then capture again; the last report is still there (lockscope/report)"}
+	}
+	seconds := args.Seconds
+	if seconds <= 0 {
+		seconds = cfg.TraceSeconds
+	}
+	if seconds <= 0 {
+		seconds = 2
+	}
+	err := e.withProgress(ctx, "lockscope: capturing "+strings.Join(kinds, ", "), func(ctx context.Context) error {
+		for _, k := range kinds {
+			var data []byte
+			var err error
+			src := contention.Source{Kind: k}
+			if agent != nil {
+				src.Origin, src.URL = "agent", "agent:"+agent.Addr
+				if k == "trace" {
+					src.DurationNs = int64(seconds * float64(time.Second))
+					data, err = agent.Trace(ctx, seconds)
+				} else {
+					data, err = agent.Profile(ctx, k)
+				}
+			} else {
+				u, uerr := capture.PprofURL(cfg.PprofURL, k)
+				if uerr != nil {
+					return uerr
+				}
+				src.Origin, src.URL = "url", u
+				data, err = capture.FetchURL(ctx, u, seconds, cfg.AllowHosts)
+			}
+			if err != nil {
+				return err
+			}
+			if k == "trace" {
+				e.builder.Clear("trace", contention.KindTraceBlocked, contention.KindTraceBlocks)
+				err = e.builder.AddTrace(strings.NewReader(string(data)), src)
+			} else {
+				e.builder.Clear(k)
+				err = e.builder.AddProfile(k, data, src)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errCancelled) {
+		return nil, &reqError{id: dapx.ErrCancelled, summary: "Capture cancelled", details: "the capture was cancelled"}
+	}
+	if err != nil {
+		return nil, &reqError{id: dapx.ErrCaptureFailed, summary: "Capture failed", details: err.Error(), showUser: true}
+	}
+	return e.rebuild(false), nil
+}
+
+func (e *extension) onLoad(ctx context.Context, raw json.RawMessage) (any, *reqError) {
+	var args dapx.LoadArguments
+	if err := decodeArgs(raw, &args); err != nil {
+		return nil, err
+	}
+	if args.Path == "" {
+		return nil, badArgs(errors.New("lockscope/load needs a path"))
+	}
+	var lerr error
+	err := e.withProgress(ctx, "lockscope: loading "+args.Path, func(ctx context.Context) error {
+		lerr = e.loadFileErr(args.Path, args.Kind)
+		return lerr
+	})
+	if errors.Is(err, errCancelled) {
+		return nil, &reqError{id: dapx.ErrCancelled, summary: "Load cancelled", details: "the load was cancelled"}
+	}
+	if err != nil {
+		return nil, &reqError{id: dapx.ErrLoadFailed, summary: "Load failed", details: err.Error(), showUser: true}
+	}
+	return e.rebuild(false), nil
+}
+
+// loadFile loads a file listed in the launch; errors go to the console.
+func (e *extension) loadFile(path, kind string) {
+	if err := e.loadFileErr(path, kind); err != nil {
+		e.console("lockscope: " + err.Error())
+		return
+	}
+	e.rebuild(false)
+}
+
+func (e *extension) loadFileErr(path, kind string) error {
+	data, sniffed, err := capture.ReadInput(path)
+	if err != nil {
+		return err
+	}
+	if kind == "" {
+		kind = sniffed
+	}
+	src := contention.Source{Path: path, Origin: "file"}
+	if kind == "trace" {
+		src.Kind = "trace"
+		return e.builder.AddTrace(strings.NewReader(string(data)), src)
+	}
+	if kind != contention.KindMutex && kind != contention.KindBlock && kind != "" && kind != "profile" {
+		return fmt.Errorf("%s: unknown kind %q (want mutex, block or trace)", path, kind)
+	}
+	if kind == "profile" {
+		kind = ""
+	}
+	return e.builder.AddProfile(kind, data, src)
+}
+
+// console writes a line to the client's Debug Console.
+func (e *extension) console(text string) {
+	e.s.sendEvent("output", map[string]any{"category": "console", "output": text + "\n"})
+	e.s.log.Info(text)
+}

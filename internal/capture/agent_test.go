@@ -19,7 +19,7 @@ import (
 // hook writes them, and the hot Unlock line is in the mutex profile.
 func TestAgentShortProgramKeepsProfiles(t *testing.T) {
 	dir := filepath.Join(repoRoot(t), "testdata", "short")
-	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
+	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1, Flight: 2 * time.Second})
 	cmd := exec.Command(bin)
 	cmd.Env = inj.Environ(os.Environ())
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -39,6 +39,9 @@ func TestAgentShortProgramKeepsProfiles(t *testing.T) {
 	}
 	if _, ok := files["block"]; !ok {
 		t.Errorf("no final block profile")
+	}
+	if Sniff(files["trace"]) != InputTrace {
+		t.Errorf("the flight recorder's window was not saved at exit")
 	}
 	assertTreeUntouched(t, dir)
 }

@@ -1,13 +1,483 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/capture"
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/mapwrites"
+	"github.com/lockscope/lockscope/internal/recipes"
+	"github.com/lockscope/lockscope/internal/report"
 )
 
-// Analyze runs `lockscope analyze`. PLACEHOLDER written by the lead so the
-// package builds; the capture helper owns this file and replaces it whole.
+// Exit codes of `lockscope analyze`.
+const (
+	ExitOK         = 0 // a report was printed, whatever it found (a crash included)
+	ExitInternal   = 1 // lockscope itself failed
+	ExitUsage      = 2 // bad flags or arguments
+	ExitBuild      = 3 // the program (or its tests) did not build; the compiler's message is on stderr
+	ExitInput      = 4 // an input could not be read: a file, a URL, a program that would not start
+	ExitNoAnalysis = 5 // the inputs were read but none could be analysed (all profiles and traces bad)
+)
+
+const analyzeUsage = `Usage: lockscope analyze [flags] [PACKAGE|DIR] [-- program args]
+
+Builds the program in PACKAGE or DIR (default "."; it may be in another
+module), runs it with lockscope's capture agent for its whole life (or for
+--duration), and prints where its lock wait time goes: the holder side (mutex
+profile, the Unlock lines), the waiter side (block profile, the Lock lines),
+blocking chains from an execution trace, and the map writes under contended
+locks. The program's own output goes to stderr, so --json output stays clean.
+The user's source tree is never written to. Ctrl-C (like --duration) stops
+the program, takes its live profiles and prints the report.
+
+Other inputs instead of a run:
+  --mutex FILE / --block FILE / --trace FILE   analyse existing files
+  --pprof-url URL --seconds N                  capture from a live net/http/pprof
+  --test [--run RE] [--bench RE]               run go test with profiling flags
+With these, PACKAGE|DIR (when given) is only indexed for map writes.
+
+Exit codes:
+  0  the report was printed (also when the program crashed: see "crash")
+  1  lockscope failed internally
+  2  usage error
+  3  the build failed (the compiler's message is passed through)
+  4  an input could not be read (file, URL, program start)
+  5  no input could be analysed
+
+Flags:
+`
+
+// analyzeConfig holds the parsed flags.
+type analyzeConfig struct {
+	target        string
+	targetGiven   bool
+	progArgs      []string
+	json          bool
+	top           int
+	duration      time.Duration
+	traceSeconds  float64
+	mutexFile     string
+	blockFile     string
+	traceFile     string
+	pprofURL      string
+	seconds       float64
+	allowHosts    []string
+	test          bool
+	run, bench    string
+	race          bool
+	buildFlags    string
+	mutexFraction int
+	blockRate     int
+	noIndex       bool
+}
+
+// exitErr carries an exit code with the message for stderr.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Unwrap() error { return e.err }
+
+func fail(code int, format string, args ...any) error {
+	return &exitErr{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// Analyze runs `lockscope analyze` with args (the words after "analyze")
+// and returns the process exit code. The report goes to stdout; progress,
+// the program's own output and errors go to stderr.
 func Analyze(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "lockscope analyze: not built yet")
-	return 1
+	cfg, code := parseAnalyze(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The program's stdout and stderr are copied by two goroutines, and
+	// progress comes from a third: one lock keeps stderr whole.
+	stderr = &syncWriter{w: stderr}
+	a := &analyzer{cfg: cfg, stderr: stderr, builder: report.NewBuilder()}
+	r, err := a.run(ctx)
+	if err != nil {
+		var ee *exitErr
+		if errors.As(err, &ee) {
+			fmt.Fprintf(stderr, "lockscope analyze: %v\n", ee.err)
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "lockscope analyze: %v\n", err)
+		return ExitInternal
+	}
+	if cfg.json {
+		err = writeJSON(stdout, r)
+	} else {
+		cwd, _ := os.Getwd()
+		err = writeText(stdout, r, cwd, cfg.top)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lockscope analyze: writing the report: %v\n", err)
+		return ExitInternal
+	}
+	return ExitOK
+}
+
+// parseAnalyze parses the flags; code is -1 when the run should go on.
+func parseAnalyze(args []string, stderr io.Writer) (*analyzeConfig, int) {
+	cfg := &analyzeConfig{}
+	fs := flag.NewFlagSet("lockscope analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, analyzeUsage)
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON (the same model as the lockscope/report DAP event)")
+	fs.IntVar(&cfg.top, "top", 5, "hotspots shown per section in the text report")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop the program after this long (0: let it run to its end)")
+	fs.Float64Var(&cfg.traceSeconds, "trace-seconds", 1, "record an execution trace window this long for blocking chains (0: none; with --test the whole run is traced)")
+	fs.StringVar(&cfg.mutexFile, "mutex", "", "analyse this mutex profile `file` instead of running a program")
+	fs.StringVar(&cfg.blockFile, "block", "", "analyse this block profile `file`")
+	fs.StringVar(&cfg.traceFile, "trace", "", "analyse this execution trace `file`")
+	fs.StringVar(&cfg.pprofURL, "pprof-url", "", "capture from a live net/http/pprof server (base URL or /debug/pprof/)")
+	fs.Float64Var(&cfg.seconds, "seconds", 5, "with --pprof-url: the capture window in seconds")
+	fs.Var((*stringList)(&cfg.allowHosts), "allow-host", "with --pprof-url: also allow this non-loopback `host` (repeatable)")
+	fs.BoolVar(&cfg.test, "test", false, "run the package's tests with profiling flags instead of the program")
+	fs.StringVar(&cfg.run, "run", "", "with --test: run only tests matching `regexp`")
+	fs.StringVar(&cfg.bench, "bench", "", "with --test: run benchmarks matching `regexp`")
+	fs.BoolVar(&cfg.race, "race", false, "build with -race and map its reports")
+	fs.StringVar(&cfg.buildFlags, "build-flags", "", "extra go build `flags`, e.g. \"-tags=x\"")
+	fs.IntVar(&cfg.mutexFraction, "mutex-fraction", 0, "runtime.SetMutexProfileFraction for the run (0: the default, 1)")
+	fs.IntVar(&cfg.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate for the run (0: the default, 1)")
+	fs.BoolVar(&cfg.noIndex, "no-index", false, "skip the source index of map writes")
+
+	// Everything after "--" belongs to the program. Before it, flags may
+	// come before or after the package.
+	if i := indexOf(args, "--"); i >= 0 {
+		cfg.progArgs = args[i+1:]
+		args = args[:i]
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, ExitOK
+			}
+			return nil, ExitUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	switch len(positional) {
+	case 0:
+		cfg.target = "."
+	case 1:
+		cfg.target, cfg.targetGiven = positional[0], true
+	default:
+		fmt.Fprintf(stderr, "lockscope analyze: one package or directory at most, got %q (program arguments go after --)\n", positional)
+		return nil, ExitUsage
+	}
+	files := cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != ""
+	var bad string
+	switch {
+	case cfg.test && (files || cfg.pprofURL != ""):
+		bad = "--test cannot be combined with --mutex, --block, --trace or --pprof-url"
+	case (cfg.run != "" || cfg.bench != "") && !cfg.test:
+		bad = "--run and --bench need --test"
+	case (files || cfg.pprofURL != "") && len(cfg.progArgs) > 0:
+		bad = "program arguments after -- need a program run"
+	case (files || cfg.pprofURL != "") && cfg.race:
+		bad = "--race needs a program run or --test"
+	case cfg.pprofURL != "" && !(cfg.seconds > 0 && cfg.seconds <= 3600):
+		bad = "--seconds must be in (0, 3600]"
+	case cfg.traceSeconds < 0 || cfg.traceSeconds > capture.MaxTraceSeconds:
+		bad = fmt.Sprintf("--trace-seconds must be in [0, %d]", capture.MaxTraceSeconds)
+	case cfg.duration < 0:
+		bad = "--duration must not be negative"
+	case cfg.top <= 0:
+		bad = "--top must be positive"
+	}
+	if bad != "" {
+		fmt.Fprintf(stderr, "lockscope analyze: %s\n", bad)
+		return nil, ExitUsage
+	}
+	return cfg, -1
+}
+
+func indexOf(ss []string, s string) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// analyzer runs one analyze invocation.
+type analyzer struct {
+	cfg     *analyzeConfig
+	stderr  io.Writer
+	builder *report.Builder
+	// analysed counts inputs that fed the report; failed collects the
+	// errors of those that could not.
+	analysed int
+	failed   []error
+	index    *indexJob
+}
+
+func (a *analyzer) progress(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "lockscope: "+format+"\n", args...)
+}
+
+func (a *analyzer) run(ctx context.Context) (*contention.Report, error) {
+	cfg := a.cfg
+	var err error
+	switch {
+	case cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != "" || cfg.pprofURL != "":
+		if cfg.targetGiven {
+			a.startIndex(ctx, cfg.target, false)
+			a.useRecipes("")
+		}
+		err = a.external(ctx)
+	case cfg.test:
+		err = a.runTests(ctx)
+	default:
+		err = a.runProgram(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.finishIndex()
+	if a.analysed == 0 && len(a.failed) > 0 {
+		return nil, &exitErr{code: ExitNoAnalysis, err: errors.Join(a.failed...)}
+	}
+	for _, e := range a.failed {
+		a.builder.AddNote("%v", e)
+	}
+	return a.builder.Build(), nil
+}
+
+// indexJob is the source index, loading in the background while the
+// program builds and runs.
+type indexJob struct {
+	done chan struct{}
+	ix   *mapwrites.Index
+	err  error
+	dir  string
+}
+
+func (a *analyzer) startIndex(ctx context.Context, target string, tests bool) *indexJob {
+	if a.cfg.noIndex {
+		return nil
+	}
+	j := &indexJob{done: make(chan struct{})}
+	dir, err := packageDir(target)
+	if err != nil {
+		a.failed = append(a.failed, err)
+		close(j.done)
+		a.index = j
+		return j
+	}
+	j.dir = dir
+	flags, _ := capture.DelveBuildFlags(a.cfg.buildFlags)
+	go func() {
+		defer close(j.done)
+		j.ix, j.err = mapwrites.LoadWithOptions(dir, []string{"."}, mapwrites.Options{BuildFlags: flags, Tests: tests})
+	}()
+	a.index = j
+	return j
+}
+
+func (a *analyzer) finishIndex() {
+	j := a.index
+	if j == nil {
+		return
+	}
+	<-j.done
+	if j.err != nil {
+		a.builder.AddNote("map writes were not indexed: %v", j.err)
+		return
+	}
+	if j.ix != nil {
+		a.builder.SetIndex(j.ix, contention.Source{Path: j.dir, Origin: "source"})
+	}
+}
+
+// useRecipes makes the report suggest breakpoints for the program's Go
+// version (as read from its binary, or of the local toolchain).
+func (a *analyzer) useRecipes(goVersion string) {
+	if goVersion == "" {
+		out, err := exec.Command("go", "env", "GOVERSION").Output()
+		if err != nil {
+			a.builder.AddNote("no breakpoints suggested: the Go version is unknown (%v)", err)
+			return
+		}
+		goVersion = strings.TrimSpace(string(out))
+	}
+	if _, err := recipes.ParseGoVersion(goVersion); err != nil {
+		a.builder.AddNote("no breakpoints suggested: %v", err)
+		return
+	}
+	a.builder.SetSuggester(func(writes []contention.MapWrite) []contention.Breakpoint {
+		bps, _ := recipes.ForReport(writes, goVersion, recipes.Options{})
+		return bps
+	})
+}
+
+// packageDir finds the directory of a package given as a directory, a .go
+// file or an import path.
+func packageDir(target string) (string, error) {
+	if st, err := os.Stat(target); err == nil {
+		if !st.IsDir() {
+			target = filepath.Dir(target)
+		}
+		return filepath.Abs(target)
+	}
+	out, err := exec.Command("go", "list", "-find", "-f", "{{.Dir}}", target).Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		return "", fail(ExitInput, "%s: no such directory or package", target)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// addProfile feeds one profile to the builder, or records why it could not.
+func (a *analyzer) addProfile(kind string, data []byte, src contention.Source) {
+	if err := a.builder.AddProfile(kind, data, src); err != nil {
+		a.failed = append(a.failed, err)
+		return
+	}
+	a.analysed++
+}
+
+func (a *analyzer) addTrace(data []byte, src contention.Source) {
+	start := time.Now()
+	defer func() {
+		a.progress("read a %.1f MB trace in %s", float64(len(data))/1e6, time.Since(start).Round(time.Millisecond))
+	}()
+	if err := a.builder.AddTrace(bytes.NewReader(data), src); err != nil {
+		a.failed = append(a.failed, err)
+		return
+	}
+	a.analysed++
+}
+
+// external analyses files and a live pprof endpoint.
+func (a *analyzer) external(ctx context.Context) error {
+	cfg := a.cfg
+	for _, f := range []struct{ kind, path string }{
+		{contention.KindMutex, cfg.mutexFile},
+		{contention.KindBlock, cfg.blockFile},
+		{"trace", cfg.traceFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		data, sniffed, err := capture.ReadInput(f.path)
+		if err != nil {
+			return &exitErr{code: ExitInput, err: err}
+		}
+		src := contention.Source{Path: absPath(f.path), Origin: "file"}
+		switch {
+		case f.kind == "trace" && sniffed != capture.InputTrace:
+			return fail(ExitInput, "%s: given as --trace but it is a pprof profile", f.path)
+		case f.kind != "trace" && sniffed == capture.InputTrace:
+			return fail(ExitInput, "%s: given as --%s but it is an execution trace (use --trace)", f.path, f.kind)
+		}
+		if f.kind == "trace" {
+			a.addTrace(data, src)
+		} else {
+			a.addProfile(f.kind, data, src)
+		}
+	}
+	if cfg.pprofURL == "" {
+		return nil
+	}
+	a.progress("capturing %gs from %s", cfg.seconds, cfg.pprofURL)
+	type got struct {
+		kind, url string
+		data      []byte
+		err       error
+	}
+	kinds := []string{contention.KindMutex, contention.KindBlock}
+	if cfg.traceSeconds > 0 {
+		kinds = append(kinds, "trace")
+	}
+	results := make([]got, len(kinds))
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		u, err := capture.PprofURL(cfg.pprofURL, k)
+		if err != nil {
+			return &exitErr{code: ExitUsage, err: err}
+		}
+		secs := cfg.seconds
+		if k == "trace" {
+			secs = min(cfg.traceSeconds, cfg.seconds)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data, err := capture.FetchURL(ctx, u, secs, cfg.allowHosts)
+			results[i] = got{k, u, data, err}
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		src := contention.Source{URL: r.url, Origin: "url", DurationNs: int64(cfg.seconds * 1e9)}
+		if r.kind == "trace" {
+			a.addTrace(r.data, src)
+		} else {
+			a.addProfile(r.kind, r.data, src)
+		}
+	}
+	if len(errs) == len(results) {
+		// Nothing came back: the URL itself is wrong or refused.
+		return &exitErr{code: ExitInput, err: errors.Join(errs...)}
+	}
+	a.failed = append(a.failed, errs...)
+	return nil
+}
+
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }

@@ -50,6 +50,11 @@ type Hotspot struct {
 	// differs: a compiler wrapper such as main.f.deferwrap1 is shown as
 	// main.f, its function.
 	PprofFunction string `json:"pprofFunction,omitempty"`
+	// ExitLine is set when the profile charged this hotspot to a function's
+	// exit (its closing brace or a return) and it was moved to the
+	// `defer mu.Unlock()` line that scheduled the call: optimised builds
+	// run open-coded defers at the exit.
+	ExitLine int `json:"exitLine,omitempty"`
 }
 
 // ComputeShares sets Share to each hotspot's DelayNs over the total of its kind.

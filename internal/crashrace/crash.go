@@ -2,10 +2,12 @@
 // detector's DATA RACE reports into lockscope's model ([contention.Crash] and
 // [contention.Race]).
 //
-// It reads text only: a plain run's stderr ([ParseCrash]), what Delve's DAP
-// server says when the debuggee stops on a fatal throw ([CrashFromStop]), and
-// a stream of output in arbitrary chunks ([RaceParser]). It knows nothing of
-// DAP and does no I/O of its own.
+// It reads text only: a plain run's stderr ([ParseCrash], or [CrashWatcher]
+// while it streams), what Delve's DAP server says when the debuggee stops on
+// a fatal throw ([CrashFromStop]), and race reports in output that arrives
+// in arbitrary chunks ([RaceParser]). It knows nothing of DAP and does no
+// I/O of its own. [AddWriters] joins a crash to the source index of map
+// writes, and [MapCrashReasons] tells a map crash from other fatal errors.
 //
 // Both inputs charge a crash or a race to a user line: the first frame that
 // is neither the runtime's (runtime., internal/..., sync, reflect, maps) nor
@@ -193,15 +195,24 @@ func goroutineHeader(line string) (int64, bool) {
 //     the same quoted string (or "Error getting throw reason: ..." when the
 //     argument could not be read), details.stackTrace = a printed stack.
 //
-// description may be either of those strings, or "fatal error: " followed by
-// one of them, or the bare reason. The stack frames are
-// runtime.fatal, internal/runtime/maps.fatal, runtime.mapassign_faststr,
-// then the user's frames; the first user frame is charged, as in
-// [ParseCrash].
+// description may be "fatal error: " followed by either of those strings
+// (exceptionId + ": " + description), which is read for any fatal error; or
+// one of them alone, or the bare reason, which is read only when it names a
+// map crash ([MapCrashReasons]). Delve sends a panic the same way (reason
+// "exception", exceptionId "panic", the panic value quoted as description),
+// so an unprefixed string that is not a map error may be a panic's message
+// and is refused. The stack frames are runtime.fatal, maps.fatal (Delve
+// cuts names to the last path element), runtime.mapassign_faststr, then the
+// user's frames; the first user frame is charged, as in [ParseCrash].
 func CrashFromStop(description string, frames []contention.Frame, goroutine int64) (*contention.Crash, bool) {
-	reason := normalizeReason(description)
+	trimmed := strings.TrimSpace(description)
+	prefixed := strings.HasPrefix(trimmed, "fatal error:")
+	reason := normalizeReason(trimmed)
 	if reason == "" || strings.HasPrefix(reason, "Error getting throw reason") ||
 		strings.HasPrefix(reason, "Throw reason unavailable") {
+		return nil, false
+	}
+	if !prefixed && !IsMapCrash(reason) {
 		return nil, false
 	}
 	c := &contention.Crash{

@@ -239,10 +239,10 @@ func TestCrashFromStop(t *testing.T) {
 	dump, _ := ParseCrash(readRecorded(t, "crashmap-gotraceback-system.txt"))
 	frames := dump.Stack
 	for _, desc := range []string{
-		`"concurrent map writes"`,                // exceptionInfo description, stopped text
-		`fatal error: "concurrent map writes"`,   // "<exceptionId>: <description>"
-		"fatal error: concurrent map writes",     // the runtime's own line
-		"concurrent map writes",                  // the bare reason
+		`"concurrent map writes"`,              // exceptionInfo description, stopped text
+		`fatal error: "concurrent map writes"`, // "<exceptionId>: <description>"
+		"fatal error: concurrent map writes",   // the runtime's own line
+		"concurrent map writes",                // the bare reason
 		"  fatal error: \"concurrent map writes\"\n",
 	} {
 		c, ok := CrashFromStop(desc, frames, 19)
@@ -259,10 +259,18 @@ func TestCrashFromStop(t *testing.T) {
 	}
 	// go/constant shortens long strings to `"...` with no closing quote.
 	long := `"` + strings.Repeat("x", 66) + `...`
-	if c, ok := CrashFromStop(long, nil, 1); !ok || !strings.HasSuffix(c.Reason, "...") || strings.HasPrefix(c.Reason, `"`) {
+	if c, ok := CrashFromStop("fatal error: "+long, nil, 1); !ok || !strings.HasSuffix(c.Reason, "...") || strings.HasPrefix(c.Reason, `"`) {
 		t.Errorf("shortened: %+v %v", c, ok)
 	}
-	for _, desc := range []string{"", "fatal error: ", `""`, "Error getting throw reason: could not find symbol value for s"} {
+	// Another fatal error is read when it says it is one.
+	if c, ok := CrashFromStop(`fatal error: "all goroutines are asleep - deadlock!"`, frames, 1); !ok || c.MapCrash || c.Reason != "all goroutines are asleep - deadlock!" {
+		t.Errorf("prefixed deadlock: %+v %v", c, ok)
+	}
+	for _, desc := range []string{"", "fatal error: ", `""`, "Error getting throw reason: could not find symbol value for s",
+		"fatal error: Error getting throw reason: x",
+		// Unprefixed and not a map error: Delve describes a panic like this.
+		`"assignment to entry in nil map"`, `"all goroutines are asleep - deadlock!"`, "runtime error: index out of range [3] with length 3",
+	} {
 		if c, ok := CrashFromStop(desc, frames, 1); ok {
 			t.Errorf("CrashFromStop(%q) = %+v, want none", desc, c)
 		}
@@ -361,8 +369,81 @@ func TestFrameHelpers(t *testing.T) {
 		{"myapp/store.(*S).Put", "/home/u/myapp/store/s.go", true},
 		{"example.com/othermod.F", "/work/othermod/f.go", true},
 	} {
-		if got := isUserFrame(contention.Frame{Function: tc.fn, File: tc.file}); got != tc.user {
+		if got := isUserFrame(contention.Frame{Function: tc.fn, File: tc.file}, ""); got != tc.user {
 			t.Errorf("isUserFrame(%s, %s) = %v, want %v", tc.fn, tc.file, got, tc.user)
 		}
+	}
+}
+
+// TestCrashFromStopRecorded reads what a live Delve sent on a fatal throw
+// (recorded by TestDelveFatalThrow -update): the stopped event, the
+// exceptionInfo response and the stackTrace frames, whose names Delve cuts
+// to the last path element ("maps.fatal").
+func TestCrashFromStopRecorded(t *testing.T) {
+	for _, prog := range []string{"crashmap", "crashread", "crashiter"} {
+		t.Run(prog, func(t *testing.T) {
+			var stop struct {
+				Stopped struct {
+					Reason, Description, Text string
+					ThreadID                  int `json:"threadId"`
+				} `json:"stopped"`
+				ExceptionInfo struct {
+					ExceptionID string `json:"exceptionId"`
+					Description string `json:"description"`
+				} `json:"exceptionInfo"`
+				Frames []contention.Frame `json:"frames"`
+			}
+			if err := json.Unmarshal([]byte(readRecorded(t, "delve-"+prog+".json")), &stop); err != nil {
+				t.Fatal(err)
+			}
+			want := `"` + crashReasons[prog] + `"`
+			if stop.Stopped.Reason != "exception" || stop.Stopped.Description != "fatal error" || stop.Stopped.Text != want ||
+				stop.ExceptionInfo.ExceptionID != "fatal error" || stop.ExceptionInfo.Description != want {
+				t.Fatalf("recorded stop %+v is not Delve's fatal-throw form", stop)
+			}
+			c, ok := CrashFromStop(stop.ExceptionInfo.Description, stop.Frames, int64(stop.Stopped.ThreadID))
+			if !ok {
+				t.Fatal("no crash")
+			}
+			marker, ok := crashMarkers[prog][c.Function]
+			if !ok {
+				t.Fatalf("charged to %q", c.Function)
+			}
+			if line := markerLine(t, prog, marker); c.Line != line || !isFixtureFile(c.File, prog) || c.Reason != crashReasons[prog] {
+				t.Errorf("got %s:%d %q, want line %d %q", c.File, c.Line, c.Reason, line, crashReasons[prog])
+			}
+		})
+	}
+}
+
+// TestShortNames: with Delve's cut names, the GOROOT of the stack's own
+// runtime frames tells the standard library from a user's package that
+// happens to be called "maps" or "sync".
+func TestShortNames(t *testing.T) {
+	frames := []contention.Frame{
+		{Function: "runtime.fatal", File: "/opt/go/src/runtime/panic.go", Line: 1241},
+		{Function: "maps.fatal", File: "/opt/go/src/runtime/panic.go", Line: 1181},
+		{Function: "runtime.mapassign_faststr", File: "/opt/go/src/internal/runtime/maps/runtime_faststr.go", Line: 273},
+		{Function: "maps.(*Index).Put", File: "/home/u/app/maps/index.go", Line: 12},
+		{Function: "main.main", File: "/home/u/app/main.go", Line: 5},
+	}
+	c, ok := CrashFromStop(`"concurrent map writes"`, frames, 1)
+	if !ok || c.Function != "maps.(*Index).Put" || c.Line != 12 {
+		t.Errorf("got %+v, want the user's maps.(*Index).Put", c)
+	}
+	// Without a runtime frame to show the GOROOT, names decide.
+	c, _ = CrashFromStop(`"concurrent map writes"`, frames[3:], 1)
+	if c.Function != "main.main" {
+		t.Errorf("no GOROOT: got %q, want main.main", c.Function)
+	}
+	// The standard library under that GOROOT is skipped by its path.
+	c, _ = CrashFromStop("fatal error: x", []contention.Frame{
+		frames[0],
+		{Function: "fmtsort.Sort", File: "/opt/go/src/internal/fmtsort/sort.go", Line: 60},
+		{Function: "fmt.(*pp).printValue", File: "/opt/go/src/fmt/print.go", Line: 800},
+		{Function: "store.(*S).Dump", File: "/home/u/app/store/s.go", Line: 30},
+	}, 1)
+	if c.Function != "store.(*S).Dump" {
+		t.Errorf("stdlib by path: got %q, want store.(*S).Dump", c.Function)
 	}
 }

@@ -60,9 +60,39 @@ func stdlibFrame(fn, file string) bool {
 	return strings.Contains(file, "/src/"+pkg+"/")
 }
 
+// gorootSrc finds the GOROOT source folder ("/usr/local/go/src/") that a
+// stack's own runtime frames were compiled from, or "" when no frame shows
+// it (a -trimpath build, or a stack with no runtime frame).
+//
+// With it, a frame's file decides what is the standard library. Names alone
+// cannot: Delve's DAP stack frames cut the package path to its last element
+// ("maps.fatal" for internal/runtime/maps.fatal, "store.(*S).Put" for
+// github.com/me/app/store), so a user's package called "maps" or "sync"
+// would look like the standard library's.
+func gorootSrc(frames []contention.Frame) string {
+	for _, f := range frames {
+		if !runtimeSide(f.Function) {
+			continue
+		}
+		file := strings.ReplaceAll(f.File, "\\", "/")
+		for _, dir := range []string{"/src/runtime/", "/src/internal/"} {
+			if i := strings.Index(file, dir); i >= 0 {
+				return file[:i+len("/src/")]
+			}
+		}
+	}
+	return ""
+}
+
 // isUserFrame reports whether a frame is the user's code, the place a crash
-// or a race is charged to.
-func isUserFrame(f contention.Frame) bool {
+// or a race is charged to. goroot is [gorootSrc] of the stack, or "".
+func isUserFrame(f contention.Frame, goroot string) bool {
+	file := strings.ReplaceAll(f.File, "\\", "/")
+	if goroot != "" && (strings.HasPrefix(file, "/") || len(file) > 1 && file[1] == ':') {
+		// An absolute path: the standard library is exactly what lies in
+		// the GOROOT the runtime frames came from.
+		return !strings.HasPrefix(file, goroot)
+	}
 	return !runtimeSide(f.Function) && !stdlibFrame(f.Function, f.File)
 }
 
@@ -70,8 +100,9 @@ func isUserFrame(f contention.Frame) bool {
 // the first frame outside the runtime side (a standard-library caller);
 // failing that nothing.
 func userFrame(frames []contention.Frame) (contention.Frame, bool) {
+	goroot := gorootSrc(frames)
 	for _, f := range frames {
-		if isUserFrame(f) {
+		if isUserFrame(f, goroot) {
 			return f, true
 		}
 	}

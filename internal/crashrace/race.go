@@ -225,8 +225,26 @@ func (p *RaceParser) line(b []byte) {
 			strings.HasPrefix(t, "Location is ") {
 			// Where the memory lives: its allocation stack is not kept.
 			r.section, r.pending = nil, ""
+			return
+		}
+		// A program's unfinished line glued in front of an indented frame
+		// line: the race detector indents a function by 2 spaces and its
+		// location by 6.
+		if i := strings.Index(s, "      "); i > 0 {
+			r.frameLine(strings.TrimSpace(s[i:]))
+		} else if i := strings.LastIndex(s, "  "); i > 0 && strings.HasSuffix(t, "()") {
+			r.frameLine(strings.TrimSpace(s[i:]))
 		}
 		// Anything else is a program's own line: skipped.
+	default:
+		r.frameLine(t)
+	}
+}
+
+// frameLine reads an indented line of a stack: a function ("main.record()")
+// or its location ("/p/main.go:14 +0xa6").
+func (r *raceReport) frameLine(t string) {
+	switch {
 	case t == "[failed to restore the stack]":
 		r.pending = ""
 	case strings.HasSuffix(t, "()"):
@@ -352,8 +370,9 @@ func (a *raceAccess) model(r *raceReport) contention.RaceAccess {
 	if f, ok := userFrame(a.frames); ok {
 		out.File, out.Line, out.Function = f.File, f.Line, f.Function
 	}
+	goroot := gorootSrc(a.frames)
 	for _, f := range a.frames {
-		if isUserFrame(f) {
+		if isUserFrame(f, goroot) {
 			break
 		}
 		if op, ok := MapOp(f.Function); ok {

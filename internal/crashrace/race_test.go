@@ -169,6 +169,17 @@ func TestRaceMixed(t *testing.T) {
 	checkRacymap(t, "mixed", ParseRaces(mixed))
 	checkRacymap(t, "mixed, byte by byte", feed([]byte(mixed), func() int { return 1 }))
 
+	// Every line of the report glued behind an unfinished program line, as
+	// when stdout and stderr share a terminal and the program writes
+	// without newlines.
+	b.Reset()
+	for _, l := range strings.Split(strings.TrimSuffix(report, "\n"), "\n") {
+		b.WriteString("....")
+		b.WriteString(l)
+		b.WriteString("\n")
+	}
+	checkRacymap(t, "glued", ParseRaces(b.String()))
+
 	// Two reports back to back, each with output around it, and a crash.
 	all := "log 1\n" + readRecorded(t, "crashread-race.txt") + "log 2\n" + report
 	got := ParseRaces(all)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
-	"github.com/lockscope/lockscope/internal/dapx"
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/dapx"
 )
 
 // reportEvent waits for a lockscope/report event that satisfies ok.

@@ -60,6 +60,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -129,6 +130,11 @@ func LoadWithOptions(dir string, patterns []string, o Options) (*Index, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("mapwrites: directory %q: %v", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("mapwrites: directory %s: %v", abs, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("mapwrites: %s is not a directory", abs)
 	}
 	cfg := &packages.Config{
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
@@ -226,15 +232,24 @@ type builder struct {
 func build(fset *token.FileSet, pkgs []*packages.Package) *Index {
 	b := &builder{fset: fset, funcs: map[string]*funcNode{}, roots: map[string]bool{}, seen: map[string]bool{}, escaped: map[types.Object]bool{}}
 	doneFiles := map[string]bool{}
+	roots := map[*packages.Package]bool{}
+	for _, p := range pkgs {
+		roots[p] = true
+	}
+	indexed := 0
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
 		// Only the requested packages (and their test variants) carry
-		// syntax; dependencies come from export data.
+		// syntax; dependencies come from export data, and their errors
+		// show up again in the packages that import them.
+		if roots[p] || len(p.Syntax) > 0 {
+			for _, e := range p.Errors {
+				b.problems = append(b.problems, fmt.Sprintf("package %s: %s", p.PkgPath, e))
+			}
+		}
 		if len(p.Syntax) == 0 {
 			return
 		}
-		for _, e := range p.Errors {
-			b.problems = append(b.problems, fmt.Sprintf("package %s: %s", p.PkgPath, e))
-		}
+		indexed++
 		if p.TypesInfo == nil || p.Types == nil {
 			b.problems = append(b.problems, fmt.Sprintf("package %s: no type information; its map writes are not indexed", p.PkgPath))
 			return
@@ -249,10 +264,15 @@ func build(fset *token.FileSet, pkgs []*packages.Package) *Index {
 			b.file(f)
 		}
 	})
+	if indexed == 0 {
+		b.problems = append(b.problems, "no Go package with source was found to index")
+	}
 	return b.finish()
 }
 
 func (b *builder) file(f *ast.File) {
+	// Closures in package-level initialisers are numbered across the
+	// package, as the compiler numbers them in the package's init.
 	initLits := &funcNode{name: b.symPkg() + ".init", key: "init@" + b.pkg.Types.Path()}
 	b.register(initLits)
 	initLits = b.funcs[initLits.key]
@@ -924,7 +944,7 @@ func isMap(t types.Type) bool {
 func (w *walker) record(m ast.Expr, op string, pos token.Pos, s lockState) {
 	b := w.b
 	file, line, col := b.site(pos)
-	k := fmt.Sprintf("write %s:%d:%d %s", file, line, col, types.ExprString(m))
+	k := "write " + b.posKey(m.Pos())
 	if b.seen[k] {
 		return
 	}

@@ -38,6 +38,11 @@ type JoinOptions struct {
 // larger of the per-kind sums, since the holder and waiter views measure
 // the same waits from two sides. Unguarded writes have no lock and are never
 // contended; a program whose locks never wait gets no contended write.
+//
+// In optimised builds the runtime charges a deferred Unlock to the
+// function's exit (its closing brace or a return), not to the defer line;
+// the profiles package moves such hotspots back to the defer line
+// (Hotspot.ExitLine), and the waiter side on the Lock line is unaffected.
 func Join(writes []contention.MapWrite, sites []LockSite, hotspots []contention.Hotspot, opts JoinOptions) []contention.MapWrite {
 	minShare := opts.MinShare
 	if minShare <= 0 {

@@ -3,7 +3,6 @@ package profiles
 import (
 	"strings"
 
-	"github.com/google/pprof/profile"
 	"github.com/lockscope/lockscope/internal/contention"
 )
 
@@ -20,30 +19,55 @@ type primitive struct {
 // primitives maps the functions through which the Go runtime charges mutex
 // and block events to the primitive a person wrote. The outermost one on the
 // stack (the one the user called) wins: RWMutex.Unlock calls Mutex.Unlock.
-var primitives = map[string]primitive{
-	"sync.(*Mutex).Lock":                {contention.PrimMutex, "Lock"},
-	"sync.(*Mutex).TryLock":             {contention.PrimMutex, "TryLock"},
-	"sync.(*Mutex).Unlock":              {contention.PrimMutex, "Unlock"},
-	"internal/sync.(*Mutex).Lock":       {contention.PrimMutex, "Lock"},
-	"internal/sync.(*Mutex).Unlock":     {contention.PrimMutex, "Unlock"},
-	"sync.(*RWMutex).Lock":              {contention.PrimRWMutex, "Lock"},
-	"sync.(*RWMutex).Unlock":            {contention.PrimRWMutex, "Unlock"},
-	"sync.(*RWMutex).RLock":             {contention.PrimRWMutex, "RLock"},
-	"sync.(*RWMutex).RUnlock":           {contention.PrimRWMutex, "RUnlock"},
-	"sync.(*RWMutex).rUnlockSlow":       {contention.PrimRWMutex, "RUnlock"},
-	"sync.(*WaitGroup).Wait":            {contention.PrimWaitGroup, "Wait"},
-	"sync.(*Cond).Wait":                 {contention.PrimCond, "Wait"},
-	"runtime.chanrecv":                  {contention.PrimChan, "recv"},
-	"runtime.chanrecv1":                 {contention.PrimChan, "recv"},
-	"runtime.chanrecv2":                 {contention.PrimChan, "recv"},
-	"runtime.chansend":                  {contention.PrimChan, "send"},
-	"runtime.chansend1":                 {contention.PrimChan, "send"},
-	"runtime.selectgo":                  {contention.PrimSelect, "select"},
-	"runtime.block":                     {contention.PrimSelect, "select"},
-	"runtime.unlock":                    {PrimRuntime, "unlock"},
-	"runtime.unlockWithRank":            {PrimRuntime, "unlock"},
-	"runtime.unlock2":                   {PrimRuntime, "unlock"},
-	"runtime._LostContendedRuntimeLock": {PrimRuntime, "unlock"},
+// Each distinct primitive gets a small index into prims (0: none), so the
+// walk over samples compares bytes, not strings.
+var primFuncs = []struct {
+	name string
+	p    primitive
+}{
+	{"sync.(*Mutex).Lock", primitive{contention.PrimMutex, "Lock"}},
+	{"sync.(*Mutex).TryLock", primitive{contention.PrimMutex, "TryLock"}},
+	{"sync.(*Mutex).Unlock", primitive{contention.PrimMutex, "Unlock"}},
+	{"internal/sync.(*Mutex).Lock", primitive{contention.PrimMutex, "Lock"}},
+	{"internal/sync.(*Mutex).Unlock", primitive{contention.PrimMutex, "Unlock"}},
+	{"sync.(*RWMutex).Lock", primitive{contention.PrimRWMutex, "Lock"}},
+	{"sync.(*RWMutex).Unlock", primitive{contention.PrimRWMutex, "Unlock"}},
+	{"sync.(*RWMutex).RLock", primitive{contention.PrimRWMutex, "RLock"}},
+	{"sync.(*RWMutex).RUnlock", primitive{contention.PrimRWMutex, "RUnlock"}},
+	{"sync.(*RWMutex).rUnlockSlow", primitive{contention.PrimRWMutex, "RUnlock"}},
+	{"sync.(*WaitGroup).Wait", primitive{contention.PrimWaitGroup, "Wait"}},
+	{"sync.(*Cond).Wait", primitive{contention.PrimCond, "Wait"}},
+	{"runtime.chanrecv", primitive{contention.PrimChan, "recv"}},
+	{"runtime.chanrecv1", primitive{contention.PrimChan, "recv"}},
+	{"runtime.chanrecv2", primitive{contention.PrimChan, "recv"}},
+	{"runtime.chansend", primitive{contention.PrimChan, "send"}},
+	{"runtime.chansend1", primitive{contention.PrimChan, "send"}},
+	{"runtime.selectgo", primitive{contention.PrimSelect, "select"}},
+	{"runtime.block", primitive{contention.PrimSelect, "select"}},
+	{"runtime.unlock", primitive{PrimRuntime, "unlock"}},
+	{"runtime.unlockWithRank", primitive{PrimRuntime, "unlock"}},
+	{"runtime.unlock2", primitive{PrimRuntime, "unlock"}},
+	{"runtime._LostContendedRuntimeLock", primitive{PrimRuntime, "unlock"}},
+}
+
+var (
+	prims             = []primitive{{}}
+	primByFunc        = map[string]uint8{}
+	primRuntimeUnlock uint8
+)
+
+func init() {
+	index := map[primitive]uint8{}
+	for _, pf := range primFuncs {
+		i, ok := index[pf.p]
+		if !ok {
+			i = uint8(len(prims))
+			prims = append(prims, pf.p)
+			index[pf.p] = i
+		}
+		primByFunc[pf.name] = i
+	}
+	primRuntimeUnlock = index[primitive{PrimRuntime, "unlock"}]
 }
 
 // runtimeLockFuncs are the leaf functions of runtime-internal contention.
@@ -73,7 +97,7 @@ type funcInfo struct {
 	display     string // name with compiler wrapper suffixes removed
 	file        string
 	user        bool
-	prim        primitive // zero unless the function is a known primitive
+	prim        uint8 // index into prims; 0 unless a known primitive
 	runtimeLock bool
 	testRoot    bool
 }
@@ -86,27 +110,30 @@ type classifier struct {
 	gorootSrc string
 }
 
-func newClassifier(p *profile.Profile) classifier {
+func newClassifier(funcs []funcRec) classifier {
 	var c classifier
-	for _, f := range p.Function {
-		if !strings.HasPrefix(f.Name, "runtime.") {
+	for _, f := range funcs {
+		if !strings.HasPrefix(f.name, "runtime.") {
 			continue
 		}
-		if i := strings.LastIndex(f.Filename, "/src/runtime/"); i > 0 {
-			c.gorootSrc = f.Filename[:i+len("/src/")]
+		if i := strings.LastIndex(f.file, "/src/runtime/"); i > 0 {
+			c.gorootSrc = f.file[:i+len("/src/")]
 			break
 		}
 	}
 	return c
 }
 
-func (c classifier) info(f *profile.Function) funcInfo {
-	fi := funcInfo{name: f.Name, file: f.Filename, display: displayName(f.Name)}
-	fi.prim = primitives[f.Name]
-	fi.runtimeLock = runtimeLockFuncs[f.Name]
-	fi.testRoot = testRoots[f.Name]
-	fi.user = c.isUser(f.Name, f.Filename)
-	return fi
+func (c classifier) info(name, file string) funcInfo {
+	return funcInfo{
+		name:        name,
+		file:        file,
+		display:     displayName(name),
+		prim:        primByFunc[name],
+		runtimeLock: runtimeLockFuncs[name],
+		testRoot:    testRoots[name],
+		user:        c.isUser(name, file),
+	}
 }
 
 // isUser reports whether a frame is the program's own code. Standard library

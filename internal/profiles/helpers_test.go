@@ -21,11 +21,13 @@ var profilesDir = filepath.Join(root, "testdata", "profiles")
 // recorded lists the recorded profiles, by program, and the kind of each.
 var recorded = []struct{ prog, kind string }{
 	{"ledger", contention.KindMutex}, {"ledger", contention.KindBlock},
+	{"ledger-trimpath", contention.KindMutex}, {"ledger-trimpath", contention.KindBlock},
 	{"rwcache", contention.KindMutex}, {"rwcache", contention.KindBlock},
 	{"inventory", contention.KindMutex}, {"inventory", contention.KindBlock},
 	{"inventory-noopt", contention.KindMutex}, {"inventory-noopt", contention.KindBlock},
 	{"handoff", contention.KindMutex}, {"handoff", contention.KindBlock},
 	{"calm", contention.KindMutex}, {"calm", contention.KindBlock},
+	{"testwait", contention.KindMutex}, {"testwait", contention.KindBlock},
 }
 
 func profilePath(prog, kind string) string {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,25 @@ func TestRecordedHotspots(t *testing.T) {
 		}
 	})
 
+	t.Run("ledger-trimpath", func(t *testing.T) {
+		// Built with -trimpath: files are module-relative and the standard
+		// library's are bare import paths, so GOROOT cannot be told from
+		// the runtime's frames and the import-path rule decides.
+		m := analyzeRecorded(t, "ledger-trimpath", contention.KindMutex)
+		check(t, m.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Unlock", markerLine(t, ledger, "hot-unlock")})
+		if !strings.HasPrefix(m.Hotspots[0].File, "github.com/lockscope/lockscope/") {
+			t.Errorf("file %q, want the module-relative path -trimpath records", m.Hotspots[0].File)
+		}
+		b := analyzeRecorded(t, "ledger-trimpath", contention.KindBlock)
+		lock := lineBefore(t, ledger, markerLine(t, ledger, "hot-write"), "balMu.Lock()")
+		check(t, b.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Lock", lock})
+		for _, h := range append(b.Hotspots, m.Hotspots...) {
+			if !strings.HasPrefix(h.Function, "main.") {
+				t.Errorf("standard-library hotspot %s in a -trimpath profile", h.Function)
+			}
+		}
+	})
+
 	t.Run("rwcache", func(t *testing.T) {
 		m := analyzeRecorded(t, "rwcache", contention.KindMutex)
 		check(t, m.Hotspots[0], want{rwcache, "main.(*Cache).Refresh", contention.PrimRWMutex, "Unlock", markerLine(t, rwcache, "rw-unlock")})
@@ -126,6 +147,25 @@ func TestRecordedHotspots(t *testing.T) {
 			{handoff, "main.reconcile", contention.PrimMutex, "Lock", markerLine(t, handoff, "chain-last-wait")},
 		} {
 			check(t, find(t, b.Hotspots, w.rel, w.line), w)
+		}
+	})
+
+	t.Run("testwait", func(t *testing.T) {
+		const src = "testdata/profiles/testwait/wait_test.go"
+		const fn = "github.com/lockscope/lockscope/testdata/profiles/testwait.TestWorkers"
+		m := analyzeRecorded(t, "testwait", contention.KindMutex)
+		check(t, m.Hotspots[0], want{src, fn + ".func1", contention.PrimMutex, "Unlock", markerLine(t, src, "test-unlock")})
+		b := analyzeRecorded(t, "testwait", contention.KindBlock)
+		check(t, b.Hotspots[0], want{src, fn + ".func1", contention.PrimMutex, "Lock", markerLine(t, src, "test-lock")})
+		// The test function's wg.Wait (called by testing.tRunner) and the
+		// generated test main's wait for the test are not hotspots.
+		find(t, b.Excluded, src, markerLine(t, src, "test-wait"))
+		var mainWait bool
+		for _, h := range b.Excluded {
+			mainWait = mainWait || (h.Function == "main.main" && h.Primitive == contention.PrimChan)
+		}
+		if !mainWait || len(b.Hotspots) != 1 {
+			t.Errorf("hotspots %d, excluded %+v: want only the Lock line, with main.main's channel wait excluded", len(b.Hotspots), b.Excluded)
 		}
 	})
 
@@ -220,6 +260,10 @@ func TestBadInput(t *testing.T) {
 	good := readProfile(t, "ledger", contention.KindMutex)
 	raw := gunzipAll(t, good)
 	cpu := readProfile(t, "ledger", "cpu")
+	legacyText, err := os.ReadFile(filepath.Join(profilesDir, "ledger.mutex.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rng := rand.New(rand.NewSource(1))
 	garbage := make([]byte, 4096)
 	rng.Read(garbage)
@@ -242,6 +286,8 @@ func TestBadInput(t *testing.T) {
 		{"mutex-as-block.pb.gz", good, contention.KindBlock, "mutex profile", ErrWrongKind},
 		{"bad-kind.pb.gz", good, "heap", "unknown profile kind", nil},
 		{"gzip-of-gzip-of-garbage", gz(t, gz(t, garbage)), "", "not a readable pprof profile", nil},
+		{"legacy-text.txt", legacyText, contention.KindMutex, "debug=0", ErrNoSymbols},
+		{"legacy-text-detect.txt", legacyText, "", "debug=0", ErrNoSymbols},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -339,6 +385,39 @@ func TestHostileValues(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("notes %q do not mention the skipped negative sample", r.Notes)
+	}
+}
+
+// TestMalformedTables: a profile whose tables are broken (a duplicate
+// location ID, a sample naming a location that does not exist) is refused by
+// the fast decoder and then by pprof's parser, with an error naming it.
+func TestMalformedTables(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mangle func(p *profile.Profile)
+	}{
+		{"duplicate-location.pb.gz", func(p *profile.Profile) {
+			dup := *p.Location[0]
+			p.Location = append(p.Location, &dup)
+		}},
+		{"missing-location.pb.gz", func(p *profile.Profile) {
+			p.Location = p.Location[1:]
+		}},
+	} {
+		p, err := Parse(readProfile(t, "ledger", contention.KindMutex), "ledger", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mangle(p)
+		var buf bytes.Buffer
+		if err := p.Write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		_, err = AnalyzeBytes(buf.Bytes(), c.name, contention.KindMutex)
+		if err == nil || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%s: error %v, want one naming the input", c.name, err)
+		}
+		t.Logf("%s: %v", c.name, err)
 	}
 }
 

@@ -19,8 +19,11 @@
 //  2. Chains come from the traces, as tracechain ordered them.
 //  3. Map writes come from the index (SetIndex). A write is contended when
 //     a lock hotspot sits on a Lock or Unlock call of the mutex that guards
-//     it; its waitNs is the waiter-side (block) delay on those calls, or
-//     the holder-side (mutex) delay when no block profile was read.
+//     it (joined by the index's mutex identity, GuardID); its waitNs is the
+//     waiter-side (block) delay on those calls, or the holder-side (mutex)
+//     delay when no block profile was read, and its waiters the mean number
+//     of goroutines waiting over the capture window (the source's
+//     DurationNs), when that is known.
 //  4. Breakpoints are suggested for the map writes by the function given
 //     to SetSuggester (the session and the CLI pass internal/recipes).
 //  5. The crash (AddCrashText) gets the other writers of its map from the
@@ -97,8 +100,22 @@ func (b *Builder) AddProfile(kind string, data []byte, src contention.Source) er
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.hotspots = append(b.hotspots, dropAgent(res.Hotspots)...)
-	b.runtime = append(b.runtime, dropAgent(res.RuntimeInternal)...)
+	for _, h := range dropAgent(res.RuntimeInternal) {
+		if !traceMachinery(h.Stacks) {
+			b.runtime = append(b.runtime, h)
+		}
+	}
 	for _, n := range res.Notes {
+		if strings.Contains(n, "contention on the runtime's own locks") {
+			// The report lists those apart (RuntimeInternal), after
+			// dropping what the capture itself caused; the note's total
+			// would count that too.
+			continue
+		}
+		if src.Origin == "agent" || src.Origin == "test" {
+			// lockscope set the rates itself: the hint does not apply.
+			n = strings.Replace(n, " (is the profiling rate set?)", "", 1)
+		}
 		b.notes = append(b.notes, name+": "+n)
 	}
 	src.Kind = res.Kind
@@ -115,11 +132,24 @@ func (b *Builder) AddTrace(r io.Reader, src contention.Source) error {
 	if err != nil {
 		return err
 	}
+	// The agent's own goroutines (the trace window, the profile writer)
+	// show in the trace; their hotspots carry the agent in their stacks,
+	// and chains through the same lines go with them.
+	tainted := map[contention.Site]bool{}
+	for _, h := range res.Hotspots {
+		if isAgentFrame(h.File, h.Function) || stacksInAgent(h.Stacks) || !userFunc(h.Function) {
+			tainted[contention.Site{File: h.File, Line: h.Line, Function: h.Function}] = true
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.hotspots = append(b.hotspots, dropAgent(res.Hotspots)...)
+	for _, h := range res.Hotspots {
+		if !tainted[contention.Site{File: h.File, Line: h.Line, Function: h.Function}] {
+			b.hotspots = append(b.hotspots, h)
+		}
+	}
 	for _, c := range res.Chains {
-		if !chainInAgent(c) {
+		if !chainInAgent(c, tainted) && chainHasUser(c) {
 			b.chains = append(b.chains, c)
 		}
 	}
@@ -318,14 +348,25 @@ func (b *Builder) mapWrites(hs []contention.Hotspot) []contention.MapWrite {
 		idsByExpr[key][s.MutexID] = true
 		sitesByID[s.MutexID] = append(sitesByID[s.MutexID], s)
 	}
+	// The capture window of each kind, for the mean number of waiters.
+	window := map[string]int64{}
+	for _, src := range b.sources {
+		window[src.Kind] = max(window[src.Kind], src.DurationNs)
+	}
 	for i := range writes {
 		w := &writes[i]
-		if w.Guard == "" {
+		if w.Guard == "" && w.GuardID == "" {
 			continue
+		}
+		ids := map[string]bool{}
+		if w.GuardID != "" {
+			ids[w.GuardID] = true
+		} else {
+			ids = idsByExpr[w.Function+"\x00"+w.Guard]
 		}
 		var wait, hold int64
 		seen := map[lineKey]bool{}
-		for id := range idsByExpr[w.Function+"\x00"+w.Guard] {
+		for id := range ids {
 			for _, s := range sitesByID[id] {
 				k := lineKey{s.File, s.Line}
 				if seen[k] {
@@ -336,13 +377,22 @@ func (b *Builder) mapWrites(hs []contention.Hotspot) []contention.MapWrite {
 				hold += holder[k]
 			}
 		}
+		kind := contention.KindBlock
 		switch {
 		case wait > 0:
 			w.WaitNs = wait
 		case !b.kindsRead[contention.KindBlock]:
+			// Since Go 1.22 the mutex profile charges the holder with the
+			// waiters' total time, so it stands in for the block profile.
 			w.WaitNs = hold
+			kind = contention.KindMutex
 		}
 		w.Contended = w.WaitNs > 0
+		if d := window[kind]; w.Contended && d > 0 {
+			// Little's law: the mean number waiting is the total wait
+			// over the time it was spread across.
+			w.Waiters = float64(w.WaitNs) / float64(d)
+		}
 	}
 	return writes
 }
@@ -387,19 +437,72 @@ func isAgentFrame(file, fn string) bool {
 	return strings.HasPrefix(name, agentFuncPrefix)
 }
 
+// userFunc reports whether fn is outside the standard library by the
+// import path rule (main, or a first path element with a dot). The trace
+// charges waits inside the standard library (compress/flate's pools, say)
+// to those packages; no user line can change them, so the report leaves
+// them out.
+func userFunc(fn string) bool {
+	slash := strings.LastIndexByte(fn, '/')
+	dot := strings.IndexByte(fn[slash+1:], '.')
+	if dot < 0 {
+		return false
+	}
+	pkg := fn[:slash+1+dot]
+	if pkg == "main" {
+		return true
+	}
+	first, _, _ := strings.Cut(pkg, "/")
+	return strings.Contains(first, ".")
+}
+
+func chainHasUser(c contention.Chain) bool {
+	for _, l := range c.Links {
+		if userFunc(l.Function) {
+			return true
+		}
+	}
+	return false
+}
+
+// traceMachinery reports whether a runtime-internal wait belongs to the
+// execution tracer itself (its CPU-sample reader sleeps on a channel for
+// as long as a trace runs): an artefact of capturing, not contention.
+func traceMachinery(stacks [][]contention.Frame) bool {
+	for _, st := range stacks {
+		for _, f := range st {
+			if strings.HasPrefix(f.Function, "runtime.traceStartReadCPU") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func stacksInAgent(stacks [][]contention.Frame) bool {
+	for _, st := range stacks {
+		for _, f := range st {
+			if isAgentFrame(f.File, f.Function) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func dropAgent(hs []contention.Hotspot) []contention.Hotspot {
 	var out []contention.Hotspot
 	for _, h := range hs {
-		if !isAgentFrame(h.File, h.Function) {
+		if !isAgentFrame(h.File, h.Function) && !stacksInAgent(h.Stacks) {
 			out = append(out, h)
 		}
 	}
 	return out
 }
 
-func chainInAgent(c contention.Chain) bool {
+func chainInAgent(c contention.Chain, tainted map[contention.Site]bool) bool {
 	for _, l := range c.Links {
-		if isAgentFrame(l.File, l.Function) {
+		if isAgentFrame(l.File, l.Function) || tainted[contention.Site{File: l.File, Line: l.Line, Function: l.Function}] {
 			return true
 		}
 	}

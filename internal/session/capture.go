@@ -92,7 +92,43 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 	e.mu.Lock()
 	e.goVersion = goEnvVersion(info.ProgramDir)
 	e.mu.Unlock()
+	e.startIndex(*info)
 	return nil
+}
+
+// startIndex indexes the program's sources while Delve builds it. Every
+// child process lockscope starts (go list here) must finish before the
+// debuggee runs: the embedded Delve waits for any child (wait4(-1)) while
+// the debuggee runs and would reap ours. The session therefore holds the
+// client's configurationDone until waitIndex returns.
+func (e *extension) startIndex(info launchInfo) {
+	if info.ProgramDir == "" {
+		return
+	}
+	done := make(chan struct{})
+	e.mu.Lock()
+	e.indexDone = done
+	e.mu.Unlock()
+	e.goAsync(func() {
+		defer close(done)
+		e.loadIndex(info)
+	})
+}
+
+// waitIndex waits, for a bounded time, until the source index is loaded.
+func (e *extension) waitIndex() {
+	e.mu.Lock()
+	done := e.indexDone
+	e.mu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		e.s.log.Warn("the source index is still loading; the program starts anyway")
+	case <-e.ctx.Done():
+	}
 }
 
 // goEnvVersion asks the go command which Go version builds in dir.
@@ -136,9 +172,6 @@ func (e *extension) launched() {
 	}
 	inj := e.inj
 	e.mu.Unlock()
-	if info.ProgramDir != "" {
-		e.goAsync(func() { e.loadIndex(info) })
-	}
 	if inj != nil && cfg.Capture != "off" {
 		e.goAsync(func() { e.refreshLoop(inj, cfg) })
 	}
@@ -146,7 +179,9 @@ func (e *extension) launched() {
 
 // loadIndex indexes the map writes of the debuggee's packages.
 func (e *extension) loadIndex(info launchInfo) {
+	t0 := time.Now()
 	ix, err := mapwrites.LoadWithOptions(info.ProgramDir, []string{"./..."}, mapwrites.Options{Tests: info.Mode == "test"})
+	e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0), "err", err)
 	if err != nil {
 		e.builder.AddNote("the source index could not be built: %v", err)
 		e.rebuild(false)

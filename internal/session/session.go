@@ -228,6 +228,12 @@ func (s *Session) onClientRequest(h transport.Header, msg []byte) {
 		return
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
+	case h.Command == "setBreakpoints":
+		s.ext.noteBreakpoints(h, msg)
+	case h.Command == "configurationDone":
+		// The debuggee starts running now; lockscope's own child processes
+		// must be done by then (see extension.startIndex).
+		s.ext.waitIndex()
 	case h.Command == "cancel":
 		// A cancel for one of lockscope's progress ids is ours; any other
 		// goes to Delve.
@@ -378,7 +384,14 @@ func (s *Session) onBackendEvent(h transport.Header, msg []byte) {
 	}
 	// The extension sees the event first, so that a crash stop can be
 	// analysed and its report event follows Delve's stopped event.
-	after := s.ext.observeEvent(h, msg)
+	after, hold := s.ext.observeEvent(h, msg)
+	if hold {
+		// The extension forwards it later, or never (see onException).
+		if after != nil {
+			after()
+		}
+		return
+	}
 	s.toClient(msg, h, -1)
 	if after != nil {
 		after()

@@ -27,6 +27,7 @@
 package tracechain
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -81,37 +82,38 @@ type Edge struct {
 
 // Result is what one trace says.
 type Result struct {
-	// Chains are ordered for display: sync waits first, then by wait time.
+	// Chains are ordered for display: lock waits first, then other sync
+	// waits (WaitGroup), then channel and select waits, each by wait time.
 	// Links run from the first waiter to the last holder.
-	Chains []contention.Chain
+	Chains []contention.Chain `json:"chains"`
 	// Hotspots are of kinds contention.KindTraceBlocked (waiters were
 	// blocked at this line) and contention.KindTraceBlocks (this line
 	// released waiters: it held what they waited for).
-	Hotspots []contention.Hotspot
+	Hotspots []contention.Hotspot `json:"hotspots"`
 	// Edges are every distinct (reason, blocked line, unblocker line), by
 	// wait time.
-	Edges []Edge
+	Edges []Edge `json:"edges"`
 	// Truncated is true when the trace ended inside a generation; the
 	// complete generations before it were analysed.
-	Truncated bool
-	Notes     []string
+	Truncated bool     `json:"truncated"`
+	Notes     []string `json:"notes"`
 	// TotalSyncWaitNs is the wait time of every completed wait whose reason
 	// `go tool trace -pprof=sync` counts (channel, select, sync).
-	TotalSyncWaitNs int64
+	TotalSyncWaitNs int64 `json:"totalSyncWaitNs"`
 	// LockWaitNs is the part of TotalSyncWaitNs spent in sync.Mutex and
 	// sync.RWMutex.
-	LockWaitNs int64
+	LockWaitNs int64 `json:"lockWaitNs"`
 	// Waits counts the completed waits behind TotalSyncWaitNs.
-	Waits int64
+	Waits int64 `json:"waits"`
 	// OpenWaits counts waits still open when the trace ended; their end
 	// is unknown and they are not counted.
-	OpenWaits int64
+	OpenWaits int64 `json:"openWaits"`
 	// Generations counts the complete generations read; Events counts
 	// every event.
-	Generations int
-	Events      int64
+	Generations int   `json:"generations"`
+	Events      int64 `json:"events"`
 	// DurationNs spans the first to the last event.
-	DurationNs int64
+	DurationNs int64 `json:"durationNs"`
 }
 
 // loc is one interned source line.
@@ -134,15 +136,23 @@ type stackInfo struct {
 	loc      int32   // first user frame; -1 if none (a runtime-only stack)
 	top      int32   // loc, or the first frame of a runtime-only stack; -1 if empty
 	primFunc string  // frame just above the first user frame, e.g. sync.(*Mutex).Lock
+	prim     int32   // primFunc interned
 	cum      []int32 // distinct locations of every user frame
+
+	// One-entry edge cache, for this stack as the waiter's: the edge
+	// last made with releaser stack ecUnb (nil: the runtime).
+	ecValid  bool
+	ecReason uint8
+	ecUnb    *stackInfo
+	ecEdge   int32
 }
 
 type edgeKey struct {
 	reason             uint8
 	byRuntime          bool  // no goroutine released the wait
 	blocked, unblocker int32 // -1: no stack
-	blockedIn          string
-	unblockedIn        string
+	blockedIn          int32 // interned primitive frames
+	unblockedIn        int32
 }
 
 type edgeAgg struct {
@@ -154,7 +164,6 @@ type edgeAgg struct {
 type chainNode struct {
 	edge          int32
 	tail          int32 // 0: end
-	depth         int
 	waitNs, count int64
 }
 
@@ -174,21 +183,22 @@ type gstate struct {
 }
 
 type agg struct {
-	delay, cum, count int64
-	prim              string // primitive frame of the first wait seen
-	reason            uint8
-	method            string
+	delay, count int64
+	prim         string // primitive frame of the first wait seen
+	reason       uint8
+	method       string
 }
 
 // Analyzer follows waits through a trace. It is not safe for concurrent use.
 type Analyzer struct {
 	opts Options
 
-	locs    []loc
-	locIdx  map[siteKey]int32
-	reasons []string
-	reasonI map[string]uint8
-	stacks  map[trace.Stack]*stackInfo
+	locs       []loc
+	locIdx     map[siteKey]int32
+	reasons    []string
+	reasonSync []bool // SyncReason of each reason
+	noStack    *stackInfo
+	stacks     map[trace.Stack]*stackInfo
 
 	gs map[trace.GoID]*gstate
 
@@ -197,9 +207,13 @@ type Analyzer struct {
 	nodes   []chainNode // nodes[0] is the empty chain
 	nodeIdx map[nodeKey]int32
 
-	blocked map[int32]*agg // by blocked location
-	blocks  map[int32]*agg // by unblocker location
-	cum     map[int32]int64
+	prims   []string // interned primitive frames; prims[0] is ""
+	primIdx map[string]int32
+
+	// Aggregates indexed by location; count 0 means none.
+	blocked []agg // by blocked location
+	blocks  []agg // by unblocker location
+	cum     []int64
 
 	res        Result
 	syncs      int
@@ -212,15 +226,14 @@ func NewAnalyzer(opts Options) *Analyzer {
 	return &Analyzer{
 		opts:    opts.withDefaults(),
 		locIdx:  map[siteKey]int32{},
-		reasonI: map[string]uint8{},
+		noStack: &stackInfo{loc: -1, top: -1},
 		stacks:  map[trace.Stack]*stackInfo{},
 		gs:      map[trace.GoID]*gstate{},
 		edgeIdx: map[edgeKey]int32{},
 		nodes:   []chainNode{{}},
 		nodeIdx: map[nodeKey]int32{},
-		blocked: map[int32]*agg{},
-		blocks:  map[int32]*agg{},
-		cum:     map[int32]int64{},
+		prims:   []string{""},
+		primIdx: map[string]int32{"": 0},
 	}
 }
 
@@ -250,18 +263,19 @@ func (a *Analyzer) Event(ev *trace.Event) {
 		return
 	}
 	id := st.Resource.Goroutine()
-	_, to := st.Goroutine()
+	from, to := st.Goroutine()
+	if from != trace.GoWaiting && to != trace.GoWaiting && to != trace.GoNotExist {
+		// A followed wait ends only out of Waiting: nothing to do, and
+		// this is most transitions, so skip the lookup.
+		return
+	}
 	g := a.gs[id]
 	if to == trace.GoNotExist {
 		// The goroutine is gone; it can release no one any more.
 		delete(a.gs, id)
 		return
 	}
-	if g == nil {
-		g = &gstate{}
-		a.gs[id] = g
-	}
-	if g.waiting {
+	if g != nil && g.waiting {
 		if to == trace.GoWaiting {
 			// Re-emitted at a generation boundary: the same wait.
 			return
@@ -269,10 +283,17 @@ func (a *Analyzer) Event(ev *trace.Event) {
 		a.endWait(id, g, ev, t, to)
 		return
 	}
-	if to == trace.GoWaiting && SyncReason(st.Reason) {
+	if to != trace.GoWaiting {
+		return
+	}
+	if r := a.reason(st.Reason); a.reasonSync[r] {
+		if g == nil {
+			g = &gstate{}
+			a.gs[id] = g
+		}
 		g.waiting = true
 		g.waitStart = t
-		g.reason = a.reason(st.Reason)
+		g.reason = r
 		g.stack = a.stackInfo(ev.Stack())
 	}
 }
@@ -294,10 +315,9 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 		a.res.LockWaitNs += d
 	}
 	if bl >= 0 {
-		ag := a.blocked[bl]
-		if ag == nil {
-			ag = &agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
-			a.blocked[bl] = ag
+		ag := &a.blocked[bl]
+		if ag.count == 0 {
+			*ag = agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
 		}
 		ag.delay += d
 		ag.count++
@@ -309,22 +329,23 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 	// Who released it? Only a Waiting->Runnable made by another goroutine
 	// names one; the runtime's wake-ups (timers, netpoll) have none.
 	unb := int32(-1)
-	unbPrim := ""
+	unbPrim := int32(0)
 	byRuntime := true
+	var usi *stackInfo
 	var tail int32
 	if by := ev.Goroutine(); to == trace.GoRunnable && by != trace.NoGoroutine && by != id {
 		byRuntime = false
 		si := a.stackInfo(ev.Stack())
-		unb, unbPrim = si.top, si.primFunc
+		usi = si
+		unb, unbPrim = si.top, si.prim
 		if si.loc >= 0 && bl >= 0 {
-			ag := a.blocks[unb]
-			if ag == nil {
-				p := primitiveOf(unbPrim, "")
+			ag := &a.blocks[unb]
+			if ag.count == 0 {
+				p := primitiveOf(si.primFunc, "")
 				if p == contention.PrimOther {
 					p = prim
 				}
-				ag = &agg{prim: p, reason: g.reason, method: methodOf(unbPrim)}
-				a.blocks[unb] = ag
+				*ag = agg{prim: p, reason: g.reason, method: methodOf(si.primFunc)}
 			}
 			ag.delay += d
 			ag.count++
@@ -341,7 +362,16 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 		g.lastChain = 0
 		return
 	}
-	e := a.edge(edgeKey{reason: g.reason, byRuntime: byRuntime, blocked: bl, unblocker: unb, blockedIn: g.stack.primFunc, unblockedIn: unbPrim})
+	// Most waits at one stack are released by one stack: a one-entry
+	// cache on the waiter's stack saves hashing the edge key.
+	bs := g.stack
+	var e int32
+	if bs.ecValid && bs.ecUnb == usi && bs.ecReason == g.reason {
+		e = bs.ecEdge
+	} else {
+		e = a.edge(edgeKey{reason: g.reason, byRuntime: byRuntime, blocked: bl, unblocker: unb, blockedIn: bs.prim, unblockedIn: unbPrim})
+		bs.ecValid, bs.ecUnb, bs.ecReason, bs.ecEdge = true, usi, g.reason, e
+	}
 	a.edges[e].waitNs += d
 	a.edges[e].count++
 	n := a.cons(e, tail)
@@ -373,7 +403,7 @@ func (a *Analyzer) cons(e, tail int32) int32 {
 		return n
 	}
 	n := int32(len(a.nodes))
-	a.nodes = append(a.nodes, chainNode{edge: e, tail: tail, depth: a.nodes[tail].depth + 1})
+	a.nodes = append(a.nodes, chainNode{edge: e, tail: tail})
 	a.nodeIdx[k] = n
 	return n
 }
@@ -395,24 +425,28 @@ func (a *Analyzer) edge(k edgeKey) int32 {
 	return e
 }
 
+// reason interns a wait reason. The runtime has a score of them, so a
+// linear scan beats hashing the string on every wait.
 func (a *Analyzer) reason(r string) uint8 {
-	if i, ok := a.reasonI[r]; ok {
-		return i
+	for i, s := range a.reasons {
+		if s == r {
+			return uint8(i)
+		}
 	}
 	if len(a.reasons) >= 255 {
-		return a.reason("other")
+		// Only a hostile trace has this many: fold the rest into the
+		// last slot.
+		return 254
 	}
 	i := uint8(len(a.reasons))
 	a.reasons = append(a.reasons, strings.Clone(r))
-	a.reasonI[a.reasons[i]] = i
+	a.reasonSync = append(a.reasonSync, SyncReason(r))
 	return i
 }
 
-var noStack = &stackInfo{loc: -1, top: -1}
-
 func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 	if s == trace.NoStack {
-		return noStack
+		return a.noStack
 	}
 	if si, ok := a.stacks[s]; ok {
 		return si
@@ -426,7 +460,8 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 			l := a.intern(f)
 			if si.loc < 0 {
 				si.loc = l
-				si.primFunc = strings.Clone(prev)
+				si.prim = a.internPrim(prev)
+				si.primFunc = a.prims[si.prim]
 			}
 			dup := false
 			for _, c := range si.cum {
@@ -461,6 +496,16 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 	return si
 }
 
+func (a *Analyzer) internPrim(fn string) int32 {
+	if p, ok := a.primIdx[fn]; ok {
+		return p
+	}
+	p := int32(len(a.prims))
+	a.prims = append(a.prims, strings.Clone(fn))
+	a.primIdx[a.prims[p]] = p
+	return p
+}
+
 func (a *Analyzer) intern(f trace.StackFrame) int32 {
 	k := siteKey{f.Func, f.File, f.Line}
 	if l, ok := a.locIdx[k]; ok {
@@ -471,6 +516,9 @@ func (a *Analyzer) intern(f trace.StackFrame) int32 {
 	k = siteKey{strings.Clone(f.Func), strings.Clone(f.File), f.Line}
 	l := int32(len(a.locs))
 	a.locs = append(a.locs, loc{fn: k.fn, file: k.file, line: int(k.line)})
+	a.blocked = append(a.blocked, agg{})
+	a.blocks = append(a.blocks, agg{})
+	a.cum = append(a.cum, 0)
 	a.locIdx[k] = l
 	return l
 }
@@ -511,11 +559,13 @@ func (a *Analyzer) Finalize() Result {
 		}
 		hs = append(hs, h)
 	}
-	for l, ag := range a.blocked {
-		add(contention.KindTraceBlocked, l, ag, max(a.cum[l], ag.delay))
-	}
-	for l, ag := range a.blocks {
-		add(contention.KindTraceBlocks, l, ag, ag.delay)
+	for l := range a.locs {
+		if ag := &a.blocked[l]; ag.count > 0 {
+			add(contention.KindTraceBlocked, int32(l), ag, max(a.cum[l], ag.delay))
+		}
+		if ag := &a.blocks[l]; ag.count > 0 {
+			add(contention.KindTraceBlocks, int32(l), ag, ag.delay)
+		}
 	}
 	contention.ComputeShares(hs)
 	contention.SortHotspots(hs)
@@ -526,11 +576,11 @@ func (a *Analyzer) Finalize() Result {
 		r := a.reasons[e.key.reason]
 		res.Edges = append(res.Edges, Edge{
 			Reason:      r,
-			Primitive:   primitiveOf(e.key.blockedIn, r),
+			Primitive:   primitiveOf(a.prims[e.key.blockedIn], r),
 			Blocked:     a.frame(e.key.blocked),
-			BlockedIn:   e.key.blockedIn,
+			BlockedIn:   a.prims[e.key.blockedIn],
 			Unblocker:   a.frame(e.key.unblocker),
-			UnblockedIn: e.key.unblockedIn,
+			UnblockedIn: a.prims[e.key.unblockedIn],
 			ByRuntime:   e.key.byRuntime,
 			WaitNs:      e.waitNs,
 			Count:       e.count,
@@ -562,10 +612,10 @@ func (a *Analyzer) Finalize() Result {
 	res.Chains = chains
 
 	if res.OpenWaits > 0 {
-		res.Notes = append(res.Notes, a.opts.Name+": waits still open when the trace ended are not counted")
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d wait(s) still open when the trace ended are not counted (their end is unknown)", a.opts.Name, res.OpenWaits))
 	}
 	for _, ag := range a.blocked {
-		if ag.prim == contention.PrimRWMutex && ag.method == "RLock" {
+		if ag.count > 0 && ag.prim == contention.PrimRWMutex && ag.method == "RLock" {
 			res.Notes = append(res.Notes, rlockNote)
 			break
 		}
@@ -601,14 +651,14 @@ func (a *Analyzer) chain(n int32) contention.Chain {
 		f := a.frame(e.key.blocked)
 		lk := contention.Link{
 			File: f.File, Line: f.Line, Function: f.Function,
-			Reason: r, Primitive: e.key.blockedIn, Role: RoleWaits,
+			Reason: r, Primitive: a.prims[e.key.blockedIn], Role: RoleWaits,
 		}
 		if e.key.unblocker >= 0 {
 			u := a.frame(e.key.unblocker)
 			lk.ReleasedAt = &contention.Site{File: u.File, Line: u.Line, Function: u.Function}
 		}
 		if m == n {
-			c.Lock = contention.IsLockPrimitive(primitiveOf(e.key.blockedIn, r))
+			c.Lock = contention.IsLockPrimitive(primitiveOf(a.prims[e.key.blockedIn], r))
 		}
 		c.Links = append(c.Links, lk)
 		last = e
@@ -618,7 +668,7 @@ func (a *Analyzer) chain(n int32) contention.Chain {
 		u := a.frame(last.key.unblocker)
 		c.Links = append(c.Links, contention.Link{
 			File: u.File, Line: u.Line, Function: u.Function,
-			Reason: r, Primitive: last.key.unblockedIn, Role: RoleHolds,
+			Reason: r, Primitive: a.prims[last.key.unblockedIn], Role: RoleHolds,
 		})
 	} else {
 		c.Links = append(c.Links, contention.Link{Reason: r, Role: RoleRuntime})

@@ -92,6 +92,13 @@ func goToolTraceSync(t *testing.T, path string) (delay, count map[siteID]int64, 
 	if err != nil {
 		t.Fatalf("go tool trace -pprof=sync %s: %v\n%s", path, err, stderr.String())
 	}
+	return syncProfileBySite(t, out)
+}
+
+// syncProfileBySite sums a `go tool trace -pprof=sync` profile by first
+// user frame.
+func syncProfileBySite(t testing.TB, out []byte) (delay, count map[siteID]int64, total int64) {
+	t.Helper()
 	p, err := profile.Parse(bytes.NewReader(out))
 	if err != nil {
 		t.Fatalf("parse go tool trace profile: %v", err)
@@ -137,36 +144,41 @@ func TestMatchesGoToolTrace(t *testing.T) {
 			path := tracePath(name)
 			wantDelay, wantCount, wantTotal := goToolTraceSync(t, path)
 			res := analyzeFile(t, path, Options{})
-			if res.TotalSyncWaitNs != wantTotal {
-				t.Errorf("TotalSyncWaitNs = %d, go tool trace total = %d", res.TotalSyncWaitNs, wantTotal)
-			}
-			got := map[siteID]contention.Hotspot{}
-			for _, h := range res.Hotspots {
-				if h.Kind == contention.KindTraceBlocked {
-					got[siteID{h.Function, h.File, h.Line}] = h
-				}
-			}
-			for k, d := range wantDelay {
-				if k == (siteID{}) {
-					continue // no user frame: not a hotspot, counted in the total
-				}
-				h, ok := got[k]
-				switch {
-				case !ok:
-					t.Errorf("%v: missing; go tool trace has %d ns in %d waits", k, d, wantCount[k])
-				case h.DelayNs != d || h.Count != wantCount[k]:
-					t.Errorf("%v: got %d ns in %d waits, go tool trace has %d ns in %d waits", k, h.DelayNs, h.Count, d, wantCount[k])
-				}
-			}
-			for k, h := range got {
-				if _, ok := wantDelay[k]; !ok {
-					t.Errorf("%v: got %d ns that go tool trace does not have", k, h.DelayNs)
-				}
-			}
-			if len(got) == 0 {
-				t.Errorf("no blocked hotspots")
-			}
+			compareWithGoToolTrace(t, res, wantDelay, wantCount, wantTotal)
 		})
+	}
+}
+
+func compareWithGoToolTrace(t testing.TB, res Result, wantDelay, wantCount map[siteID]int64, wantTotal int64) {
+	t.Helper()
+	if res.TotalSyncWaitNs != wantTotal {
+		t.Errorf("TotalSyncWaitNs = %d, go tool trace total = %d", res.TotalSyncWaitNs, wantTotal)
+	}
+	got := map[siteID]contention.Hotspot{}
+	for _, h := range res.Hotspots {
+		if h.Kind == contention.KindTraceBlocked {
+			got[siteID{h.Function, h.File, h.Line}] = h
+		}
+	}
+	for k, d := range wantDelay {
+		if k == (siteID{}) {
+			continue // no user frame: not a hotspot, counted in the total
+		}
+		h, ok := got[k]
+		switch {
+		case !ok:
+			t.Errorf("%v: missing; go tool trace has %d ns in %d waits", k, d, wantCount[k])
+		case h.DelayNs != d || h.Count != wantCount[k]:
+			t.Errorf("%v: got %d ns in %d waits, go tool trace has %d ns in %d waits", k, h.DelayNs, h.Count, d, wantCount[k])
+		}
+	}
+	for k, h := range got {
+		if _, ok := wantDelay[k]; !ok {
+			t.Errorf("%v: got %d ns that go tool trace does not have", k, h.DelayNs)
+		}
+	}
+	if len(got) == 0 {
+		t.Errorf("no blocked hotspots")
 	}
 }
 

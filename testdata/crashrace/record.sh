@@ -36,4 +36,8 @@ go run -race ./testdata/racymap >"$out/racymap-race.txt" 2>&1
 # crashread and crashiter under -race: race reports, then the fatal error.
 GORACE=halt_on_error=0 go run -race ./testdata/crashread -d 20s >"$out/crashread-race.txt" 2>&1
 GORACE=halt_on_error=0 go run -race ./testdata/crashiter -d 20s >"$out/crashiter-race.txt" 2>&1
+
+# What Delve's DAP server sends when the debuggee stops on a fatal throw
+# (delve-*.json) comes from a live, in-process Delve session:
+go test ./internal/crashrace -run TestDelveFatalThrow -args -update
 exit 0

@@ -1,18 +1,35 @@
 #!/bin/sh
-# record.sh NAME: builds /work/main/testdata/NAME with an overlay that adds
-# agent.go and a main.go whose func main defers lockscopeWriteProfiles (same
-# line numbers), runs it, and leaves mutex.pb.gz/block.pb.gz in /tmp/prof/out/NAME.
+# record.sh PROGRAM [program flags...]
+#
+# Records real mutex and block profiles of a testdata program without
+# touching its source: `go build -overlay` adds agent.go.txt (which sets
+# runtime.SetMutexProfileFraction(1) and SetBlockProfileRate(1) in an init)
+# and a copy of main.go whose `func main() {` line also defers the agent's
+# writer, on the same line, so every line number stays the same. The program
+# runs (2s by default) and the profiles land here as PROGRAM.mutex.pb.gz and
+# PROGRAM.block.pb.gz.
+#
+# Environment: BUILDFLAGS (e.g. '-gcflags=all=-N -l', as Delve builds),
+# NAME (the output name, default PROGRAM), LOCKSCOPE_CPU=path to also write
+# a CPU profile.
 set -e
-name=$1
-src=/work/main/testdata/$name
-out=/tmp/prof/out/$name
-mkdir -p $out
-sed 's/^func main() {$/func main() { defer lockscopeWriteProfiles()/' $src/main.go > /tmp/prof/$name-main.go
-grep -q 'defer lockscopeWriteProfiles' /tmp/prof/$name-main.go
-cat > /tmp/prof/$name-overlay.json <<J
-{"Replace": {"$src/main.go": "/tmp/prof/$name-main.go", "$src/lockscope_agent.go": "/tmp/prof/agent.go"}}
-J
-cd /work/main
-go build ${BUILDFLAGS:+"$BUILDFLAGS"} -overlay /tmp/prof/$name-overlay.json -o /tmp/prof/$name.bin ./testdata/$name
+prog=$1
 shift
-LOCKSCOPE_OUT=$out /tmp/prof/$name.bin "$@"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+src=$root/testdata/$prog
+name=${NAME:-$prog}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+sed 's/^func main() {$/func main() { defer lockscopeWriteProfiles()/' "$src/main.go" >"$tmp/main.go"
+grep -q 'defer lockscopeWriteProfiles' "$tmp/main.go"
+cp "$here/agent.go.txt" "$tmp/agent.go"
+cat >"$tmp/overlay.json" <<J
+{"Replace": {"$src/main.go": "$tmp/main.go", "$src/lockscope_agent.go": "$tmp/agent.go"}}
+J
+cd "$root"
+go build ${BUILDFLAGS:+"$BUILDFLAGS"} -overlay "$tmp/overlay.json" -o "$tmp/$prog" "./testdata/$prog"
+mkdir -p "$tmp/out"
+LOCKSCOPE_OUT="$tmp/out" "$tmp/$prog" "$@"
+cp "$tmp/out/mutex.pb.gz" "$here/$name.mutex.pb.gz"
+cp "$tmp/out/block.pb.gz" "$here/$name.block.pb.gz"

@@ -14,7 +14,7 @@ var (
 	rw    sync.RWMutex
 	outer sync.Mutex
 	m     = map[string]int{}
-	nest  = map[string]map[string]int{}
+	nest  = map[string]map[string]int{"a": {}}
 	arr   = []map[int]int{{}, {}}
 )
 
@@ -152,16 +152,21 @@ func locals() int {
 		defer wg.Done()
 		shared[2] = 2 // lockscope:local-in-goroutine
 	}()
+	// The writes are ordered (the program must not race when it runs
+	// under the debugger); the index still sees the maps as shared.
+	wg.Wait()
 	shared[1] = 1 // lockscope:local-captured
 	passed := map[int]int{}
-	go fill(passed)
+	done := make(chan struct{})
+	go fill(passed, done)
+	<-done
 	passed[3] = 3 // lockscope:local-passed
-	wg.Wait()
 	return len(private)
 }
 
-func fill(p map[int]int) {
+func fill(p map[int]int, done chan struct{}) {
 	p[1] = 1 // lockscope:param-in-goroutine
+	close(done)
 }
 
 func notInGoroutine(p map[int]int) {

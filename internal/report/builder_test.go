@@ -1,0 +1,298 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/contention"
+)
+
+// spin contends on mu from four goroutines for d; the Unlock line is the
+// one the mutex profile charges.
+func spin(d time.Duration) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				for j := 0; j < 3000; j++ {
+					_ = j * j
+				}
+				mu.Unlock() // lockscope:report-spin-unlock
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// lockscopeAgentSpin stands for a function of the injected agent: its name
+// carries the agent's prefix, so its contention must never be a hotspot.
+func lockscopeAgentSpin(d time.Duration) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				for j := 0; j < 3000; j++ {
+					_ = j * j
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// profileOf returns the process's current profile of kind, gzipped.
+func profileOf(t *testing.T, kind string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.Lookup(kind).WriteTo(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var profileOnce sync.Once
+var mutexData, blockData, traceData []byte
+
+// realInputs records, once, a mutex and a block profile and a trace of
+// real contention in this process.
+func realInputs(t *testing.T) (mutex, block, tr []byte) {
+	profileOnce.Do(func() {
+		runtime.SetMutexProfileFraction(1)
+		runtime.SetBlockProfileRate(1)
+		var tb bytes.Buffer
+		if err := trace.Start(&tb); err != nil {
+			t.Fatal(err)
+		}
+		spin(300 * time.Millisecond)
+		lockscopeAgentSpin(200 * time.Millisecond)
+		trace.Stop()
+		runtime.SetMutexProfileFraction(0)
+		runtime.SetBlockProfileRate(0)
+		mutexData, blockData, traceData = profileOf(t, "mutex"), profileOf(t, "block"), tb.Bytes()
+	})
+	return mutexData, blockData, traceData
+}
+
+func markerLine(t *testing.T, file, marker string) int {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, "// "+marker) {
+			return i + 1
+		}
+	}
+	t.Fatalf("no marker %s in %s", marker, file)
+	return 0
+}
+
+func TestBuilderProfilesAndTrace(t *testing.T) {
+	mutex, block, tr := realInputs(t)
+	self, _ := filepath.Abs("builder_test.go")
+	unlock := markerLine(t, self, "lockscope:report-spin-unlock")
+
+	b := NewBuilder()
+	if err := b.AddProfile("", mutex, contention.Source{Origin: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddProfile(contention.KindBlock, block, contention.Source{Origin: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddTrace(bytes.NewReader(tr), contention.Source{Origin: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	r := b.Build()
+	var top *contention.Hotspot
+	for i, h := range r.Hotspots {
+		if h.Kind == contention.KindMutex && h.Lock {
+			top = &r.Hotspots[i]
+			break
+		}
+	}
+	if top == nil || top.File != self || top.Line != unlock {
+		t.Fatalf("top mutex hotspot %+v, want %s:%d", top, self, unlock)
+	}
+	for _, h := range append(r.Hotspots, r.RuntimeInternal...) {
+		if strings.Contains(h.Function, "lockscopeAgent") {
+			t.Errorf("the agent's own contention is a hotspot: %s %s:%d", h.Kind, h.Function, h.Line)
+		}
+	}
+	for _, c := range r.Chains {
+		for _, l := range c.Links {
+			if strings.Contains(l.Function, "lockscopeAgent") {
+				t.Errorf("a chain goes through the agent: %+v", c)
+			}
+		}
+	}
+	if len(r.Chains) == 0 {
+		t.Errorf("no chain from a trace of real contention")
+	}
+	// Invariants: shares per kind sum to at most 1, none negative.
+	sum := map[string]float64{}
+	for _, h := range r.Hotspots {
+		if h.Share < 0 || h.DelayNs < 0 {
+			t.Errorf("negative share or delay: %+v", h)
+		}
+		sum[h.Kind] += h.Share
+	}
+	for k, s := range sum {
+		if s > 1.0001 {
+			t.Errorf("shares of %s add up to %.3f", k, s)
+		}
+	}
+	var kinds []string
+	for _, s := range r.Sources {
+		kinds = append(kinds, s.Kind)
+		if s.Time.IsZero() {
+			t.Errorf("source %s has no time", s.Kind)
+		}
+	}
+	if strings.Join(kinds, ",") != "mutex,block,trace" {
+		t.Errorf("sources %v, want mutex,block,trace", kinds)
+	}
+
+	// The same profile added twice sums on the same line; Clear drops it.
+	b.AddProfile(contention.KindMutex, mutex, contention.Source{Origin: "again"})
+	r2 := b.Build()
+	for _, h := range r2.Hotspots {
+		if h.Kind == top.Kind && h.File == top.File && h.Line == top.Line && h.DelayNs != 2*top.DelayNs {
+			t.Errorf("merged delay %d, want 2x %d", h.DelayNs, top.DelayNs)
+		}
+	}
+	b.Clear(contention.KindMutex)
+	r3 := b.Build()
+	for _, h := range r3.Hotspots {
+		if h.Kind == contention.KindMutex {
+			t.Errorf("Clear(mutex) left %s:%d", h.File, h.Line)
+		}
+	}
+	for _, s := range r3.Sources {
+		if s.Kind == contention.KindMutex {
+			t.Errorf("Clear(mutex) left its source")
+		}
+	}
+}
+
+func TestBuilderBadInputsNameTheSource(t *testing.T) {
+	b := NewBuilder()
+	err := b.AddProfile(contention.KindMutex, []byte("nope"), contention.Source{Path: "/x/bad.pb.gz"})
+	if err == nil || !strings.Contains(err.Error(), "/x/bad.pb.gz") {
+		t.Errorf("bad profile: %v, want an error naming the file", err)
+	}
+	err = b.AddTrace(strings.NewReader("go 1.26 trace\x00\x00\x00garbage"), contention.Source{URL: "http://127.0.0.1:1/debug/pprof/trace"})
+	if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:1/debug/pprof/trace") {
+		t.Errorf("bad trace: %v, want an error naming the URL", err)
+	}
+	_, block, _ := realInputs(t)
+	err = b.AddProfile(contention.KindMutex, block, contention.Source{Path: "block-as-mutex.pb.gz"})
+	if err == nil || !strings.Contains(err.Error(), "block-as-mutex.pb.gz") {
+		t.Errorf("block profile given as mutex: %v", err)
+	}
+	// Nothing bad got in.
+	r := b.Build()
+	if len(r.Hotspots) != 0 || len(r.Sources) != 0 {
+		t.Errorf("failed inputs left %d hotspots and %d sources", len(r.Hotspots), len(r.Sources))
+	}
+}
+
+// An empty report carries [] for every list, never null.
+func TestBuilderEmptyJSON(t *testing.T) {
+	data, err := json.Marshal(NewBuilder().Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"hotspots", "chains", "mapWrites", "breakpoints", "races", "sources"} {
+		if !strings.Contains(string(data), `"`+k+`":[]`) {
+			t.Errorf("%s is not [] in %s", k, data)
+		}
+	}
+}
+
+// Crash and race text recorded from the fixtures become report.crash and
+// report.races.
+func TestBuilderCrashAndRaceText(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	crash, err := os.ReadFile(filepath.Join(root, "testdata", "crashrace", "crashmap.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	race, err := os.ReadFile(filepath.Join(root, "testdata", "crashrace", "racymap-race.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBuilder()
+	if b.AddCrashText("just output\n", contention.Source{}) {
+		t.Errorf("plain output read as a crash")
+	}
+	if !b.AddCrashText(string(crash), contention.Source{Origin: "output"}) {
+		t.Fatalf("crashmap.txt not read as a crash")
+	}
+	if n := b.AddRaceText(string(race), contention.Source{Origin: "output"}); n == 0 {
+		t.Errorf("no race read from racymap-race.txt")
+	}
+	r := b.Build()
+	if r.Crash == nil || r.Crash.Reason != "concurrent map writes" || !strings.HasSuffix(r.Crash.File, "crashmap/main.go") {
+		t.Errorf("crash %+v", r.Crash)
+	}
+	if len(r.Races) == 0 || r.Races[0].Access.Line == 0 {
+		t.Errorf("races %+v", r.Races)
+	}
+}
+
+// Build may run while inputs arrive from other goroutines (the session
+// captures while the client asks for the report).
+func TestBuilderConcurrent(t *testing.T) {
+	mutex, _, _ := realInputs(t)
+	b := NewBuilder()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(2)
+		go func() { defer wg.Done(); b.AddProfile(contention.KindMutex, mutex, contention.Source{}) }()
+		go func() { defer wg.Done(); b.Build() }()
+	}
+	wg.Wait()
+	if n := len(b.Build().Sources); n != 4 {
+		t.Errorf("%d sources after 4 concurrent adds", n)
+	}
+}
+
+func TestUserFunc(t *testing.T) {
+	for fn, want := range map[string]bool{
+		"main.deposit":                    true,
+		"example.com/m/store.(*S).Add":    true,
+		"compress/flate.NewWriter":        false,
+		"runtime.chansend1":               false,
+		"net/http.(*conn).serve":          false,
+		"github.com/a/b.F.func1":          true,
+		"main.lockscopeAgentSaveProfiles": true,
+	} {
+		if got := userFunc(fn); got != want {
+			t.Errorf("userFunc(%s) = %v, want %v", fn, got, want)
+		}
+	}
+	if !isAgentFrame("/x/zz_lockscope_agent.go", "main.f") || !isAgentFrame("", "main.lockscopeAgentAtExit.func1") || isAgentFrame("/x/main.go", "main.lockscope") {
+		t.Errorf("isAgentFrame misjudges")
+	}
+}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -192,6 +193,35 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	assertNotListening(t, ag.Addr)
+
+	// A stale address file (the killed run's) is not taken for a live
+	// agent; after Reset and a second run, Connect finds the new one.
+	sctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if _, err := inj.Connect(sctx); err == nil {
+		t.Errorf("Connect accepted the address of a dead agent")
+	}
+	cancel()
+	if err := inj.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	again := exec.Command(bin, "-d", "0")
+	again.Env = inj.Environ(os.Environ())
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ag2, err := inj.Connect(ctx)
+	if err != nil {
+		again.Process.Kill()
+		again.Wait()
+		t.Fatal(err)
+	}
+	if ag2.Pid != again.Process.Pid {
+		t.Errorf("second run: agent pid %d, want %d", ag2.Pid, again.Process.Pid)
+	}
+	again.Process.Kill()
+	again.Wait()
+	assertNotListening(t, ag2.Addr)
+
 	if err := inj.Close(); err != nil {
 		t.Fatal(err)
 	}

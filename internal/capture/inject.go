@@ -376,9 +376,11 @@ func packageName(dir, mode string) (name string, testOnly bool, err error) {
 	return "", false, fmt.Errorf("capture: no Go files in %s", dir)
 }
 
-// Connect waits for the agent to write its address and returns a client
-// for it. It fails when ctx ends first, for example because the program
-// exited before its init ran.
+// Connect waits for the agent to write its address and to answer, and
+// returns a client for it. An address file left by an earlier run of the
+// program (a restart) is skipped until the new agent overwrites it, since
+// nothing answers there. Connect fails when ctx ends first, for example
+// because the program exited before its init ran.
 func (inj *Injection) Connect(ctx context.Context) (*Agent, error) {
 	addrFile := filepath.Join(inj.rendezvous, "agent.addr")
 	for {
@@ -391,7 +393,14 @@ func (inj *Injection) Connect(ctx context.Context) (*Agent, error) {
 			if err := json.Unmarshal(data, &a); err != nil {
 				return nil, fmt.Errorf("capture: agent address file: %w", err)
 			}
-			return newAgent(a.Addr, inj.Token, a.Pid), nil
+			ag := newAgent(a.Addr, inj.Token, a.Pid)
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := ag.get(pctx, "/lockscope/v1/info")
+			cancel()
+			if err == nil {
+				return ag, nil
+			}
+			ag.CloseIdle()
 		}
 		if msg, err := os.ReadFile(filepath.Join(inj.rendezvous, "agent.err")); err == nil {
 			return nil, fmt.Errorf("capture: the agent could not listen: %s", msg)
@@ -402,4 +411,20 @@ func (inj *Injection) Connect(ctx context.Context) (*Agent, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// Reset empties the rendezvous dir, so that Connect and Final see only
+// what the next run of the program writes. The session calls it before it
+// restarts the program with the same injection.
+func (inj *Injection) Reset() error {
+	ents, err := os.ReadDir(inj.rendezvous)
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(inj.rendezvous, e.Name())); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+	}
+	return nil
 }

@@ -17,6 +17,11 @@ import (
 // after the launch).
 func suggestions(t *testing.T, c *daptest.Client, file string, line int) []contention.Breakpoint {
 	t.Helper()
+	return suggestionsB(t, c, file, line)
+}
+
+func suggestionsB(t testing.TB, c *daptest.Client, file string, line int) []contention.Breakpoint {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var last dapx.BreakpointsResponseBody
 	for time.Now().Before(deadline) {

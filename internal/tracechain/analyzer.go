@@ -158,6 +158,8 @@ type edgeKey struct {
 type edgeAgg struct {
 	key           edgeKey
 	waitNs, count int64
+	// One-entry cache of cons(this edge, consTail).
+	consTail, consNode int32
 }
 
 // chainNode is an interned chain as a cons list: edge then tail.
@@ -374,7 +376,12 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 	}
 	a.edges[e].waitNs += d
 	a.edges[e].count++
-	n := a.cons(e, tail)
+	ea := &a.edges[e]
+	n := ea.consNode
+	if n == 0 || ea.consTail != tail {
+		n = a.cons(e, tail)
+		ea.consTail, ea.consNode = tail, n
+	}
 	a.nodes[n].waitNs += d
 	a.nodes[n].count++
 	g.lastStart, g.lastEnd, g.lastChain = g.waitStart, t, n

@@ -226,6 +226,13 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 		ctx, cancel := context.WithTimeout(e.ctx, period+5*time.Second)
 		if err := e.fetchProfiles(ctx, agent, []string{contention.KindMutex, contention.KindBlock}); err != nil {
 			e.s.log.Debug("refresh", "err", err)
+			// After a restart the agent listens somewhere else: find it.
+			if a, cerr := inj.Connect(ctx); cerr == nil {
+				agent = a
+				e.mu.Lock()
+				e.agent = a
+				e.mu.Unlock()
+			}
 		}
 		cancel()
 		e.rebuild(false)

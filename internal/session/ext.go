@@ -418,7 +418,12 @@ func (e *extension) restartAfterCrash(ctx context.Context, reason string) error 
 	e.mu.Lock()
 	n := e.restarts
 	e.restarting = true
+	inj := e.inj
 	e.mu.Unlock()
+	if inj != nil {
+		// The restarted program's agent writes a new address.
+		inj.Reset()
+	}
 	e.console(fmt.Sprintf("lockscope: the runtime's %q beat the second-writer breakpoint; restarting the program with the same breakpoints (try %d of %d)", reason, n, MaxCrashRestarts))
 	if _, _, err := e.s.call(ctx, "restart", map[string]any{"arguments": map[string]any{"request": "launch", "rebuild": false}}); err != nil {
 		e.mu.Lock()

@@ -126,7 +126,6 @@ func TestTestdataPrograms(t *testing.T) {
 		unguarded       bool
 		function        string
 		writerMarkers   []string
-		noBreakpoint    bool
 		mapEval, guard2 string
 	}
 	rows := []want{

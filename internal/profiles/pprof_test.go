@@ -2,9 +2,7 @@ package profiles
 
 import (
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,9 +14,6 @@ import (
 // goTool returns the go command of the toolchain running the test.
 func goTool(t testing.TB) string {
 	t.Helper()
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); runtime.GOROOT() != "" {
-		return p
-	}
 	p, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("no go command to run pprof: %v", err)

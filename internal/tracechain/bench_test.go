@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		json.NewEncoder(os.Stdout).Encode(childResult{Seconds: time.Since(start).Seconds()})
+		json.NewEncoder(os.Stdout).Encode(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM()})
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -52,9 +52,14 @@ func TestMain(m *testing.M) {
 
 type childResult struct {
 	Seconds float64 `json:"seconds"`
-	Waits   int64   `json:"waits"`
-	TotalNs int64   `json:"totalNs"`
-	Chains  int     `json:"chains"`
+	// HWMKB is the child's own peak RSS (VmHWM). The rusage Maxrss that
+	// wait4 returns is no good here: os/exec starts the child with
+	// CLONE_VM, so until exec it shares the parent's pages, and the
+	// kernel carries that high-water mark over exec.
+	HWMKB   int64 `json:"hwmKB"`
+	Waits   int64 `json:"waits"`
+	TotalNs int64 `json:"totalNs"`
+	Chains  int   `json:"chains"`
 }
 
 func analyzeChild(path string) int {
@@ -70,7 +75,7 @@ func analyzeChild(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	json.NewEncoder(os.Stdout).Encode(childResult{time.Since(start).Seconds(), res.Waits, res.TotalSyncWaitNs, len(res.Chains)})
+	json.NewEncoder(os.Stdout).Encode(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM(), Waits: res.Waits, TotalNs: res.TotalSyncWaitNs, Chains: len(res.Chains)})
 	return 0
 }
 
@@ -200,6 +205,8 @@ func BenchmarkAnalyze(b *testing.B) {
 	toolS := time.Since(start).Seconds()
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	toolCPU := tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+	// Maxrss is at least this process's RSS at the spawn (see
+	// childResult); go tool trace's own peak is far above that.
 	toolRSS := float64(ru.Maxrss) / 1024
 	b.Logf("go tool trace -pprof=sync: %.2f s wall, %.2f s CPU, peak RSS %.0f MB", toolS, toolCPU, toolRSS)
 	b.Logf("ratios: Analyze/read loop %.2fx wall, %.2fx CPU (target <= 1.2); Analyze/go tool trace %.2fx wall, %.2fx CPU (target <= 0.35); RSS %.0f MB vs %.0f MB (target <= 150 MB)",
@@ -305,7 +312,25 @@ func childRSS(mode, path string, env ...string) (float64, float64, error) {
 	if err := json.Unmarshal(out, &cr); err != nil {
 		return 0, 0, fmt.Errorf("analyser child output %q: %v", out, err)
 	}
-	return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, cr.Seconds, nil
+	if cr.HWMKB <= 0 {
+		return 0, 0, fmt.Errorf("analyser child: no VmHWM in /proc/self/status")
+	}
+	return float64(cr.HWMKB) / 1024, cr.Seconds, nil
+}
+
+// vmHWM returns this process's peak RSS in kB, from /proc/self/status.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 func buildTraceTool(dir string) (string, error) {

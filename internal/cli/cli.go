@@ -7,6 +7,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 )
 
 const usage = `lockscope finds lock contention and unsafe map writes in Go programs.
@@ -30,6 +32,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dap":
 		return Dap(args[1:], stdin, stdout, stderr)
 	case "analyze":
+		// The execution-trace reader holds a whole decoded generation; a
+		// soft limit keeps a large trace's peak memory near the live data
+		// (measured on 200 MB: 293 MB without, 154 MB with 150 MiB) at a
+		// little GC time. GOMEMLIMIT, when set, wins.
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(150 << 20)
+		}
 		return Analyze(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -96,6 +96,11 @@ func (r *Report) Finalize() {
 	ComputeShares(r.RuntimeInternal)
 	SortHotspots(r.RuntimeInternal)
 	sort.SliceStable(r.Chains, func(i, j int) bool {
+		// Lock chains first, then other sync waits (WaitGroup), then
+		// channels and select: a main parked in wg.Wait is not contention.
+		if r.Chains[i].Lock != r.Chains[j].Lock {
+			return r.Chains[i].Lock
+		}
 		if r.Chains[i].Sync() != r.Chains[j].Sync() {
 			return r.Chains[i].Sync()
 		}

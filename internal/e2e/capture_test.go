@@ -133,3 +133,57 @@ func TestLoadRecordedProfileInSession(t *testing.T) {
 	c.Call(t, dapx.CommandReport, nil)
 	c.Call(t, "disconnect", nil)
 }
+
+// traceSeconds takes a trace window while the program runs; the three-lock
+// handoff comes back as one chain: waiter, holder that waits, last holder.
+func TestTraceWindowChainsInSession(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	file := filepath.Join(testdataDir("handoff"), "main.go")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("handoff"), "args": []string{"-d", "0"},
+		"lockscope": map[string]any{"refreshSeconds": 0.5, "traceSeconds": 1}})
+	c.Call(t, "configurationDone", nil)
+	waiter, last := markerLine(t, file, "chain-waiter"), markerLine(t, file, "chain-holder")
+	r := reportEvent(t, c, 60*time.Second, "a chain from withdraw to auditor", func(r *contention.Report) bool {
+		for _, ch := range r.Chains {
+			if len(ch.Links) >= 3 && ch.Links[0].Line == waiter && ch.Links[len(ch.Links)-1].Line == last {
+				return true
+			}
+		}
+		return false
+	})
+	if len(r.Chains) == 0 {
+		t.Fatal("no chains")
+	}
+	c.Call(t, "disconnect", nil)
+}
+
+// A trace capture can be cancelled through its progress id.
+func TestCaptureCancel(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
+		"lockscope": map[string]any{"refreshSeconds": 0.5}})
+	c.Call(t, "configurationDone", nil)
+	reportEvent(t, c, 30*time.Second, "a first capture", func(r *contention.Report) bool { return len(r.Hotspots) > 0 })
+	seq := c.Send(dapx.CommandCapture, map[string]any{"kinds": []string{"trace"}, "seconds": 20})
+	var ps struct {
+		ProgressID  string `json:"progressId"`
+		Cancellable bool   `json:"cancellable"`
+	}
+	c.Event(t, "progressStart").Decode(t, &ps)
+	if !ps.Cancellable || ps.ProgressID == "" {
+		t.Fatalf("progressStart %+v: want a cancellable progress", ps)
+	}
+	t0 := time.Now()
+	c.Call(t, "cancel", map[string]any{"progressId": ps.ProgressID})
+	resp := c.Response(t, seq)
+	if resp.Success || resp.ErrorID() != dapx.ErrCancelled {
+		t.Fatalf("cancelled capture answered %s, want error %d", resp.Raw, dapx.ErrCancelled)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("the cancel took %v", d)
+	}
+	c.Event(t, "progressEnd")
+	c.Call(t, "disconnect", nil)
+}

@@ -211,6 +211,7 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 	}
 	tick := time.NewTicker(period)
 	defer tick.Stop()
+	traced := cfg.TraceSeconds <= 0
 	for {
 		select {
 		case <-e.ctx.Done():
@@ -235,7 +236,32 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 			}
 		}
 		cancel()
+		if !traced {
+			// One trace window early in the run gives the blocking chains;
+			// lockscope/capture takes more on demand.
+			traced = true
+			e.captureTrace(agent, cfg.TraceSeconds)
+		}
 		e.rebuild(false)
+	}
+}
+
+// captureTrace records one trace window of the running program into the
+// report, under progress events.
+func (e *extension) captureTrace(agent *capture.Agent, seconds float64) {
+	err := e.withProgress(e.ctx, fmt.Sprintf("lockscope: tracing %gs", seconds), func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second))+30*time.Second)
+		defer cancel()
+		data, err := agent.Trace(ctx, seconds)
+		if err != nil {
+			return err
+		}
+		e.builder.Clear("trace", contention.KindTraceBlocked, contention.KindTraceBlocks)
+		return e.builder.AddTrace(strings.NewReader(string(data)), contention.Source{Kind: "trace", Origin: "agent",
+			URL: "agent:" + agent.Addr, DurationNs: int64(seconds * float64(time.Second))})
+	})
+	if err != nil && e.ctx.Err() == nil {
+		e.console("lockscope: trace capture: " + err.Error())
 	}
 }
 

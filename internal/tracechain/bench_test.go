@@ -338,7 +338,7 @@ func buildTraceTool(dir string) (string, error) {
 	if _, err := os.Stat(tool); err == nil {
 		return tool, nil
 	}
-	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gocmd := "go" // the go command on PATH, as the test runner found it
 	out, err := exec.Command(gocmd, "build", "-o", tool, "cmd/trace").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build cmd/trace: %v\n%s", err, out)
@@ -420,7 +420,7 @@ func contendedWorkload(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	// A handoff chain, as in testdata/handoff.
 	loop(func() { audit.Lock(); spin(20000); audit.Unlock() })
-	loop(func() { ledger.Lock(); audit.Lock(); audit.Unlock(); ledger.Unlock() })
+	loop(func() { ledger.Lock(); audit.Lock(); sink++; audit.Unlock(); ledger.Unlock() })
 	loop(func() { vault.Lock(); ledger.Lock(); spin(100); ledger.Unlock(); vault.Unlock() })
 	loop(func() { vault.Lock(); spin(100); vault.Unlock() })
 	// A queue on one lock, as in testdata/ledger.

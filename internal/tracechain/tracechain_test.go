@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -84,7 +83,7 @@ func (s siteID) String() string { return fmt.Sprintf("%s %s:%d", s.fn, s.file, s
 // Samples without a user frame go to the zero siteID.
 func goToolTraceSync(t *testing.T, path string) (delay, count map[siteID]int64, total int64) {
 	t.Helper()
-	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gocmd := "go" // the go command on PATH, as the test runner found it
 	cmd := exec.Command(gocmd, "tool", "trace", "-pprof=sync", path)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

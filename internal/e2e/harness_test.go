@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 var (
@@ -73,30 +74,8 @@ func markerLine(t testing.TB, file, marker string) int {
 	return 0
 }
 
-var (
-	dlvOnce sync.Once
-	dlvBin  string
-	dlvErr  error
-)
-
 // builtDlv builds dlv from the pinned module once per machine.
-func builtDlv(t testing.TB) string {
-	t.Helper()
-	dlvOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "lockscope-dlv-v1.27.2")
-		_ = os.MkdirAll(dir, 0o755)
-		dlvBin = filepath.Join(dir, "dlv")
-		cmd := exec.Command("go", "build", "-o", dlvBin, "github.com/go-delve/delve/cmd/dlv")
-		cmd.Dir = moduleRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			dlvErr = fmt.Errorf("building dlv: %v\n%s", err, out)
-		}
-	})
-	if dlvErr != nil {
-		t.Fatal(dlvErr)
-	}
-	return dlvBin
-}
+func builtDlv(t testing.TB) string { return testutil.Dlv(t) }
 
 // buildProgram builds a testdata program with debugging flags.
 func buildProgram(t testing.TB, name string) string {

@@ -3,6 +3,7 @@ package recipes
 import (
 	"bufio"
 	"fmt"
+	"github.com/lockscope/lockscope/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -34,60 +35,9 @@ func repoRoot(t testing.TB) string {
 	return abs
 }
 
-var (
-	dlvOnce sync.Once
-	dlvBin  string
-	dlvErr  error
-)
-
 // dlvPath builds dlv once per machine and version, into
 // os.TempDir()/lockscope-dlv-<version>.
-func dlvPath(t testing.TB) string {
-	t.Helper()
-	dlvOnce.Do(func() {
-		list := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/go-delve/delve")
-		list.Dir = repoRoot(t)
-		out, err := list.Output()
-		if err != nil {
-			dlvErr = fmt.Errorf("go list -m github.com/go-delve/delve: %v", err)
-			return
-		}
-		version := strings.TrimSpace(string(out))
-		dir := filepath.Join(os.TempDir(), "lockscope-dlv-"+version)
-		bin := filepath.Join(dir, "dlv")
-		if _, err := os.Stat(bin); err == nil {
-			dlvBin = bin
-			return
-		}
-		// Install into a private directory, then rename, so that two test
-		// processes never run a half-written binary.
-		tmp, err := os.MkdirTemp(os.TempDir(), "lockscope-dlv-build-")
-		if err != nil {
-			dlvErr = err
-			return
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.Command("go", "install", "github.com/go-delve/delve/cmd/dlv@"+version)
-		cmd.Env = append(os.Environ(), "GOBIN="+tmp)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			dlvErr = fmt.Errorf("go install dlv@%s: %v\n%s", version, err, b)
-			return
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			dlvErr = err
-			return
-		}
-		if err := os.Rename(filepath.Join(tmp, "dlv"), bin); err != nil {
-			dlvErr = err
-			return
-		}
-		dlvBin = bin
-	})
-	if dlvErr != nil {
-		t.Fatal(dlvErr)
-	}
-	return dlvBin
-}
+func dlvPath(t testing.TB) string { return testutil.Dlv(t) }
 
 var (
 	buildMu sync.Mutex

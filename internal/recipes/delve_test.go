@@ -3,7 +3,6 @@ package recipes
 import (
 	"bufio"
 	"fmt"
-	"github.com/lockscope/lockscope/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/mapwrites"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // These tests prove the recipes with a real Delve, built from the module

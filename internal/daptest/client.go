@@ -134,33 +134,20 @@ func (c *Client) SendBody(body []byte) { _ = c.w.Write(body) }
 // takes it. It fails the test after timeout.
 func (c *Client) WaitFor(t testing.TB, what string, timeout time.Duration, pred func(Message) bool) Message {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	timer := time.AfterFunc(timeout, func() {
+	m, ok := c.TryWait(timeout, pred)
+	if !ok {
 		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer timer.Stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		for i, m := range c.msgs {
-			if !c.consumed[i] && pred(m) {
-				c.consumed[i] = true
-				return m
-			}
-		}
+		defer c.mu.Unlock()
 		if c.readErr != nil {
 			t.Fatalf("waiting for %s: the adapter closed the stream (%v); seen:\n%s", what, c.readErr, c.summaryLocked())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: nothing after %v; seen:\n%s", what, timeout, c.summaryLocked())
-		}
-		c.cond.Wait()
+		t.Fatalf("waiting for %s: nothing after %v; seen:\n%s", what, timeout, c.summaryLocked())
 	}
+	return m
 }
 
-// TryWait is WaitFor that returns false instead of failing.
+// TryWait is WaitFor that returns false instead of failing, when the
+// stream ends or the timeout passes first.
 func (c *Client) TryWait(timeout time.Duration, pred func(Message) bool) (Message, bool) {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {

@@ -72,9 +72,11 @@ func TestExternalDlvLaunchAttribute(t *testing.T) {
 		t.Fatal("lockscope dap did not exit after disconnect")
 	}
 	// The external dlv is gone too.
-	out, _ := exec.Command("pgrep", "-f", dlv+" dap").Output()
-	if strings.TrimSpace(string(out)) != "" {
-		t.Fatalf("external dlv still running: %s", out)
+	exes, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, e := range exes {
+		if p, err := os.Readlink(e); err == nil && p == dlv {
+			t.Fatalf("external dlv still running: %s", e)
+		}
 	}
 }
 

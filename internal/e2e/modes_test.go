@@ -63,7 +63,16 @@ func TestExternalDlvFlag(t *testing.T) {
 }
 
 func TestExternalDlvLaunchAttribute(t *testing.T) {
-	dlv := builtDlv(t)
+	// A private copy, so that a dlv left behind is ours and not another
+	// test package's.
+	dlv := filepath.Join(t.TempDir(), "dlv")
+	data, err := os.ReadFile(builtDlv(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dlv, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("othermod"), "main.go")
 	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("othermod"), "dlvPath": dlv, "lockscope": map[string]any{"capture": "off"}},

@@ -1,0 +1,175 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/delve"
+	"github.com/lockscope/lockscope/internal/transport"
+)
+
+// fakeBackend stands in Delve's place for what real Delve 1.27.2 cannot be
+// made to do: send a reverse request (it never sends runInTerminal), or
+// vanish in the middle of a request. Everything else is tested against real
+// Delve in internal/e2e.
+type fakeBackend struct {
+	conn net.Conn
+	done chan struct{}
+}
+
+func (f *fakeBackend) Conn() io.ReadWriteCloser { return f.conn }
+func (f *fakeBackend) Done() <-chan struct{}    { return f.done }
+func (f *fakeBackend) Name() string             { return "fake" }
+func (f *fakeBackend) Close() error             { return f.conn.Close() }
+
+type rig struct {
+	s      *Session
+	c      *daptest.Client
+	br     *transport.Reader
+	bw     *transport.Writer
+	bconn  net.Conn // the backend's side
+	served chan error
+}
+
+// start runs a session between a test client and a scripted backend.
+func start(t *testing.T) *rig {
+	t.Helper()
+	cOurs, cTheirs := net.Pipe()
+	bOurs, bTheirs := net.Pipe()
+	fb := &fakeBackend{conn: bOurs, done: make(chan struct{})}
+	s := New(cTheirs, cTheirs, Options{StartBackend: func(context.Context, string, string) (delve.Backend, error) { return fb, nil }})
+	r := &rig{s: s, c: daptest.New(cOurs, cOurs), br: transport.NewReader(bTheirs), bw: transport.NewWriter(bTheirs),
+		bconn: bTheirs, served: make(chan error, 1)}
+	go func() { r.served <- s.Serve(context.Background()) }()
+	t.Cleanup(func() { cOurs.Close(); bTheirs.Close() })
+	return r
+}
+
+// read returns the next message the backend received.
+func (r *rig) read(t *testing.T) (transport.Header, []byte) {
+	t.Helper()
+	msg, err := r.br.Read()
+	if err != nil {
+		t.Fatalf("backend read: %v", err)
+	}
+	h, err := transport.Peek(msg)
+	if err != nil {
+		t.Fatalf("backend got invalid DAP %q: %v", msg, err)
+	}
+	return h, msg
+}
+
+func (r *rig) respond(t *testing.T, requestSeq int, command string, body map[string]any) {
+	t.Helper()
+	out, _ := json.Marshal(map[string]any{"seq": 1000 + requestSeq, "type": "response", "request_seq": requestSeq,
+		"command": command, "success": true, "body": body})
+	if err := r.bw.Write(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A reverse request from the backend reaches the client under the client's
+// seq space, and the client's answer goes back under the backend's.
+func TestReverseRequestRoundTrip(t *testing.T) {
+	r := start(t)
+	_ = r.bw.Write([]byte(`{"seq":77,"type":"request","command":"runInTerminal","arguments":{"kind":"integrated","args":["dlv"],"futureField":1}}`))
+	m := r.c.WaitFor(t, "the reverse request", 5*time.Second, func(m daptest.Message) bool { return m.Type == "request" })
+	if m.Command != "runInTerminal" || !strings.Contains(string(m.Raw), `"futureField":1`) {
+		t.Fatalf("client got %s", m.Raw)
+	}
+	resp, _ := json.Marshal(map[string]any{"seq": 5, "type": "response", "request_seq": m.Seq, "command": "runInTerminal",
+		"success": true, "body": map[string]any{"processId": 4242}})
+	r.c.SendBody(resp)
+	h, msg := r.read(t)
+	if h.Type != "response" || h.RequestSeq != 77 || !strings.Contains(string(msg), `"processId":4242`) {
+		t.Fatalf("backend got %s, want the response to its request 77", msg)
+	}
+}
+
+// The session's own requests and the client's share the backend's seq
+// space without colliding, each response goes back to whoever asked, and
+// fields the proxy does not know survive.
+func TestOwnRequestsHaveTheirOwnSeq(t *testing.T) {
+	r := start(t)
+	clientSeq := r.c.Send("threads", nil)
+	hClient, _ := r.read(t)
+
+	type result struct {
+		msg []byte
+		err error
+	}
+	own := make(chan result, 1)
+	go func() {
+		_, msg, err := r.s.call(context.Background(), "threads", nil)
+		own <- result{msg, err}
+	}()
+	hOwn, _ := r.read(t)
+	if hOwn.Seq == hClient.Seq {
+		t.Fatalf("the session's request reused seq %d", hOwn.Seq)
+	}
+	// Answer in the opposite order, with a field go-dap does not know.
+	r.respond(t, hOwn.Seq, "threads", map[string]any{"threads": []any{}, "who": "session"})
+	r.respond(t, hClient.Seq, "threads", map[string]any{"threads": []any{}, "who": "client", "supportsANSIStyling": true})
+	got := r.c.Response(t, clientSeq)
+	if !strings.Contains(string(got.Raw), `"who":"client"`) || !strings.Contains(string(got.Raw), `"supportsANSIStyling":true`) {
+		t.Fatalf("client got %s", got.Raw)
+	}
+	res := <-own
+	if res.err != nil || !strings.Contains(string(res.msg), `"who":"session"`) {
+		t.Fatalf("session got %s, %v", res.msg, res.err)
+	}
+	// The session's answer never reached the client.
+	for _, m := range r.c.Messages() {
+		if strings.Contains(string(m.Raw), `"who":"session"`) {
+			t.Fatalf("the client saw the session's own response: %s", m.Raw)
+		}
+	}
+}
+
+// When the backend vanishes mid-request, the client gets an error response
+// for what was pending and a terminated event, and Serve returns.
+func TestBackendVanishes(t *testing.T) {
+	r := start(t)
+	seq := r.c.Send("stackTrace", map[string]any{"threadId": 1})
+	r.read(t)
+	r.bconn.Close()
+	resp := r.c.Response(t, seq)
+	if resp.Success || !strings.Contains(resp.Message, "Delve went away") {
+		t.Fatalf("pending request answered %s, want an error", resp.Raw)
+	}
+	r.c.Event(t, "terminated")
+	select {
+	case <-r.served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the backend vanished")
+	}
+}
+
+// A panic in a lockscope request handler becomes an error response, and
+// the session goes on.
+func TestHandlerPanicIsAnErrorResponse(t *testing.T) {
+	r := start(t)
+	seq := r.c.Send("lockscope/breakpoints", map[string]any{"file": 12, "line": "x"})
+	resp := r.c.Response(t, seq)
+	if resp.Success {
+		t.Fatalf("bad arguments succeeded: %s", resp.Raw)
+	}
+	r.s.ext.mu.Lock()
+	r.s.ext.report = nil // a broken invariant: handlers that read it panic
+	r.s.ext.mu.Unlock()
+	seq = r.c.Send("lockscope/breakpoints", map[string]any{"file": "/x.go", "line": 3})
+	resp = r.c.Response(t, seq)
+	if resp.Success || resp.ErrorID() != 7003 {
+		t.Fatalf("panicking handler answered %s, want internal error 7003", resp.Raw)
+	}
+	r.s.ext.mu.Lock()
+	r.s.ext.report = r.s.ext.builder.Build()
+	r.s.ext.mu.Unlock()
+	r.c.Call(t, "lockscope/report", nil)
+}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,4 +188,56 @@ func TestCaptureCancel(t *testing.T) {
 	}
 	c.Event(t, "progressEnd")
 	c.Call(t, "disconnect", nil)
+}
+
+// Attached to a service that serves net/http/pprof, the session captures
+// from its pprofURL: the agent is not needed.
+func TestAttachWithPprofURL(t *testing.T) {
+	bin := buildProgram(t, "service")
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	prog := exec.Command(bin, "-addr-file", addrFile)
+	if err := prog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = prog.Process.Kill(); _ = prog.Wait() })
+	var addr string
+	for i := 0; i < 100 && addr == ""; i++ {
+		b, _ := os.ReadFile(addrFile)
+		addr = string(b)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if addr == "" {
+		t.Fatal("the service wrote no address")
+	}
+	file := filepath.Join(testdataDir("service"), "main.go")
+	a := startAdapter(t)
+	c := a.c
+	initialize(t, c)
+	c.Call(t, "attach", map[string]any{"request": "attach", "mode": "local", "processId": prog.Process.Pid,
+		"lockscope": map[string]any{"pprofURL": "http://" + addr, "refreshSeconds": 0.5}})
+	c.Event(t, "initialized")
+	c.Call(t, "configurationDone", nil)
+	r := reportEvent(t, c, 30*time.Second, "main.record on top", func(r *contention.Report) bool {
+		m := topOfKind(r, contention.KindMutex)
+		return m != nil && m.Function == "main.record"
+	})
+	if m := topOfKind(r, contention.KindMutex); m.File != file || m.Line != markerLine(t, file, "service-unlock") {
+		t.Errorf("top mutex hotspot at %s:%d, want the service's Unlock line", m.File, m.Line)
+	}
+	if r.Sources[0].Origin != "url" {
+		t.Errorf("sources %+v: want the pprof URL", r.Sources)
+	}
+	// On demand: a delta over one second.
+	var rep contention.Report
+	c.Call(t, dapx.CommandCapture, map[string]any{"kinds": []string{"block"}, "seconds": 1}).Decode(t, &rep)
+	if b := topOfKind(&rep, contention.KindBlock); b == nil || b.Function != "main.record" {
+		t.Errorf("captured block profile: top %+v, want main.record", b)
+	}
+	c.Call(t, "disconnect", nil)
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit")
+	}
+	if !alive(prog.Process.Pid) {
+		t.Fatal("the attached service died on disconnect")
+	}
 }

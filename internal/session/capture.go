@@ -172,8 +172,12 @@ func (e *extension) launched() {
 	}
 	inj := e.inj
 	e.mu.Unlock()
-	if inj != nil && cfg.Capture != "off" {
+	switch {
+	case cfg.Capture == "off":
+	case inj != nil:
 		e.goAsync(func() { e.refreshLoop(inj, cfg) })
+	case cfg.PprofURL != "":
+		e.goAsync(func() { e.urlRefreshLoop(cfg) })
 	}
 }
 
@@ -191,27 +195,21 @@ func (e *extension) loadIndex(info launchInfo) {
 	e.rebuild(false)
 }
 
-// refreshLoop fetches the running program's profiles every refresh period
-// and sends the report when it changed. It never asks a stopped program:
-// the agent runs inside it, and a stopped process cannot answer.
-func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
-	agent, err := inj.Connect(e.ctx)
-	if err != nil {
-		if e.ctx.Err() == nil {
-			e.console("lockscope: " + err.Error())
-		}
-		return
-	}
-	e.mu.Lock()
-	e.agent = agent
-	e.mu.Unlock()
-	period := DefaultRefresh
+// refreshPeriod is the launch's refreshSeconds, or the default.
+func refreshPeriod(cfg dapx.LaunchConfig) time.Duration {
 	if cfg.RefreshSeconds > 0 {
-		period = time.Duration(cfg.RefreshSeconds * float64(time.Second))
+		return time.Duration(cfg.RefreshSeconds * float64(time.Second))
 	}
+	return DefaultRefresh
+}
+
+// every runs f each period while the program runs, then rebuilds the report
+// (which sends the event when it changed). It never runs f while the
+// program is stopped: the agent, or the service's net/http/pprof, lives
+// inside it, and a stopped process cannot answer.
+func (e *extension) every(period time.Duration, f func(ctx context.Context)) {
 	tick := time.NewTicker(period)
 	defer tick.Stop()
-	traced := cfg.TraceSeconds <= 0
 	for {
 		select {
 		case <-e.ctx.Done():
@@ -225,6 +223,27 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, period+5*time.Second)
+		f(ctx)
+		cancel()
+		e.rebuild(false)
+	}
+}
+
+// refreshLoop fetches the running program's profiles from the injected
+// agent every refresh period.
+func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
+	agent, err := inj.Connect(e.ctx)
+	if err != nil {
+		if e.ctx.Err() == nil {
+			e.console("lockscope: " + err.Error())
+		}
+		return
+	}
+	e.mu.Lock()
+	e.agent = agent
+	e.mu.Unlock()
+	traced := cfg.TraceSeconds <= 0
+	e.every(refreshPeriod(cfg), func(ctx context.Context) {
 		if err := e.fetchProfiles(ctx, agent, []string{contention.KindMutex, contention.KindBlock}); err != nil {
 			e.s.log.Debug("refresh", "err", err)
 			// After a restart the agent listens somewhere else: find it.
@@ -235,15 +254,39 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 				e.mu.Unlock()
 			}
 		}
-		cancel()
 		if !traced {
 			// One trace window early in the run gives the blocking chains;
 			// lockscope/capture takes more on demand.
 			traced = true
 			e.captureTrace(agent, cfg.TraceSeconds)
 		}
-		e.rebuild(false)
-	}
+	})
+}
+
+// urlRefreshLoop fetches the cumulative profiles of a service that serves
+// net/http/pprof (the launch's pprofURL), for sessions without the agent:
+// attach, exec, or a remote dlv.
+func (e *extension) urlRefreshLoop(cfg dapx.LaunchConfig) {
+	reported := false
+	e.every(refreshPeriod(cfg), func(ctx context.Context) {
+		for _, k := range []string{contention.KindMutex, contention.KindBlock} {
+			u, err := capture.PprofURL(cfg.PprofURL, k)
+			if err == nil {
+				var data []byte
+				if data, err = capture.FetchURL(ctx, u, 0, cfg.AllowHosts); err == nil {
+					e.builder.Clear(k)
+					err = e.builder.AddProfile(k, data, contention.Source{Kind: k, Origin: "url", URL: u})
+				}
+			}
+			if err != nil {
+				if !reported {
+					reported = true // once: the service may not be up yet
+					e.console("lockscope: " + err.Error())
+				}
+				return
+			}
+		}
+	})
 }
 
 // captureTrace records one trace window of the running program into the

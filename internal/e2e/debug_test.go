@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,5 +323,24 @@ func TestMalformedMessages(t *testing.T) {
 	c.Call(t, "disconnect", nil)
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
+	}
+}
+
+// SIGTERM to the adapter ends the session as a disconnect would: the
+// launched program dies with it.
+func TestSigtermKillsLaunchedProgram(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	launchBasic(t, c, map[string]any{"args": []string{"-wait", "120s"}})
+	c.Call(t, "configurationDone", nil)
+	pid := processPid(t, c)
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !waitGone(pid, 20*time.Second) {
+		t.Fatalf("debuggee %d still running after SIGTERM to the adapter", pid)
+	}
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit on SIGTERM")
 	}
 }

@@ -17,13 +17,11 @@
 //     on the same line of the same kind from several inputs are summed.
 //     Frames of lockscope's own agent are dropped.
 //  2. Chains come from the traces, as tracechain ordered them.
-//  3. Map writes come from the index (SetIndex). A write is contended when
-//     a lock hotspot sits on a Lock or Unlock call of the mutex that guards
-//     it (joined by the index's mutex identity, GuardID); its waitNs is the
-//     waiter-side (block) delay on those calls, or the holder-side (mutex)
-//     delay when no block profile was read, and its waiters the mean number
-//     of goroutines waiting over the capture window (the source's
-//     DurationNs), when that is known.
+//  3. Map writes come from the index (SetIndex) and are marked contended by
+//     mapwrites.Join: a lock hotspot of at least 1% of its kind on a Lock or
+//     Unlock call of the very mutex that guards the write. Its waiters are
+//     the mean number of goroutines waiting over the capture window (the
+//     source's DurationNs), when that is known.
 //  4. Breakpoints are suggested for the map writes by the function given
 //     to SetSuggester (the session and the CLI pass internal/recipes).
 //  5. The crash (AddCrashText) gets the other writers of its map from the
@@ -56,17 +54,16 @@ const agentFuncPrefix = "lockscopeAgent"
 // Builder collects inputs and builds reports from them. It is safe for
 // concurrent use; Build may be called again after more inputs arrive.
 type Builder struct {
-	mu        sync.Mutex
-	hotspots  []contention.Hotspot
-	runtime   []contention.Hotspot
-	chains    []contention.Chain
-	crash     *contention.Crash
-	races     []contention.Race
-	sources   []contention.Source
-	notes     []string
-	index     *mapwrites.Index
-	suggest   Suggester
-	kindsRead map[string]bool
+	mu       sync.Mutex
+	hotspots []contention.Hotspot
+	runtime  []contention.Hotspot
+	chains   []contention.Chain
+	crash    *contention.Crash
+	races    []contention.Race
+	sources  []contention.Source
+	notes    []string
+	index    *mapwrites.Index
+	suggest  Suggester
 }
 
 // Suggester turns the report's map writes (marked contended or not) into
@@ -84,7 +81,7 @@ func (b *Builder) SetSuggester(s Suggester) {
 
 // NewBuilder returns an empty builder.
 func NewBuilder() *Builder {
-	return &Builder{kindsRead: map[string]bool{}}
+	return &Builder{}
 }
 
 // AddProfile analyses a mutex or block profile (gzipped or raw pprof
@@ -119,7 +116,6 @@ func (b *Builder) AddProfile(kind string, data []byte, src contention.Source) er
 		b.notes = append(b.notes, name+": "+n)
 	}
 	src.Kind = res.Kind
-	b.kindsRead[res.Kind] = true
 	b.addSource(src)
 	return nil
 }
@@ -268,11 +264,6 @@ func (b *Builder) Clear(kinds ...string) {
 		}
 	}
 	b.sources = srcs
-	for k := range b.kindsRead {
-		if !keep(k) {
-			delete(b.kindsRead, k)
-		}
-	}
 }
 
 func (b *Builder) addSource(src contention.Source) {
@@ -315,86 +306,16 @@ func (b *Builder) Build() *contention.Report {
 
 // mapWrites marks the index's writes contended from the lock hotspots.
 func (b *Builder) mapWrites(hs []contention.Hotspot) []contention.MapWrite {
-	writes := b.index.Writes()
-	sites := b.index.LockSites()
-	type lineKey struct {
-		file string
-		line int
-	}
-	waiter := map[lineKey]int64{} // block-side lock delay per line
-	holder := map[lineKey]int64{} // mutex-side lock delay per line
-	for _, h := range hs {
-		if !h.Lock {
-			continue
-		}
-		k := lineKey{h.File, h.Line}
-		switch h.Kind {
-		case contention.KindBlock:
-			waiter[k] += h.DelayNs
-		case contention.KindMutex:
-			holder[k] += h.DelayNs
-		}
-	}
-	// The mutex identity of each guard: the lock calls in the write's own
-	// function with the same expression name the mutex; every call on that
-	// mutex anywhere counts.
-	idsByExpr := map[string]map[string]bool{} // function + "\x00" + expr -> mutex ids
-	sitesByID := map[string][]mapwrites.LockSite{}
-	for _, s := range sites {
-		key := s.Function + "\x00" + s.Mutex
-		if idsByExpr[key] == nil {
-			idsByExpr[key] = map[string]bool{}
-		}
-		idsByExpr[key][s.MutexID] = true
-		sitesByID[s.MutexID] = append(sitesByID[s.MutexID], s)
-	}
-	// The capture window of each kind, for the mean number of waiters.
-	window := map[string]int64{}
+	// The capture window, for the mean number of waiters (Little's law:
+	// the total wait over the time it was spread across).
+	var window int64
 	for _, src := range b.sources {
-		window[src.Kind] = max(window[src.Kind], src.DurationNs)
-	}
-	for i := range writes {
-		w := &writes[i]
-		if w.Guard == "" && w.GuardID == "" {
-			continue
-		}
-		ids := map[string]bool{}
-		if w.GuardID != "" {
-			ids[w.GuardID] = true
-		} else {
-			ids = idsByExpr[w.Function+"\x00"+w.Guard]
-		}
-		var wait, hold int64
-		seen := map[lineKey]bool{}
-		for id := range ids {
-			for _, s := range sitesByID[id] {
-				k := lineKey{s.File, s.Line}
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				wait += waiter[k]
-				hold += holder[k]
-			}
-		}
-		kind := contention.KindBlock
-		switch {
-		case wait > 0:
-			w.WaitNs = wait
-		case !b.kindsRead[contention.KindBlock]:
-			// Since Go 1.22 the mutex profile charges the holder with the
-			// waiters' total time, so it stands in for the block profile.
-			w.WaitNs = hold
-			kind = contention.KindMutex
-		}
-		w.Contended = w.WaitNs > 0
-		if d := window[kind]; w.Contended && d > 0 {
-			// Little's law: the mean number waiting is the total wait
-			// over the time it was spread across.
-			w.Waiters = float64(w.WaitNs) / float64(d)
+		if src.Kind == contention.KindBlock || src.Kind == contention.KindMutex {
+			window = max(window, src.DurationNs)
 		}
 	}
-	return writes
+	// One rule for "contended", with its 1% threshold, lives in mapwrites.
+	return mapwrites.Join(b.index.Writes(), b.index.LockSites(), hs, mapwrites.JoinOptions{WindowNs: window})
 }
 
 // mergeHotspots sums hotspots of the same kind on the same line and

@@ -129,6 +129,7 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 	// progress comes from a third: one lock keeps stderr whole.
 	stderr = &syncWriter{w: stderr}
 	a := &analyzer{cfg: cfg, stderr: stderr, builder: report.NewBuilder()}
+	a.builder.SetSourceReader(os.ReadFile)
 	r, err := a.run(ctx)
 	if err != nil {
 		var ee *exitErr
@@ -315,7 +316,7 @@ func (a *analyzer) startIndex(ctx context.Context, target string, tests bool) *i
 	flags, _ := capture.DelveBuildFlags(a.cfg.buildFlags)
 	go func() {
 		defer close(j.done)
-		j.ix, j.err = mapwrites.LoadWithOptions(dir, []string{"."}, mapwrites.Options{BuildFlags: flags, Tests: tests})
+		j.ix, j.err = mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: flags, Tests: tests})
 	}()
 	a.index = j
 	return j

@@ -538,3 +538,28 @@ func TestAnalyzeInterrupt(t *testing.T) {
 		t.Errorf("program pid %d still exists after the interrupt (kill 0: %v)", pid, err)
 	}
 }
+
+// inventory's map write sits in another package of the module, under a
+// deferred Unlock. The optimised build charges that Unlock to the
+// function's exit; the report puts it back on the defer line, and the
+// write in store.go is found and contended.
+func TestAnalyzeInventoryDeferAndOtherPackage(t *testing.T) {
+	store := fixture(t, "inventory", "store", "store.go")
+	r := analyze(t, "--json", "--trace-seconds", "0", fixture(t, "inventory"))
+	mustOK(t, r)
+	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), store, markerLine(t, store, "lockscope:store-unlock"),
+		"github.com/lockscope/lockscope/testdata/inventory/store.(*Store).Add")
+	write := markerLine(t, store, "lockscope:store-write")
+	found := false
+	for _, m := range r.report.MapWrites {
+		if m.File == store && m.Line == write {
+			found = true
+			if !m.Contended || m.Guard != "s.mu" {
+				t.Errorf("store write: contended=%v guard=%q, want contended under s.mu", m.Contended, m.Guard)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the write in store.go is not in the report's mapWrites")
+	}
+}

@@ -414,3 +414,33 @@ func TestAtRelative(t *testing.T) {
 		t.Errorf("At matched a partial file name")
 	}
 }
+
+// LoadProgram follows the program into the other packages of its module:
+// inventory's map write sits in testdata/inventory/store.
+func TestLoadProgramFollowsModulePackages(t *testing.T) {
+	dir := filepath.Join(repoRootForProgram(t), "testdata", "inventory")
+	ix, err := LoadProgram(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range ix.Writes() {
+		if strings.HasSuffix(w.File, filepath.Join("store", "store.go")) && w.Map == "s.stock" {
+			found = true
+		}
+		if strings.Contains(w.File, "/usr/local/go/") || strings.Contains(w.File, "/pkg/mod/") {
+			t.Errorf("indexed a write outside the module: %s:%d", w.File, w.Line)
+		}
+	}
+	if !found {
+		t.Fatalf("no write of s.stock in store.go among %d writes", len(ix.Writes()))
+	}
+}
+
+func repoRootForProgram(t *testing.T) string {
+	abs, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}

@@ -64,6 +64,9 @@ type Builder struct {
 	notes    []string
 	index    *mapwrites.Index
 	suggest  Suggester
+	// readSource reads a source file; nil leaves deferred Unlocks where
+	// the profile charged them.
+	readSource func(file string) ([]byte, error)
 }
 
 // Suggester turns the report's map writes (marked contended or not) into
@@ -77,6 +80,16 @@ func (b *Builder) SetSuggester(s Suggester) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.suggest = s
+}
+
+// SetSourceReader lets the builder read source files, which it needs for
+// one thing: moving a deferred Unlock that an optimised build charged to
+// the function's exit back to its defer line (profiles.AttributeDefers).
+// The caller chooses the I/O, typically os.ReadFile.
+func (b *Builder) SetSourceReader(read func(file string) ([]byte, error)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readSource = read
 }
 
 // NewBuilder returns an empty builder.
@@ -96,6 +109,11 @@ func (b *Builder) AddProfile(kind string, data []byte, src contention.Source) er
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.readSource != nil && res.Kind == contention.KindMutex {
+		// An optimised build charges a deferred Unlock to the function's
+		// exit; put it back on the defer line, where the user wrote it.
+		res.Hotspots, _ = profiles.AttributeDefers(res.Hotspots, b.readSource)
+	}
 	b.hotspots = append(b.hotspots, dropAgent(res.Hotspots)...)
 	for _, h := range dropAgent(res.RuntimeInternal) {
 		if !traceMachinery(h.Stacks) {

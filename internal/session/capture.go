@@ -184,7 +184,7 @@ func (e *extension) launched() {
 // loadIndex indexes the map writes of the debuggee's packages.
 func (e *extension) loadIndex(info launchInfo) {
 	t0 := time.Now()
-	ix, err := mapwrites.LoadWithOptions(info.ProgramDir, []string{"./..."}, mapwrites.Options{Tests: info.Mode == "test"})
+	ix, err := mapwrites.LoadProgram(info.ProgramDir, mapwrites.Options{Tests: info.Mode == "test"})
 	e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0), "err", err)
 	if err != nil {
 		e.builder.AddNote("the source index could not be built: %v", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ func newExtension(s *Session) *extension {
 	e := &extension{s: s, builder: report.NewBuilder(), report: contention.Empty(), ctx: ctx, cancel: cancel,
 		races: &crashrace.RaceParser{}, progress: map[string]context.CancelFunc{}}
 	e.builder.SetSuggester(e.suggest)
+	e.builder.SetSourceReader(os.ReadFile)
 	return e
 }
 

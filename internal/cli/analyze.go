@@ -353,7 +353,7 @@ func (a *analyzer) useRecipes(goVersion string) {
 		return
 	}
 	a.builder.SetSuggester(func(writes []contention.MapWrite) []contention.Breakpoint {
-		bps, _ := recipes.ForReport(writes, goVersion, recipes.Options{})
+		bps, _ := recipes.Suggest(writes, goVersion)
 		return bps
 	})
 }

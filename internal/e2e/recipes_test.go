@@ -206,3 +206,47 @@ func TestUnguardedTwoWriterBreakpoint(t *testing.T) {
 	}
 	c.Call(t, "disconnect", nil)
 }
+
+// The logpoint variant prints the number of waiters without stopping.
+func TestContendedWriteLogpoint(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	file := filepath.Join(testdataDir("ledger"), "main.go")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
+		"lockscope": map[string]any{"refreshSeconds": 0.5}})
+	c.Call(t, "configurationDone", nil)
+	line := markerLine(t, file, "hot-write")
+	var logBP *contention.Breakpoint
+	deadline := time.Now().Add(60 * time.Second)
+	for logBP == nil && time.Now().Before(deadline) {
+		for _, bp := range suggestions(t, c, file, line) {
+			if bp.LogMessage != "" {
+				logBP = &bp
+			}
+		}
+		if logBP == nil {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	if logBP == nil {
+		t.Fatal("no logpoint suggested")
+	}
+	setBreakpoints(t, c, file, map[string]any{"line": logBP.Line, "condition": logBP.Condition, "logMessage": logBP.LogMessage})
+	out := c.WaitFor(t, "the logpoint's output", 60*time.Second, func(m daptest.Message) bool {
+		return m.Type == "event" && m.Event == "output" && strings.Contains(string(m.Body), "goroutines wait for balMu")
+	})
+	var body struct {
+		Output string `json:"output"`
+	}
+	out.Decode(t, &body)
+	// Delve prefixes a logpoint's output with the goroutine: "> [Go 9]: ".
+	var g, n int
+	if _, err := fmt.Sscanf(body.Output, "> [Go %d]: %d goroutines wait", &g, &n); err != nil || n < 2 {
+		t.Errorf("logpoint printed %q: want a waiter count of at least 2", body.Output)
+	}
+	// It never stopped the program.
+	if m, ok := c.TryWait(time.Second, func(m daptest.Message) bool { return m.Event == "stopped" }); ok {
+		t.Errorf("the logpoint stopped the program: %s", m.Raw)
+	}
+	c.Call(t, "disconnect", nil)
+}

@@ -226,7 +226,7 @@ func (e *extension) suggest(writes []contention.MapWrite) []contention.Breakpoin
 	if gv == "" {
 		return nil
 	}
-	bps, err := recipes.ForReport(writes, gv, recipes.Options{})
+	bps, err := recipes.Suggest(writes, gv)
 	if err != nil {
 		e.s.log.Warn("breakpoint recipes", "err", err)
 	}

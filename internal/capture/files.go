@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -18,42 +19,76 @@ const (
 	InputTrace   = "trace"   // a runtime/trace execution trace
 )
 
-// ReadInput reads a profile or trace file with a size cap, and checks that
-// it looks like one (a gzipped or raw pprof proto, or a Go execution trace).
-// Errors name the file.
-func ReadInput(path string) (data []byte, kind string, err error) {
+// Input is an opened profile or trace file whose kind is known from its
+// first bytes. Traces are meant to be streamed: the trace analysis keeps
+// one generation in memory, so reading a 200 MB trace whole first would
+// more than double the peak.
+type Input struct {
+	io.Reader // the whole file, from its first byte
+	Kind      string
+	Size      int64
+	Path      string
+	f         *os.File
+}
+
+// Close closes the file.
+func (in *Input) Close() error { return in.f.Close() }
+
+// OpenInput opens a profile or trace file and checks that it looks like
+// one (a gzipped or raw pprof proto, or a Go execution trace). Errors name
+// the file.
+func OpenInput(path string) (*Input, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	}
 	if st.IsDir() {
-		return nil, "", fmt.Errorf("%s: is a directory, not a profile or trace file", path)
+		f.Close()
+		return nil, fmt.Errorf("%s: is a directory, not a profile or trace file", path)
 	}
-	data, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, err := br.Peek(16)
+	if len(head) == 0 {
+		f.Close()
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+		}
+		return nil, fmt.Errorf("%s: empty file", path)
+	}
+	kind := Sniff(head)
+	if kind == "" {
+		if strings.HasSuffix(path, ".pb") || strings.HasSuffix(filepath.Base(path), ".prof") {
+			// A raw proto has no magic number; let the parser judge it.
+			kind = InputProfile
+		} else {
+			f.Close()
+			return nil, fmt.Errorf("%s: neither a pprof profile (gzipped proto) nor a Go execution trace", path)
+		}
+	}
+	return &Input{Reader: br, Kind: kind, Size: st.Size(), Path: path, f: f}, nil
+}
+
+// ReadInput reads a profile or trace file whole, with a size cap (see
+// [OpenInput] to stream a trace instead). Errors name the file.
+func ReadInput(path string) (data []byte, kind string, err error) {
+	in, err := OpenInput(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer in.Close()
+	data, err = io.ReadAll(io.LimitReader(in, MaxFileSize+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	}
 	if len(data) > MaxFileSize {
 		return nil, "", fmt.Errorf("%s: larger than %d MiB; refused", path, MaxFileSize>>20)
 	}
-	if len(data) == 0 {
-		return nil, "", fmt.Errorf("%s: empty file", path)
-	}
-	kind = Sniff(data)
-	if kind == "" {
-		if strings.HasSuffix(path, ".pb") || strings.HasSuffix(filepath.Base(path), ".prof") {
-			// A raw proto has no magic number; let the parser judge it.
-			kind = InputProfile
-		} else {
-			return nil, "", fmt.Errorf("%s: neither a pprof profile (gzipped proto) nor a Go execution trace", path)
-		}
-	}
-	return data, kind, nil
+	return data, in.Kind, nil
 }
 
 // Sniff tells a gzipped pprof profile from a Go execution trace by their

@@ -384,11 +384,15 @@ func (a *analyzer) addProfile(kind string, data []byte, src contention.Source) {
 }
 
 func (a *analyzer) addTrace(data []byte, src contention.Source) {
+	a.addTraceFrom(bytes.NewReader(data), int64(len(data)), src)
+}
+
+func (a *analyzer) addTraceFrom(r io.Reader, size int64, src contention.Source) {
 	start := time.Now()
 	defer func() {
-		a.progress("read a %.1f MB trace in %s", float64(len(data))/1e6, time.Since(start).Round(time.Millisecond))
+		a.progress("read a %.1f MB trace in %s", float64(size)/1e6, time.Since(start).Round(time.Millisecond))
 	}()
-	if err := a.builder.AddTrace(bytes.NewReader(data), src); err != nil {
+	if err := a.builder.AddTrace(r, src); err != nil {
 		a.failed = append(a.failed, err)
 		return
 	}
@@ -406,22 +410,31 @@ func (a *analyzer) external(ctx context.Context) error {
 		if f.path == "" {
 			continue
 		}
-		data, sniffed, err := capture.ReadInput(f.path)
+		in, err := capture.OpenInput(f.path)
 		if err != nil {
 			return &exitErr{code: ExitInput, err: err}
 		}
 		src := contention.Source{Path: absPath(f.path), Origin: "file"}
 		switch {
-		case f.kind == "trace" && sniffed != capture.InputTrace:
+		case f.kind == "trace" && in.Kind != capture.InputTrace:
+			in.Close()
 			return fail(ExitInput, "%s: given as --trace but it is a pprof profile", f.path)
-		case f.kind != "trace" && sniffed == capture.InputTrace:
+		case f.kind != "trace" && in.Kind == capture.InputTrace:
+			in.Close()
 			return fail(ExitInput, "%s: given as --%s but it is an execution trace (use --trace)", f.path, f.kind)
 		}
 		if f.kind == "trace" {
-			a.addTrace(data, src)
-		} else {
-			a.addProfile(f.kind, data, src)
+			// Streamed: the analysis holds one generation, not the file.
+			a.addTraceFrom(in, in.Size, src)
+			in.Close()
+			continue
 		}
+		in.Close()
+		data, _, err := capture.ReadInput(f.path)
+		if err != nil {
+			return &exitErr{code: ExitInput, err: err}
+		}
+		a.addProfile(f.kind, data, src)
 	}
 	if cfg.pprofURL == "" {
 		return nil

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -300,7 +301,7 @@ func (e *extension) captureTrace(agent *capture.Agent, seconds float64) {
 			return err
 		}
 		e.builder.Clear("trace", contention.KindTraceBlocked, contention.KindTraceBlocks)
-		return e.builder.AddTrace(strings.NewReader(string(data)), contention.Source{Kind: "trace", Origin: "agent",
+		return e.builder.AddTrace(bytes.NewReader(data), contention.Source{Kind: "trace", Origin: "agent",
 			URL: "agent:" + agent.Addr, DurationNs: int64(seconds * float64(time.Second))})
 	})
 	if err != nil && e.ctx.Err() == nil {
@@ -349,7 +350,7 @@ func (e *extension) onExited() {
 	}
 	for _, k := range []string{"trace", "trace-window"} {
 		if data, ok := files[k]; ok {
-			if err := e.builder.AddTrace(strings.NewReader(string(data)), contention.Source{Kind: "trace", Origin: "agent"}); err != nil {
+			if err := e.builder.AddTrace(bytes.NewReader(data), contention.Source{Kind: "trace", Origin: "agent"}); err != nil {
 				e.console("lockscope: " + err.Error())
 			}
 		}
@@ -467,7 +468,7 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 			}
 			if k == "trace" {
 				e.builder.Clear("trace", contention.KindTraceBlocked, contention.KindTraceBlocks)
-				err = e.builder.AddTrace(strings.NewReader(string(data)), src)
+				err = e.builder.AddTrace(bytes.NewReader(data), src)
 			} else {
 				e.builder.Clear(k)
 				err = e.builder.AddProfile(k, data, src)
@@ -519,17 +520,23 @@ func (e *extension) loadFile(path, kind string) {
 }
 
 func (e *extension) loadFileErr(path, kind string) error {
-	data, sniffed, err := capture.ReadInput(path)
+	in, err := capture.OpenInput(path)
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	if kind == "" {
-		kind = sniffed
+		kind = in.Kind
 	}
 	src := contention.Source{Path: path, Origin: "file"}
 	if kind == "trace" {
+		// Streamed: the analysis holds one generation, not the file.
 		src.Kind = "trace"
-		return e.builder.AddTrace(strings.NewReader(string(data)), src)
+		return e.builder.AddTrace(in, src)
+	}
+	data, _, err := capture.ReadInput(path)
+	if err != nil {
+		return err
 	}
 	if kind != contention.KindMutex && kind != contention.KindBlock && kind != "" && kind != "profile" {
 		return fmt.Errorf("%s: unknown kind %q (want mutex, block or trace)", path, kind)

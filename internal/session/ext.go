@@ -34,7 +34,6 @@ type extension struct {
 	report    *contention.Report
 	sent      []byte // fingerprint of the last report event
 	stopped   bool   // the debuggee is stopped (breakpoint, pause, crash)
-	running   bool   // the debuggee was started and has not exited
 	exited    bool
 	inj       *capture.Injection
 	agent     *capture.Agent
@@ -281,10 +280,6 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 		e.mu.Lock()
 		e.stopped = false
 		e.mu.Unlock()
-	case "process":
-		e.mu.Lock()
-		e.running = true
-		e.mu.Unlock()
 	case "output":
 		var b struct {
 			Category string `json:"category"`
@@ -300,7 +295,7 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 		e.onExited()
 	case "terminated":
 		e.mu.Lock()
-		e.exited, e.running = true, false
+		e.exited = true
 		e.mu.Unlock()
 	}
 	return nil, false
@@ -496,5 +491,3 @@ func (e *extension) close() {
 		_ = inj.Close()
 	}
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -41,7 +42,7 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 	}
 	info := launchInfo{Request: h.Command}
 	if raw, ok := args["lockscope"]; ok {
-		dec := json.NewDecoder(bytesReader(raw))
+		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&info.Config); err != nil {
 			s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", "invalid \"lockscope\" attribute: "+err.Error(), true)

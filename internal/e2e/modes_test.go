@@ -142,3 +142,11 @@ func requireChildExe(t *testing.T, a *adapter, exe string) {
 	}
 	t.Fatalf("no child process runs %s", exe)
 }
+
+// vscode-go's mode "auto" works: a _test.go program runs the tests.
+func TestAutoMode(t *testing.T) {
+	a := startAdapter(t)
+	file := filepath.Join(testdataDir("basic"), "basic_test.go")
+	stopAt(t, a.c, map[string]any{"mode": "auto", "program": file, "args": []string{"-test.run", "TestCompute"},
+		"lockscope": map[string]any{"capture": "off"}}, file, markerLine(t, file, "test-compute"))
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lockscope/lockscope/internal/dapx"
@@ -58,6 +59,20 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 	info.Mode = stringArg(args, "mode")
 	if info.Mode == "" && h.Command == "launch" {
 		info.Mode = "debug"
+	}
+	if info.Mode == "auto" && h.Command == "launch" {
+		// vscode-go's "auto", which Delve does not know: a _test.go file
+		// means test mode, anything else debug.
+		info.Mode = "debug"
+		if strings.HasSuffix(stringArg(args, "program"), "_test.go") {
+			info.Mode = "test"
+		}
+		setString(args, "mode", info.Mode)
+	}
+	if p := stringArg(args, "program"); info.Mode == "test" && strings.HasSuffix(p, "_test.go") {
+		// As vscode-go does: a test file stands for its package, whose
+		// other files the tests need.
+		setString(args, "program", filepath.Dir(p))
 	}
 	if p := stringArg(args, "program"); p != "" && h.Command == "launch" {
 		if abs, dir, ok := resolveProgram(p); ok {

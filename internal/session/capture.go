@@ -90,9 +90,11 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		b, _ := json.Marshal(flags)
 		args["buildFlags"] = b
 	}
+	gv := goEnvVersion(info.ProgramDir)
 	e.mu.Lock()
-	e.goVersion = goEnvVersion(info.ProgramDir)
+	e.goVersion = gv
 	e.mu.Unlock()
+	e.checkGoVersion(gv)
 	e.startIndex(*info)
 	return nil
 }
@@ -132,6 +134,19 @@ func (e *extension) waitIndex() {
 	}
 }
 
+// checkGoVersion says plainly in the report when the debuggee's Go version
+// has no known runtime layout: no breakpoint is offered then, rather than a
+// guess that Delve would evaluate wrongly.
+func (e *extension) checkGoVersion(gv string) {
+	if gv == "" {
+		e.builder.AddNote("no breakpoints can be suggested: the debuggee's Go version is unknown")
+		return
+	}
+	if _, err := recipes.ParseGoVersion(gv); err != nil {
+		e.builder.AddNote("no breakpoints can be suggested: %v", err)
+	}
+}
+
 // goEnvVersion asks the go command which Go version builds in dir.
 func goEnvVersion(dir string) string {
 	cmd := exec.Command("go", "env", "GOVERSION")
@@ -168,11 +183,15 @@ func (e *extension) launched() {
 		e.goAsync(func() { e.loadFile(p, "trace") })
 	}
 	e.mu.Lock()
-	if e.goVersion == "" && info.Mode == "exec" && info.Program != "" {
+	checkExec := e.goVersion == "" && info.Mode == "exec" && info.Program != ""
+	if checkExec {
 		e.goVersion, _ = recipes.GoVersionOfBinary(info.Program)
 	}
-	inj := e.inj
+	inj, gv := e.inj, e.goVersion
 	e.mu.Unlock()
+	if checkExec {
+		e.checkGoVersion(gv)
+	}
 	switch {
 	case cfg.Capture == "off":
 	case inj != nil:

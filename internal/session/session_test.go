@@ -173,3 +173,20 @@ func TestHandlerPanicIsAnErrorResponse(t *testing.T) {
 	r.s.ext.mu.Unlock()
 	r.c.Call(t, "lockscope/report", nil)
 }
+
+// A Go version with no known runtime layout is said plainly in the report,
+// and no breakpoint is guessed.
+func TestUnknownGoVersionIsSaid(t *testing.T) {
+	r := start(t)
+	r.s.ext.checkGoVersion("go1.40.1")
+	rep := r.s.ext.rebuild(false)
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "no known runtime layout") {
+		t.Fatalf("notes %q: want one saying the layout is unknown", rep.Notes)
+	}
+	r.s.ext.mu.Lock()
+	r.s.ext.goVersion = "go1.40.1"
+	r.s.ext.mu.Unlock()
+	if bps := r.s.ext.suggest(nil); len(bps) != 0 {
+		t.Fatalf("suggested %v for an unknown runtime", bps)
+	}
+}

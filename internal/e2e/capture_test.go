@@ -241,3 +241,23 @@ func TestAttachWithPprofURL(t *testing.T) {
 		t.Fatal("the attached service died on disconnect")
 	}
 }
+
+// VS Code's restart button: the restarted program is captured again.
+func TestRestartKeepsCapturing(t *testing.T) {
+	a := startAdapter(t, "--log")
+	c := a.c
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
+		"lockscope": map[string]any{"refreshSeconds": 0.5}})
+	c.Call(t, "configurationDone", nil)
+	reportEvent(t, c, 30*time.Second, "the hot lock", func(r *contention.Report) bool { return topOfKind(r, contention.KindMutex) != nil })
+	c.Call(t, "lockscope/clear", nil)
+	c.Call(t, "restart", map[string]any{"arguments": map[string]any{"request": "launch", "rebuild": false}})
+	c.Event(t, "initialized")
+	c.Call(t, "configurationDone", nil)
+	r := reportEvent(t, c, 30*time.Second, "the hot lock after the restart", func(r *contention.Report) bool {
+		m := topOfKind(r, contention.KindMutex)
+		return m != nil && m.Function == "main.deposit"
+	})
+	_ = r
+	c.Call(t, "disconnect", nil)
+}

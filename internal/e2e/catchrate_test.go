@@ -21,8 +21,8 @@ func BenchmarkUnguardedCatchRate(b *testing.B) {
 		runs = v
 	}
 	file := filepath.Join(testdataDir("crashmap"), "main.go")
-	hit := markerLine(b, file, "crash-hit")
-	caught, restarts := 0, 0
+	hit, reset := markerLine(b, file, "crash-hit"), markerLine(b, file, "crash-reset")
+	caught, both, restarts := 0, 0, 0
 	var took []time.Duration
 	for i := 0; i < runs; i++ {
 		a := startAdapter(b)
@@ -39,8 +39,18 @@ func BenchmarkUnguardedCatchRate(b *testing.B) {
 		c.Call(b, "continue", map[string]any{"threadId": 1})
 		st := c.Stopped(b)
 		took = append(took, time.Since(t0))
+		// Caught means stopped on a writer line of hits, not on the crash
+		// and not anywhere else.
 		if st.Reason != "exception" {
-			caught++
+			if line := c.StackTrace(b, st.ThreadID)[0].Line; line == hit || line == reset {
+				caught++
+				for id, f := range goroutineTops(b, c, testdataDir("crashmap")) {
+					if id != st.ThreadID && f.Line == hit+reset-line {
+						both++ // the other writer is frozen mid-write: both named
+						break
+					}
+				}
+			}
 		}
 		for _, m := range c.Messages() {
 			if m.Event == "output" && strings.Contains(string(m.Body), "restarting the program") {
@@ -52,5 +62,6 @@ func BenchmarkUnguardedCatchRate(b *testing.B) {
 	}
 	b.ReportMetric(float64(caught)/float64(runs), "catch-rate")
 	b.ReportMetric(float64(restarts)/float64(runs), "restarts/session")
-	fmt.Printf("CATCHRATE caught=%d/%d restarts=%d median_time_to_stop=%v\n", caught, runs, restarts, quantile(took, 0.5))
+	b.ReportMetric(float64(both)/float64(runs), "both-writers-rate")
+	fmt.Printf("CATCHRATE caught=%d/%d other_writer_frozen=%d/%d restarts=%d median_time_to_stop=%v\n", caught, runs, both, runs, restarts, quantile(took, 0.5))
 }

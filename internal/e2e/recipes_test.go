@@ -60,7 +60,7 @@ func setSuggested(t *testing.T, c *daptest.Client, bps []contention.Breakpoint) 
 }
 
 // goroutineTops returns, for every goroutine, its top frame in files of dir.
-func goroutineTops(t *testing.T, c *daptest.Client, dir string) map[int]daptest.Frame {
+func goroutineTops(t testing.TB, c *daptest.Client, dir string) map[int]daptest.Frame {
 	t.Helper()
 	var th struct {
 		Threads []struct {

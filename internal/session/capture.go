@@ -158,6 +158,20 @@ func goEnvVersion(dir string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// onRestart prepares for the client's restart request: the new process
+// runs again, and its agent writes a new address.
+func (e *extension) onRestart() {
+	e.mu.Lock()
+	e.exited, e.stopped = false, false
+	inj := e.inj
+	e.mu.Unlock()
+	if inj != nil {
+		if err := inj.Reset(); err != nil {
+			e.s.log.Warn("resetting the agent's rendezvous", "err", err)
+		}
+	}
+}
+
 // launchFailed undoes what prepareLaunch set up.
 func (e *extension) launchFailed() {
 	e.mu.Lock()
@@ -169,9 +183,21 @@ func (e *extension) launchFailed() {
 	}
 }
 
-// launched runs after Delve accepted the launch or attach: it loads the
-// files the launch lists, indexes the sources and starts the refresh loop.
-func (e *extension) launched() {
+// launched records the launch arguments as Delve got them.
+func (e *extension) launched(args json.RawMessage) {
+	var v struct {
+		StopOnEntry bool `json:"stopOnEntry"`
+	}
+	_ = json.Unmarshal(args, &v)
+	e.mu.Lock()
+	e.launchArgs = args
+	e.stopOnEntry = v.StopOnEntry
+	e.mu.Unlock()
+}
+
+// started runs after Delve accepted the launch or attach: it loads the
+// files the launch lists and starts the refresh loop.
+func (e *extension) started() {
 	e.s.mu.Lock()
 	info := e.info
 	e.s.mu.Unlock()

@@ -48,6 +48,9 @@ type extension struct {
 	restarts    int            // crash restarts so far
 	restarting  bool           // swallow the initialized event of a restart
 
+	launchArgs  json.RawMessage // the launch arguments Delve got, for crash restarts
+	stopOnEntry bool            // Delve stops at entry after configurationDone
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -243,7 +246,15 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 		e.stopped = false
 		e.mu.Unlock()
 	case "launch", "attach":
-		e.launched()
+		e.started()
+	case "configurationDone":
+		// Delve runs the program now and says nothing more, unless it
+		// stops at entry (its stopped event came before this response).
+		e.mu.Lock()
+		if !e.stopOnEntry {
+			e.stopped = false
+		}
+		e.mu.Unlock()
 	}
 }
 
@@ -422,7 +433,16 @@ func (e *extension) restartAfterCrash(ctx context.Context, reason string) error 
 		inj.Reset()
 	}
 	e.console(fmt.Sprintf("lockscope: the runtime's %q beat the second-writer breakpoint; restarting the program with the same breakpoints (try %d of %d)", reason, n, MaxCrashRestarts))
-	if _, _, err := e.s.call(ctx, "restart", map[string]any{"arguments": map[string]any{"request": "launch", "rebuild": false}}); err != nil {
+	// Delve's restart replaces its launch settings with the ones given, so
+	// give it the whole launch again, without a rebuild and without
+	// stopping at entry: the user is past the entry already.
+	e.mu.Lock()
+	args := map[string]any{}
+	_ = json.Unmarshal(e.launchArgs, &args)
+	e.stopOnEntry = false
+	e.mu.Unlock()
+	args["request"], args["rebuild"], args["stopOnEntry"] = "launch", false, false
+	if _, _, err := e.s.call(ctx, "restart", map[string]any{"arguments": args}); err != nil {
 		e.mu.Lock()
 		e.restarting = false
 		e.mu.Unlock()

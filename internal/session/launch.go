@@ -117,6 +117,7 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 	s.mu.Lock()
 	s.ext.info = info
 	s.mu.Unlock()
+	s.ext.launched(newArgs)
 	s.forward(nh, out, origin{clientSeq: h.Seq, command: h.Command})
 }
 

@@ -228,6 +228,8 @@ func (s *Session) onClientRequest(h transport.Header, msg []byte) {
 		return
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
+	case h.Command == "restart":
+		s.ext.onRestart()
 	case h.Command == "setBreakpoints":
 		s.ext.noteBreakpoints(h, msg)
 	case h.Command == "configurationDone":

@@ -261,3 +261,20 @@ func TestRestartKeepsCapturing(t *testing.T) {
 	_ = r
 	c.Call(t, "disconnect", nil)
 }
+
+// A single-file program debugs as usual; capture says clearly why it is off.
+func TestSingleFileProgramSaysCaptureIsOff(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	file := filepath.Join(testdataDir("othermod"), "main.go")
+	launch(t, c, map[string]any{"mode": "debug", "program": file})
+	c.WaitFor(t, "a console line saying capture is off", 30*time.Second, func(m daptest.Message) bool {
+		return m.Event == "output" && strings.Contains(string(m.Body), "capture is off") && strings.Contains(string(m.Body), "single file")
+	})
+	setBreakpoints(t, c, file, map[string]any{"line": markerLine(t, file, "othermod-greet")})
+	c.Call(t, "configurationDone", nil)
+	if st := c.Stopped(t); st.Reason != "breakpoint" {
+		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
+	}
+	c.Call(t, "disconnect", nil)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -55,7 +56,12 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		userFlags = append(userFlags, "-race")
 	}
 	flags := userFlags
-	if cfg.Capture != "off" {
+	if cfg.Capture != "off" && strings.HasSuffix(info.Program, ".go") {
+		// go build of a file list compiles only the files named, so an
+		// agent added to the folder would not be part of the program.
+		e.console("lockscope: capture is off for this session: the program is a single file (" + filepath.Base(info.Program) +
+			"); give its folder as \"program\" to capture its profiles")
+	} else if cfg.Capture != "off" {
 		program := info.Program
 		if program == "" {
 			program = stringArg(args, "program")

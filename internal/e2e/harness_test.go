@@ -120,6 +120,9 @@ func startAdapter(t testing.TB, flags ...string) *adapter {
 	t.Helper()
 	cmd := exec.Command(lockscopeBin, append([]string{"dap"}, flags...)...)
 	cmd.Dir = moduleRoot
+	// A private TMPDIR shows whether the session left its agent files.
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +150,9 @@ func startAdapter(t testing.TB, flags ...string) *adapter {
 				<-a.done
 				t.Errorf("lockscope dap did not exit after its client went away\nstderr:\n%s", a.stderr.String())
 			}
+		}
+		if left, _ := filepath.Glob(filepath.Join(tmp, "lockscope-*")); len(left) > 0 {
+			t.Errorf("the session left files behind: %v", left)
 		}
 		if t.Failed() {
 			t.Logf("lockscope stderr:\n%s", a.stderr.String())

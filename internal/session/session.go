@@ -83,6 +83,13 @@ type Session struct {
 
 	backendGone chan struct{}
 	goneOnce    sync.Once
+
+	// over is closed once Delve has answered a disconnect and sent its
+	// terminated event (or a moment after the answer): the session is done
+	// even though Delve keeps its end of the connection open.
+	over         chan struct{}
+	overOnce     sync.Once
+	disconnected bool // Delve answered a disconnect; guarded by mu
 }
 
 // New returns a session that reads the client from r and writes to w.
@@ -111,6 +118,7 @@ func New(r io.Reader, w io.Writer, opts Options) *Session {
 		pending:     map[int]origin{},
 		reverse:     map[int]int{},
 		backendGone: make(chan struct{}),
+		over:        make(chan struct{}),
 	}
 	s.ext = newExtension(s)
 	return s
@@ -130,8 +138,9 @@ func (s *Session) Serve(ctx context.Context) error {
 
 	select {
 	case <-s.backendGone:
-		// Delve ended the session (disconnect, or it quit). Wait briefly
-		// for nothing: the last messages were already written.
+		// Delve quit; the client was told.
+	case <-s.over:
+		// The client disconnected and Delve has finished.
 	case err := <-clientGone:
 		// The client vanished without a disconnect: end Delve's session
 		// the way a disconnect would, so a launched program dies and an
@@ -365,6 +374,11 @@ func (s *Session) onBackendResponse(h transport.Header, msg []byte) {
 	s.mu.Lock()
 	o, ok := s.pending[h.RequestSeq]
 	delete(s.pending, h.RequestSeq)
+	if ok && o.command == "disconnect" && h.Success {
+		s.disconnected, s.ended = true, true
+		// Delve sends terminated after the answer; do not wait for ever.
+		time.AfterFunc(2*time.Second, s.finish)
+	}
 	s.mu.Unlock()
 	if !ok {
 		s.log.Warn("response from Delve to an unknown request", "request_seq", h.RequestSeq)
@@ -379,10 +393,15 @@ func (s *Session) onBackendResponse(h transport.Header, msg []byte) {
 }
 
 func (s *Session) onBackendEvent(h transport.Header, msg []byte) {
+	var done bool
 	if h.Event == "terminated" {
 		s.mu.Lock()
 		s.termSent = true
+		done = s.disconnected
 		s.mu.Unlock()
+	}
+	if done {
+		defer s.finish()
 	}
 	// The extension sees the event first, so that a crash stop can be
 	// analysed and its report event follows Delve's stopped event.
@@ -421,6 +440,9 @@ func (s *Session) toClient(msg []byte, h transport.Header, requestSeq int) {
 		s.log.Warn("writing to client", "err", err)
 	}
 }
+
+// finish ends Serve after a completed disconnect.
+func (s *Session) finish() { s.overOnce.Do(func() { close(s.over) }) }
 
 // call sends a request of the session's own to Delve and waits for the
 // response. The client never sees it.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"compress/gzip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,9 +132,48 @@ func TestLoadRecordedProfileInSession(t *testing.T) {
 	if bad.ErrorID() != dapx.ErrLoadFailed || !strings.Contains(string(bad.Raw), "go.mod") {
 		t.Errorf("loading go.mod: %s, want a load error naming the file", bad.Raw)
 	}
+	// Hostile files: a trace cut in its header, and a gzip bomb given as a
+	// profile. Each gets an error naming the file, quickly.
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "cut.trace")
+	if err := os.WriteFile(cut, []byte("go 1.26 trace\x00\x00\x00\x01\x02"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bomb := filepath.Join(dir, "bomb.pb.gz")
+	writeGzipBomb(t, bomb)
+	for _, f := range []string{cut, bomb} {
+		t0 := time.Now()
+		bad := c.CallErr(t, dapx.CommandLoad, map[string]any{"path": f})
+		if bad.ErrorID() != dapx.ErrLoadFailed || !strings.Contains(string(bad.Raw), filepath.Base(f)) {
+			t.Errorf("loading %s: %s, want a load error naming the file", filepath.Base(f), bad.Raw)
+		}
+		if d := time.Since(t0); d > 10*time.Second {
+			t.Errorf("loading %s took %v", filepath.Base(f), d)
+		}
+	}
 	// The session lives on.
 	c.Call(t, dapx.CommandReport, nil)
 	c.Call(t, "disconnect", nil)
+}
+
+// writeGzipBomb writes 1 GiB of zeros, gzipped (about 1 MB).
+func writeGzipBomb(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 1024; i++ {
+		if _, err := zw.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // traceSeconds takes a trace window while the program runs; the three-lock

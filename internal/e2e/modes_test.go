@@ -150,3 +150,30 @@ func TestAutoMode(t *testing.T) {
 	stopAt(t, a.c, map[string]any{"mode": "auto", "program": file, "args": []string{"-test.run", "TestCompute"},
 		"lockscope": map[string]any{"capture": "off"}}, file, markerLine(t, file, "test-compute"))
 }
+
+// A program that does not build: the compiler's message reaches the Debug
+// Console, the launch fails, and the session still answers.
+func TestBuildFailure(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/broken\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startAdapter(t)
+	c := a.c
+	initialize(t, c)
+	resp := c.CallErr(t, "launch", map[string]any{"request": "launch", "mode": "debug", "program": dir})
+	if !strings.Contains(resp.Message, "Failed to launch") {
+		t.Errorf("launch error %q", resp.Message)
+	}
+	c.WaitFor(t, "the compiler's message", 10*time.Second, func(m daptest.Message) bool {
+		return m.Event == "output" && strings.Contains(string(m.Body), "undefined: undefinedThing")
+	})
+	c.Call(t, "lockscope/report", nil)
+	c.Call(t, "disconnect", nil)
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit")
+	}
+}

@@ -126,6 +126,11 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 	if !strings.Contains(string(buf[:n]), "DAP server listening at:") {
 		t.Fatalf("no listening line: %q", buf[:n])
 	}
+	// stderr is copied by exec's own goroutine: give it a moment.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "WARNING") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(stderr.String(), "WARNING") {
 		t.Fatalf("no warning on stderr: %q", stderr.String())
 	}

@@ -27,6 +27,9 @@ var (
 	binDir       string
 )
 
+// buildTimeout bounds a launch, which includes Delve's go build.
+const buildTimeout = 10 * time.Minute
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -189,7 +192,11 @@ func launch(t testing.TB, c *daptest.Client, args map[string]any) {
 		args["request"] = "launch"
 	}
 	seq := c.Send("launch", args)
-	resp := c.Response(t, seq)
+	// Delve builds the program before it answers: with a cold build cache
+	// (a new machine), -gcflags=all=-N -l rebuilds the standard library.
+	resp := c.WaitFor(t, "the launch response", buildTimeout, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	})
 	if !resp.Success {
 		t.Fatalf("launch failed: %s\n%s", resp.Message, resp.Raw)
 	}

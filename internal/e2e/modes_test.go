@@ -169,7 +169,13 @@ func TestBuildFailure(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
 	initialize(t, c)
-	resp := c.CallErr(t, "launch", map[string]any{"request": "launch", "mode": "debug", "program": dir})
+	seq := c.Send("launch", map[string]any{"request": "launch", "mode": "debug", "program": dir})
+	resp := c.WaitFor(t, "the launch response", buildTimeout, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	})
+	if resp.Success {
+		t.Fatalf("a program that does not build launched: %s", resp.Raw)
+	}
 	if !strings.Contains(resp.Message, "Failed to launch") {
 		t.Errorf("launch error %q", resp.Message)
 	}

@@ -61,12 +61,11 @@ const (
 // The zero value is ready to use. Its methods may be called from several
 // goroutines: output may stream in on one while another asks for Races.
 type RaceParser struct {
-	mu       sync.Mutex
-	partial  []byte // the line being received, up to MaxLineBytes
-	overlong bool   // the line being received was longer: the rest is dropped
-	cur      *raceReport
-	races    []contention.Race
-	dropped  int
+	mu      sync.Mutex
+	lines   lines
+	cur     *raceReport
+	races   []contention.Race
+	dropped int
 }
 
 // raceReport is a report being read.
@@ -100,35 +99,8 @@ type raceAccess struct {
 func (p *RaceParser) Write(chunk []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(chunk)
-	for len(chunk) > 0 {
-		i := bytes.IndexByte(chunk, '\n')
-		if i < 0 {
-			p.keep(chunk)
-			break
-		}
-		if len(p.partial) == 0 && !p.overlong {
-			// The common case: a whole line inside the chunk, read in place.
-			p.line(chunk[:min(i, MaxLineBytes)])
-		} else {
-			p.keep(chunk[:i])
-			p.line(p.partial)
-			p.partial = p.partial[:0]
-			p.overlong = false
-		}
-		chunk = chunk[i+1:]
-	}
-	return n, nil
-}
-
-// keep adds to the partial line, dropping what goes beyond MaxLineBytes.
-func (p *RaceParser) keep(b []byte) {
-	room := MaxLineBytes - len(p.partial)
-	if len(b) > room {
-		b = b[:room]
-		p.overlong = true
-	}
-	p.partial = append(p.partial, b...)
+	p.lines.write(chunk, p.line)
+	return len(chunk), nil
 }
 
 // Flush ends the input: a partial last line is read, and a report still
@@ -136,11 +108,7 @@ func (p *RaceParser) keep(b []byte) {
 func (p *RaceParser) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.partial) > 0 {
-		p.line(p.partial)
-		p.partial = p.partial[:0]
-		p.overlong = false
-	}
+	p.lines.flush(p.line)
 	if p.cur != nil {
 		p.finish(true)
 	}

@@ -267,8 +267,8 @@ func TestRaceBounded(t *testing.T) {
 	for range 32 { // 32 MiB with no newline
 		p.Write(chunk)
 	}
-	if len(p.partial) > MaxLineBytes || cap(p.partial) > 2*MaxLineBytes {
-		t.Errorf("partial line grew to %d (cap %d)", len(p.partial), cap(p.partial))
+	if len(p.lines.partial) > MaxLineBytes || cap(p.lines.partial) > 2*MaxLineBytes {
+		t.Errorf("partial line grew to %d (cap %d)", len(p.lines.partial), cap(p.lines.partial))
 	}
 	p.Write([]byte("\n"))
 

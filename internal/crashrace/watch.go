@@ -20,11 +20,10 @@ const MaxCrashBytes = 1 << 20
 // The zero value is ready to use; its methods may be called from several
 // goroutines.
 type CrashWatcher struct {
-	mu       sync.Mutex
-	partial  []byte // the line being received, up to MaxLineBytes
-	overlong bool
-	kept     []byte // from the last "fatal error: " line on
-	found    bool
+	mu    sync.Mutex
+	lines lines
+	kept  []byte // from the last "fatal error: " line on
+	found bool
 }
 
 var fatalPrefixBytes = []byte(fatalPrefix)
@@ -33,33 +32,8 @@ var fatalPrefixBytes = []byte(fatalPrefix)
 func (w *CrashWatcher) Write(chunk []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := len(chunk)
-	for len(chunk) > 0 {
-		i := bytes.IndexByte(chunk, '\n')
-		if i < 0 {
-			w.keepPartial(chunk)
-			break
-		}
-		if len(w.partial) == 0 && !w.overlong {
-			w.line(chunk[:min(i, MaxLineBytes)])
-		} else {
-			w.keepPartial(chunk[:i])
-			w.line(w.partial)
-			w.partial = w.partial[:0]
-			w.overlong = false
-		}
-		chunk = chunk[i+1:]
-	}
-	return n, nil
-}
-
-func (w *CrashWatcher) keepPartial(b []byte) {
-	room := MaxLineBytes - len(w.partial)
-	if len(b) > room {
-		b = b[:room]
-		w.overlong = true
-	}
-	w.partial = append(w.partial, b...)
+	w.lines.write(chunk, w.line)
+	return len(chunk), nil
 }
 
 // line takes one whole line (without its newline).
@@ -83,10 +57,10 @@ func (w *CrashWatcher) Crash() (*contention.Crash, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	text := string(w.kept)
-	if i := bytes.LastIndex(w.partial, fatalPrefixBytes); i >= 0 {
-		text = string(w.partial[i:])
+	if i := bytes.LastIndex(w.lines.partial, fatalPrefixBytes); i >= 0 {
+		text = string(w.lines.partial[i:])
 	} else if w.found {
-		text += string(w.partial)
+		text += string(w.lines.partial)
 	}
 	return ParseCrash(text)
 }

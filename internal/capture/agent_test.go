@@ -14,12 +14,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // A program that exits after half a second keeps its profiles: the exit
 // hook writes them, and the hot Unlock line is in the mutex profile.
 func TestAgentShortProgramKeepsProfiles(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "short")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "short")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1, Flight: 2 * time.Second})
 	cmd := exec.Command(bin)
 	cmd.Env = inj.Environ(os.Environ())
@@ -49,7 +51,7 @@ func TestAgentShortProgramKeepsProfiles(t *testing.T) {
 
 // os.Exit with a failure code runs the hook too (RunOnFailure).
 func TestAgentFailingExitKeepsProfiles(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "capture", "exitcode")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "capture", "exitcode")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
 	cmd := exec.Command(bin)
 	cmd.Env = inj.Environ(os.Environ())
@@ -70,7 +72,7 @@ func TestAgentFailingExitKeepsProfiles(t *testing.T) {
 
 // Killed by a signal, no hook runs; the periodic snapshot is what is left.
 func TestAgentSnapshotSurvivesKill(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "ledger")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: 200 * time.Millisecond})
 	cmd := exec.Command(bin, "-d", "0")
 	cmd.Env = inj.Environ(os.Environ())
@@ -114,7 +116,7 @@ func TestAgentSnapshotSurvivesKill(t *testing.T) {
 // token, refuses the rest, and listens on loopback only. After the program
 // is killed nothing listens.
 func TestAgentServesWithTokenOnly(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "ledger")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1, Flight: time.Second})
 	cmd := exec.Command(bin, "-d", "0")
 	cmd.Env = inj.Environ(os.Environ())
@@ -234,7 +236,7 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 // Without the environment variables the agent does nothing: no listener,
 // no files, and the program behaves as built without it.
 func TestAgentInertWithoutEnv(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "short")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "short")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir})
 	cmd := exec.Command(bin)
 	env := []string{}
@@ -259,7 +261,7 @@ func TestAgentInertWithoutEnv(t *testing.T) {
 // A program in another module builds with the agent when go build runs in
 // that module's directory.
 func TestAgentOtherModule(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "othermod")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "othermod")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir})
 	cmd := exec.Command(bin)
 	cmd.Env = inj.Environ(os.Environ())
@@ -283,7 +285,7 @@ func TestAgentTestMode(t *testing.T) {
 		{"testdata/capture/testonly", "lonely_test", agentTestFileName},
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
-			dir := filepath.Join(repoRoot(t), tc.dir)
+			dir := filepath.Join(testutil.ModuleRoot(t), tc.dir)
 			inj, err := Prepare(PrepareOptions{Program: dir, Mode: ModeTest, Snapshot: -1})
 			if err != nil {
 				t.Fatal(err)
@@ -317,7 +319,7 @@ func TestAgentTestMode(t *testing.T) {
 }
 
 func TestPrepareErrors(t *testing.T) {
-	root := repoRoot(t)
+	root := testutil.ModuleRoot(t)
 	for _, tc := range []struct {
 		opts PrepareOptions
 		want string

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // runOps runs the ledgerbench binary for d and returns its deposits per
@@ -49,7 +51,7 @@ func median(xs []float64) float64 {
 // every variant alike; the medians and their ratios are reported, per
 // wall-clock second and per CPU second.
 func BenchmarkAgentOverhead(b *testing.B) {
-	dir := filepath.Join(repoRoot(b), "testdata", "capture", "ledgerbench")
+	dir := filepath.Join(testutil.ModuleRoot(b), "testdata", "capture", "ledgerbench")
 	plain := filepath.Join(b.TempDir(), "plain")
 	cmd := exec.Command("go", "build", "-o", plain, ".")
 	cmd.Dir = dir

@@ -14,16 +14,6 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// repoRoot is the module root, two levels above this package.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // markerLine returns the 1-based line of file that carries marker.
 func markerLine(t testing.TB, file, marker string) int {
 	t.Helper()

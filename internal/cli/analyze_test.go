@@ -22,19 +22,11 @@ import (
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 func fixture(t *testing.T, parts ...string) string {
-	return filepath.Join(append([]string{repoRoot(t), "testdata"}, parts...)...)
+	return filepath.Join(append([]string{testutil.ModuleRoot(t), "testdata"}, parts...)...)
 }
 
 // markerLine returns the line of file carrying marker.
@@ -203,7 +195,7 @@ func TestAnalyzeLedger(t *testing.T) {
 // The text report names the hot line relative to the working directory.
 func TestAnalyzeLedgerText(t *testing.T) {
 	main := fixture(t, "ledger", "main.go")
-	t.Chdir(repoRoot(t))
+	t.Chdir(testutil.ModuleRoot(t))
 	r := analyze(t, "--trace-seconds", "0", "--no-index", "./testdata/ledger", "--", "-d", "1s")
 	mustOK(t, r)
 	want := filepath.Join("testdata", "ledger", "main.go") + ":" + strconv.Itoa(markerLine(t, main, "lockscope:hot-unlock")) + "  main.deposit"

@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // BenchmarkLoad measures Load against its peer, a bare packages.Load of the
 // same packages in the same mode: the ratio is the cost of the index on top
 // of type-checking.
 func BenchmarkLoad(b *testing.B) {
-	dir := filepath.Join(repoRoot(b), "testdata", "mapwrites", "forms")
+	dir := filepath.Join(testutil.ModuleRoot(b), "testdata", "mapwrites", "forms")
 	mode := packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
 		packages.NeedImports | packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
 	var ours, peer []time.Duration

@@ -11,17 +11,8 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
-
-// repoRoot is the module root, two levels above this package.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
 
 type marker struct {
 	file string
@@ -68,7 +59,7 @@ var (
 // load indexes testdata/<rel> ./... once per test binary.
 func load(t testing.TB, rel string) (*Index, map[string]marker) {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "testdata", rel)
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", rel)
 	loadMu.Lock()
 	defer loadMu.Unlock()
 	ix := loaded[rel]
@@ -377,7 +368,7 @@ func TestBrokenPackage(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestOtherModule(t *testing.T) {
-	dir := filepath.Join(repoRoot(t), "testdata", "othermod")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "othermod")
 	ix, err := Load(dir, []string{"."}, nil)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", dir, err)
@@ -395,7 +386,7 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(dir, []string{"."}, nil); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("Load of a missing directory: error %v, want one naming %s", err, dir)
 	}
-	ix, err := Load(filepath.Join(repoRoot(t), "testdata", "ledger"), []string{"./nosuchpkg"}, nil)
+	ix, err := Load(filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger"), []string{"./nosuchpkg"}, nil)
 	if err != nil {
 		t.Fatalf("Load of a missing package: %v (want it listed as a problem)", err)
 	}
@@ -418,7 +409,7 @@ func TestAtRelative(t *testing.T) {
 // LoadProgram follows the program into the other packages of its module:
 // inventory's map write sits in testdata/inventory/store.
 func TestLoadProgramFollowsModulePackages(t *testing.T) {
-	dir := filepath.Join(repoRootForProgram(t), "testdata", "inventory")
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "inventory")
 	ix, err := LoadProgram(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -435,12 +426,4 @@ func TestLoadProgramFollowsModulePackages(t *testing.T) {
 	if !found {
 		t.Fatalf("no write of s.stock in store.go among %d writes", len(ix.Writes()))
 	}
-}
-
-func repoRootForProgram(t *testing.T) string {
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
 }

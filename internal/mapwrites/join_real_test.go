@@ -8,6 +8,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/profiles"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // realHotspots reads the recorded mutex and block profiles of a testdata
@@ -15,7 +16,7 @@ import (
 // file paths onto this checkout.
 func realHotspots(t *testing.T, name string) []contention.Hotspot {
 	t.Helper()
-	root := repoRoot(t)
+	root := testutil.ModuleRoot(t)
 	var out []contention.Hotspot
 	for _, kind := range []string{"mutex", "block"} {
 		p := filepath.Join(root, "testdata", "profiles", name+"."+kind+".pb.gz")

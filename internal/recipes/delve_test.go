@@ -26,15 +26,6 @@ import (
 // version pinned in go.mod, debugging real testdata programs built with
 // optimisations off (as Delve's debug mode builds them).
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
 // dlvPath builds dlv once per machine and version, into
 // os.TempDir()/lockscope-dlv-<version>.
 func dlvPath(t testing.TB) string { return testutil.Dlv(t) }
@@ -52,7 +43,7 @@ func buildProg(t testing.TB, rel string) string {
 	if b, ok := built[rel]; ok {
 		return b
 	}
-	dir := filepath.Join(repoRoot(t), "testdata", rel)
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", rel)
 	out, err := os.MkdirTemp("", "lockscope-recipes-")
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +254,7 @@ func topUserFrame(fr []api.Stackframe, dir string) (api.Stackframe, bool) {
 // indexed loads the map-write index of testdata/<rel>.
 func indexed(t testing.TB, rel string) []contention.MapWrite {
 	t.Helper()
-	ix, err := mapwrites.Load(filepath.Join(repoRoot(t), "testdata", rel), []string{"./..."}, nil)
+	ix, err := mapwrites.Load(filepath.Join(testutil.ModuleRoot(t), "testdata", rel), []string{"./..."}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

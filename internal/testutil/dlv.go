@@ -1,5 +1,5 @@
-// Package testutil holds what several test packages need: a dlv binary
-// built from the pinned Delve module.
+// Package testutil holds what several test packages need: the module
+// root, and a dlv binary built from the pinned Delve module.
 package testutil
 
 import (
@@ -67,6 +67,17 @@ func buildDlv() (string, error) {
 		return "", err
 	}
 	return bin, nil
+}
+
+// ModuleRoot returns the folder of lockscope's go.mod, found above the
+// test's working directory.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 // moduleRoot finds lockscope's go.mod above the working directory.

@@ -209,6 +209,15 @@ func (s *Session) clientLoop() error {
 				s.sendError(0, "", dapx.ErrMalformedMessage, "Malformed message", err.Error(), false)
 				continue
 			}
+			var pe *transport.ProtocolError
+			if errors.As(err, &pe) {
+				// Not DAP at all (an HTTP request to a --listen port, say):
+				// answer once, then end the session without reading on, so
+				// no byte after the bad header is ever taken as a request.
+				s.log.Warn("client does not speak DAP; closing the connection", "err", err)
+				s.sendError(0, "", dapx.ErrMalformedMessage, "Not a DAP client", err.Error(), false)
+				return err
+			}
 			return err
 		}
 		s.traffic("<- from client", msg)

@@ -23,11 +23,24 @@ import (
 // refused instead of being allocated, so a hostile peer cannot exhaust memory.
 const MaxMessage = 256 << 20
 
+// MaxHeaderLine caps one header line. DAP headers are a few dozen bytes; an
+// endless line would otherwise be buffered whole (512 MiB cost 531 MB).
+const MaxHeaderLine = 4 << 10
+
 // FrameError is a framing error after which the stream can go on: the bad
 // header was skipped and the reader stands at the next message.
 type FrameError struct{ Msg string }
 
 func (e *FrameError) Error() string { return "malformed DAP frame: " + e.Msg }
+
+// ProtocolError means the peer does not speak DAP at all (an HTTP request, a
+// header DAP does not define, an endless header line) or announced a body it
+// must not send. The caller reports it and closes the connection: a DAP client
+// never sends such bytes, and resynchronising on them is what would let a web
+// page's POST to a --listen port have its body run as DAP requests.
+type ProtocolError struct{ Msg string }
+
+func (e *ProtocolError) Error() string { return "not a DAP stream: " + e.Msg }
 
 // Reader reads framed DAP messages.
 type Reader struct {
@@ -39,16 +52,42 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
 }
 
+// readLine returns the next header line without its line ending. It never
+// buffers more than MaxHeaderLine bytes.
+func (r *Reader) readLine() (string, error) {
+	var line []byte
+	for {
+		chunk, err := r.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > MaxHeaderLine {
+			return "", &ProtocolError{Msg: fmt.Sprintf("a header line is longer than %d bytes", MaxHeaderLine)}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return string(line), err
+		}
+		return strings.TrimRight(string(line), "\r\n"), nil
+	}
+}
+
 // Read returns the next message body. It returns a *FrameError for a bad
-// header (the caller may report it and read on), io.EOF at a clean end, and
-// another error when the stream is broken.
+// Content-Length value or a missing one (the caller may report it and read
+// on), a *ProtocolError for bytes that are not DAP at all (the caller must
+// close the connection), io.EOF at a clean end, and another error when the
+// stream is broken.
 func (r *Reader) Read() ([]byte, error) {
 	length := -1
 	var bad string
 	sawHeader := false
 	for {
-		line, err := r.r.ReadString('\n')
+		line, err := r.readLine()
 		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				return nil, err
+			}
 			if err == io.EOF && line == "" && !sawHeader {
 				return nil, io.EOF
 			}
@@ -57,7 +96,6 @@ func (r *Reader) Read() ([]byte, error) {
 			}
 			return nil, err
 		}
-		line = strings.TrimRight(line, "\r\n")
 		if line == "" {
 			if !sawHeader {
 				// Stray blank lines between messages are harmless.
@@ -68,20 +106,29 @@ func (r *Reader) Read() ([]byte, error) {
 		sawHeader = true
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
-			if bad == "" {
-				bad = fmt.Sprintf("header line %q has no colon", truncate(line))
-			}
-			continue
+			// "POST / HTTP/1.1", "GET /json/version HTTP/1.1", or garbage.
+			return nil, &ProtocolError{Msg: fmt.Sprintf("header line %q has no colon", truncate(line))}
 		}
-		if strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
-			n, err := strconv.Atoi(strings.TrimSpace(value))
+		switch {
+		case strings.EqualFold(strings.TrimSpace(name), "Content-Length"):
+			n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 			if err != nil || n < 0 {
 				if bad == "" {
 					bad = fmt.Sprintf("bad Content-Length %q", truncate(strings.TrimSpace(value)))
 				}
 				continue
 			}
-			length = n
+			if n > MaxMessage {
+				// Skipping that many bytes would swallow everything the
+				// client sends after it; refuse and let the caller close.
+				return nil, &ProtocolError{Msg: fmt.Sprintf("a message of %d bytes exceeds the %d-byte limit", n, MaxMessage)}
+			}
+			length = int(n)
+		case strings.EqualFold(strings.TrimSpace(name), "Content-Type"):
+			// The base protocol allows it (vscode-jsonrpc sends it); ignore.
+		default:
+			// Host:, Origin:, User-Agent: ... come from HTTP clients only.
+			return nil, &ProtocolError{Msg: fmt.Sprintf("%q is not a DAP header", truncate(strings.TrimSpace(name)))}
 		}
 	}
 	if bad != "" {
@@ -89,13 +136,6 @@ func (r *Reader) Read() ([]byte, error) {
 	}
 	if length < 0 {
 		return nil, &FrameError{Msg: "missing Content-Length header"}
-	}
-	if length > MaxMessage {
-		// Skip the body so the stream stays in step.
-		if _, err := io.CopyN(io.Discard, r.r, int64(length)); err != nil {
-			return nil, err
-		}
-		return nil, &FrameError{Msg: fmt.Sprintf("message of %d bytes exceeds the %d-byte limit", length, MaxMessage)}
 	}
 	body := make([]byte, length)
 	if _, err := io.ReadFull(r.r, body); err != nil {

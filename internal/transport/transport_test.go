@@ -85,12 +85,12 @@ func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestReaderRecoversFromBadFrames(t *testing.T) {
 	stream := frame(`{"seq":1}`) +
-		"Content-Lngth 12\r\n\r\n" + // no colon
-		frame(`{"seq":2}`) +
 		"Content-Length: abc\r\n\r\n" +
+		frame(`{"seq":2}`) +
+		"Content-Length: -4\r\n\r\n" +
 		frame(`{"seq":3}`) +
-		"X-Other: 1\r\n\r\n" + // no Content-Length
-		frame(`{"seq":4}`)
+		"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n" + // no Content-Length
+		"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n" + frame(`{"seq":4}`)
 	r := NewReader(strings.NewReader(stream))
 	var good []string
 	var bad int
@@ -110,16 +110,58 @@ func TestReaderRecoversFromBadFrames(t *testing.T) {
 		good = append(good, string(b))
 	}
 	if bad != 3 || len(good) != 4 || good[3] != `{"seq":4}` {
-		t.Fatalf("got %d bad frames and %q", bad, good)
+		t.Fatalf("got %d bad frames and %q, want 3 and 4 good ones", bad, good)
 	}
 }
 
-func TestReaderRefusesHugeAndTruncated(t *testing.T) {
-	r := NewReader(strings.NewReader("Content-Length: 999999999999\r\n\r\n"))
-	if _, err := r.Read(); err == nil {
-		t.Fatal("a huge Content-Length was accepted")
+// A stream that is not DAP ends with a ProtocolError at the first bad
+// header, and nothing after it is ever returned as a message: that is what
+// keeps a browser's POST to a --listen port from having its body run.
+func TestReaderStopsAtNonDAPHeaders(t *testing.T) {
+	launch := `{"seq":1,"type":"request","command":"launch","arguments":{"noDebug":true,"program":"/tmp/x"}}`
+	for _, tc := range []struct{ name, stream string }{
+		{"http post", "POST / HTTP/1.1\r\nHost: 127.0.0.1:4711\r\nContent-Type: text/plain\r\n" +
+			"Content-Length: " + itoa(len(frame(launch))) + "\r\n\r\n" + frame(launch)},
+		{"http get", "GET /json/version HTTP/1.1\r\nHost: x\r\n\r\n" + frame(launch)},
+		{"header without colon", "Content-Lngth 12\r\n\r\n" + frame(launch)},
+		{"unknown header", "Origin: http://evil.example\r\n" + frame(launch)},
+		{"endless header line", "Content-Length: 1" + strings.Repeat("1", 2*MaxHeaderLine) + "\r\n\r\n" + frame(launch)},
+		{"huge content length", "Content-Length: 9223372036854775807\r\n\r\n" + frame(launch)},
+		{"4 GiB content length", "Content-Length: 4294967296\r\n\r\n" + frame(launch)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tc.stream))
+			b, err := r.Read()
+			var pe *ProtocolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("got %q, %v; want a *ProtocolError", b, err)
+			}
+		})
 	}
-	r = NewReader(strings.NewReader("Content-Length: 10\r\n\r\n{}"))
+}
+
+// The header line limit holds without buffering the whole line.
+func TestReaderBoundsHeaderLine(t *testing.T) {
+	r := NewReader(io.MultiReader(strings.NewReader("Content-Length: "), zeros{}))
+	_, err := r.Read()
+	var pe *ProtocolError
+	if !errors.As(err, &pe) {
+		t.Fatalf("an endless header line gave %v, want a *ProtocolError", err)
+	}
+}
+
+// zeros is an endless stream of '0' bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
+}
+
+func TestReaderRefusesTruncated(t *testing.T) {
+	r := NewReader(strings.NewReader("Content-Length: 10\r\n\r\n{}"))
 	if _, err := r.Read(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("truncated body: %v, want unexpected EOF", err)
 	}

@@ -1,0 +1,39 @@
+// Bundles the extension (and, with --tests, the unit tests) with esbuild.
+// The extension is one CommonJS file in dist/ with `vscode` left external,
+// as VS Code loads it; unit tests go to out/unit/ and run under node --test.
+import * as esbuild from 'esbuild';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const watch = process.argv.includes('--watch');
+const tests = process.argv.includes('--tests');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+};
+
+if (tests) {
+  const dir = 'extension/test/unit';
+  const entryPoints = readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(dir, f));
+  await esbuild.build({ ...common, entryPoints, outdir: 'out/unit', external: ['vscode'] });
+} else {
+  const opts = {
+    ...common,
+    entryPoints: ['extension/src/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode'],
+  };
+  if (watch) {
+    const ctx = await esbuild.context(opts);
+    await ctx.watch();
+  } else {
+    await esbuild.build(opts);
+  }
+}

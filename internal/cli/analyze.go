@@ -46,6 +46,7 @@ the program, takes its live profiles and prints the report.
 
 Other inputs instead of a run:
   --mutex FILE / --block FILE / --trace FILE   analyse existing files
+  --load FILE                                  a profile or trace, its kind detected
   --pprof-url URL --seconds N                  capture from a live net/http/pprof
   --test [--run RE] [--bench RE]               run go test with profiling flags
 With these, PACKAGE|DIR (when given) is only indexed for map writes.
@@ -73,6 +74,7 @@ type analyzeConfig struct {
 	mutexFile     string
 	blockFile     string
 	traceFile     string
+	loadFiles     []string // --load: profiles or traces, kind detected
 	pprofURL      string
 	seconds       float64
 	allowHosts    []string
@@ -169,6 +171,7 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeConfig, int) {
 	fs.StringVar(&cfg.mutexFile, "mutex", "", "analyse this mutex profile `file` instead of running a program")
 	fs.StringVar(&cfg.blockFile, "block", "", "analyse this block profile `file`")
 	fs.StringVar(&cfg.traceFile, "trace", "", "analyse this execution trace `file`")
+	fs.Var((*stringList)(&cfg.loadFiles), "load", "analyse this profile or trace `file`, its kind detected as lockscope/load does (repeatable)")
 	fs.StringVar(&cfg.pprofURL, "pprof-url", "", "capture from a live net/http/pprof server (base URL or /debug/pprof/)")
 	fs.Float64Var(&cfg.seconds, "seconds", 5, "with --pprof-url: the capture window in seconds")
 	fs.Var((*stringList)(&cfg.allowHosts), "allow-host", "with --pprof-url: also allow this non-loopback `host` (repeatable)")
@@ -211,7 +214,7 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeConfig, int) {
 		fmt.Fprintf(stderr, "lockscope analyze: one package or directory at most, got %q (program arguments go after --)\n", positional)
 		return nil, ExitUsage
 	}
-	files := cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != ""
+	files := cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != "" || len(cfg.loadFiles) > 0
 	var bad string
 	switch {
 	case cfg.test && (files || cfg.pprofURL != ""):
@@ -267,7 +270,7 @@ func (a *analyzer) run(ctx context.Context) (*contention.Report, error) {
 	cfg := a.cfg
 	var err error
 	switch {
-	case cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != "" || cfg.pprofURL != "":
+	case cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != "" || len(cfg.loadFiles) > 0 || cfg.pprofURL != "":
 		if cfg.targetGiven {
 			a.startIndex(ctx, cfg.target, false)
 			a.useRecipes("")
@@ -402,11 +405,15 @@ func (a *analyzer) addTraceFrom(r io.Reader, size int64, src contention.Source) 
 // external analyses files and a live pprof endpoint.
 func (a *analyzer) external(ctx context.Context) error {
 	cfg := a.cfg
-	for _, f := range []struct{ kind, path string }{
+	inputs := []struct{ kind, path string }{
 		{contention.KindMutex, cfg.mutexFile},
 		{contention.KindBlock, cfg.blockFile},
 		{"trace", cfg.traceFile},
-	} {
+	}
+	for _, p := range cfg.loadFiles {
+		inputs = append(inputs, struct{ kind, path string }{"", p})
+	}
+	for _, f := range inputs {
 		if f.path == "" {
 			continue
 		}
@@ -415,11 +422,18 @@ func (a *analyzer) external(ctx context.Context) error {
 			return &exitErr{code: ExitInput, err: err}
 		}
 		src := contention.Source{Path: absPath(f.path), Origin: "file"}
+		if f.kind == "" {
+			// --load: the file says what it is, as for lockscope/load.
+			f.kind = "trace"
+			if in.Kind != capture.InputTrace {
+				f.kind = ""
+			}
+		}
 		switch {
 		case f.kind == "trace" && in.Kind != capture.InputTrace:
 			in.Close()
 			return fail(ExitInput, "%s: given as --trace but it is a pprof profile", f.path)
-		case f.kind != "trace" && in.Kind == capture.InputTrace:
+		case f.kind != "trace" && f.kind != "" && in.Kind == capture.InputTrace:
 			in.Close()
 			return fail(ExitInput, "%s: given as --%s but it is an execution trace (use --trace)", f.path, f.kind)
 		}

@@ -394,6 +394,28 @@ func TestAnalyzeFiles(t *testing.T) {
 	}
 }
 
+// --load detects each file's kind, as lockscope/load does: the extension's
+// "Load Profile or Trace File…" runs it when no debug session is there.
+func TestAnalyzeLoadDetectsKinds(t *testing.T) {
+	dir := writeProfiles(t)
+	test := fixture(t, "capture", "testonly", "lonely_test.go")
+	unlock := nearLine(t, test, markerLine(t, test, "lockscope:lonely-inc"), +1, "mu.Unlock()")
+	r := analyze(t, "--json", "--load", filepath.Join(dir, "block.pb.gz"), "--load", filepath.Join(dir, "mutex.pb.gz"),
+		"--load", filepath.Join(dir, "trace.out"))
+	mustOK(t, r)
+	wantAt(t, "mutex hotspot from --load", firstLock(r.report, contention.KindMutex), test, unlock, "")
+	if firstLock(r.report, contention.KindBlock) == nil {
+		t.Errorf("no block hotspot from --load: %+v", r.report.Hotspots)
+	}
+	kinds := map[string]bool{}
+	for _, s := range r.report.Sources {
+		kinds[s.Kind] = true
+	}
+	if !kinds["mutex"] || !kinds["block"] || !kinds["trace"] {
+		t.Errorf("sources %+v, want a mutex, a block and a trace", r.report.Sources)
+	}
+}
+
 // --test runs the package's tests with profiling flags.
 func TestAnalyzeTestMode(t *testing.T) {
 	test := fixture(t, "capture", "testonly", "lonely_test.go")

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every lockscope check on a fresh machine: it installs what it needs
-# (Go modules, staticcheck), then gofmt, go vet, staticcheck and the whole
-# test suite under the race detector, end-to-end tests with real Delve
-# included. The README's test command, and what .ci/run calls.
+# (Go modules, staticcheck, npm packages, Debian's chromium, Node 24 and
+# code-server for the real-VS-Code suite), then gofmt, go vet, staticcheck,
+# the whole Go suite under the race detector (end-to-end tests with real
+# Delve included), the extension's type check, lint, format check and unit
+# tests, the VSIX build, and the end-to-end suite in a real VS Code.
+# The README's test command, and what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,11 +41,44 @@ step "staticcheck"
 "$tools/staticcheck" ./...
 
 step "go test -race"
+set +e
 go test -race -count=1 -timeout 45m ./... 2>&1 | tee "$root/.test-output.txt"
 status=${PIPESTATUS[0]}
+set -e
 # A line that names every package outcome, for whoever reads the log last.
 passed=$(grep -c '^ok ' "$root/.test-output.txt" || true)
 failed=$(grep -c '^FAIL' "$root/.test-output.txt" || true)
 rm -f "$root/.test-output.txt"
-echo "packages: $passed passed, $failed failed"
-exit "$status"
+echo "Go packages: $passed passed, $failed failed"
+if [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
+
+step "npm ci"
+command -v npm >/dev/null || { echo "npm is not installed (Node.js 20 or later is needed)" >&2; exit 1; }
+npm ci --no-audit --no-fund
+
+step "extension: tsc (strict), eslint, prettier"
+npx --no-install tsc -p . --noEmit
+npx --no-install eslint extension
+npx --no-install prettier --check .
+
+step "extension: unit tests"
+npm run --silent test:unit
+
+step "extension: VSIX"
+vsix=$(./scripts/vsix.sh)
+# The VSIX must carry the adapter with its run bit (unzip -Z prints modes).
+python3 - "$vsix" <<'PY'
+import stat, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+info = z.getinfo('extension/extension/bin/lockscope')
+mode = info.external_attr >> 16
+assert mode & stat.S_IXUSR, f'lockscope in the VSIX is not executable (mode {oct(mode)})'
+for need in ('extension/package.json', 'extension/dist/extension.js', 'extension/extension/media/heat-holder-4-dark.svg'):
+    z.getinfo(need)
+print(f'{sys.argv[1]}: {len(z.namelist())} files, adapter mode {oct(mode)}')
+PY
+
+step "extension: real VS Code (code-server in Chromium)"
+./scripts/test-vscode.sh

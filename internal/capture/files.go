@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // MaxFileSize caps a profile or trace file read by ReadInput.
@@ -38,18 +39,29 @@ func (in *Input) Close() error { return in.f.Close() }
 // one (a gzipped or raw pprof proto, or a Go execution trace). Errors name
 // the file.
 func OpenInput(path string) (*Input, error) {
-	f, err := os.Open(path)
+	// Stat before opening: opening a FIFO for reading blocks until a writer
+	// comes, and /dev/zero or a 1 GiB sparse file would be read for nothing.
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	}
-	st, err := f.Stat()
+	if err := checkRegular(path, st); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK keeps a file swapped for a FIFO after the Stat from
+	// blocking the open; the Stat of the open file then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+	}
+	st, err = f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	}
-	if st.IsDir() {
+	if err := checkRegular(path, st); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: is a directory, not a profile or trace file", path)
+		return nil, err
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	head, err := br.Peek(16)
@@ -73,6 +85,18 @@ func OpenInput(path string) (*Input, error) {
 	return &Input{Reader: br, Kind: kind, Size: st.Size(), Path: path, f: f}, nil
 }
 
+// checkRegular refuses anything but a regular file of at most MaxFileSize
+// bytes for a profile (traces are streamed, so only the kind matters).
+func checkRegular(path string, st os.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return fmt.Errorf("%s: is a directory, not a profile or trace file", path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s: not a regular file (%s); lockscope reads profile and trace files only", path, st.Mode().Type())
+	}
+	return nil
+}
+
 // ReadInput reads a profile or trace file whole, with a size cap (see
 // [OpenInput] to stream a trace instead). Errors name the file.
 func ReadInput(path string) (data []byte, kind string, err error) {
@@ -81,6 +105,9 @@ func ReadInput(path string) (data []byte, kind string, err error) {
 		return nil, "", err
 	}
 	defer in.Close()
+	if in.Size > MaxFileSize {
+		return nil, "", fmt.Errorf("%s: larger than %d MiB; refused", path, MaxFileSize>>20)
+	}
 	data, err = io.ReadAll(io.LimitReader(in, MaxFileSize+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, unwrapPathErr(err))

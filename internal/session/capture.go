@@ -478,12 +478,14 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 			details: "the program runs without lockscope's agent (capture is off, the mode is exec or attach, or it has not started yet) and no pprofURL is set"}
 	}
 	if exited {
-		return nil, &reqError{id: dapx.ErrNoProgram, summary: "The program has exited", showUser: true,
+		// A state, not a fault: no notification (showUser) for it.
+		return nil, &reqError{id: dapx.ErrNoProgram, summary: "The program has exited",
 			details: "there is no running program to capture from; the report holds what was saved when it exited (lockscope/report)"}
 	}
 	if stopped && agent != nil {
 		// The agent lives inside the stopped process: asking it would hang.
-		return nil, &reqError{id: dapx.ErrProgramStopped, summary: "The program is stopped", showUser: true,
+		// A state the user chose, not a fault: no notification (showUser).
+		return nil, &reqError{id: dapx.ErrProgramStopped, summary: "The program is stopped",
 			details: "lockscope captures from a running program, and this one is stopped (at a breakpoint, a pause or a crash). Continue it, then capture again; the last report is still there (lockscope/report)"}
 	}
 	seconds := args.Seconds

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/dapx"
 	"github.com/lockscope/lockscope/internal/delve"
 	"github.com/lockscope/lockscope/internal/transport"
 )
@@ -188,5 +190,36 @@ func TestUnknownGoVersionIsSaid(t *testing.T) {
 	r.s.ext.mu.Unlock()
 	if bps := r.s.ext.suggest(nil); len(bps) != 0 {
 		t.Fatalf("suggested %v for an unknown runtime", bps)
+	}
+}
+
+// A capture asked while the program is stopped or after it exited answers
+// with an error, but not one that pops a notification: those are states
+// the user is in, not faults to act on (showUser is for those).
+func TestCaptureInOrdinaryStatesShowsNoToast(t *testing.T) {
+	r := start(t)
+	e := r.s.ext
+	for _, tc := range []struct {
+		name            string
+		stopped, exited bool
+		id              int
+	}{
+		{"stopped", true, false, dapx.ErrProgramStopped},
+		{"exited", false, true, dapx.ErrNoProgram},
+	} {
+		e.mu.Lock()
+		e.agent, e.stopped, e.exited = &capture.Agent{}, tc.stopped, tc.exited
+		e.mu.Unlock()
+		resp := r.c.CallErr(t, dapx.CommandCapture, map[string]any{})
+		var b struct {
+			Error struct {
+				ID       int  `json:"id"`
+				ShowUser bool `json:"showUser"`
+			} `json:"error"`
+		}
+		resp.Decode(t, &b)
+		if b.Error.ID != tc.id || b.Error.ShowUser {
+			t.Errorf("%s: error id %d, showUser %v; want id %d without showUser\n%s", tc.name, b.Error.ID, b.Error.ShowUser, tc.id, resp.Raw)
+		}
 	}
 }

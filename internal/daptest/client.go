@@ -27,6 +27,9 @@ type Message struct {
 	Success    bool
 	Body       json.RawMessage
 	Message    string // an error response's message
+	// N is the message's place in the stream, from 0: a test can ask for
+	// what came after a point (see [Client.Mark]).
+	N int
 }
 
 // Decode decodes the body into v.
@@ -99,6 +102,7 @@ func (c *Client) readLoop(r io.Reader) {
 			_ = json.Unmarshal(transport.Raw(raw, h.Message), &m.Message)
 		}
 		c.mu.Lock()
+		m.N = len(c.msgs)
 		c.msgs = append(c.msgs, m)
 		c.consumed = append(c.consumed, false)
 		c.cond.Broadcast()
@@ -202,6 +206,14 @@ func (c *Client) summaryLocked() string {
 		fmt.Fprintf(&b, "  %v %s\n", c.consumed[i], raw)
 	}
 	return b.String()
+}
+
+// Mark returns the N the next message will have: pass it to a predicate
+// (m.N >= mark) to wait for what comes after this point only.
+func (c *Client) Mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
 }
 
 // Messages returns every message received so far.

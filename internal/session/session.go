@@ -405,9 +405,19 @@ func (s *Session) onBackendEvent(h transport.Header, msg []byte) {
 	var done bool
 	if h.Event == "terminated" {
 		s.mu.Lock()
+		again := s.termSent
 		s.termSent = true
 		done = s.disconnected
 		s.mu.Unlock()
+		if again {
+			// Delve says it when the program ends and again when the client
+			// disconnects; a client that hears it twice tears the session
+			// down twice.
+			if done {
+				s.finish()
+			}
+			return
+		}
 	}
 	if done {
 		defer s.finish()

@@ -2,15 +2,15 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync/atomic"
+	"time"
 )
-
-// TokenHeader carries the per-run token on every request to the agent.
-const TokenHeader = "X-Lockscope-Token"
 
 // MaxTraceSeconds caps a trace window (the agent caps it too): traces grow
 // by megabytes a second on a busy program.
@@ -19,74 +19,113 @@ const MaxTraceSeconds = 60
 // MaxAgentBody caps what lockscope reads from its own agent.
 const MaxAgentBody = 512 << 20
 
-// Agent is a client of one running agent.
+// agentWait is how long a command waits for its answer when the caller's
+// context sets no deadline; a trace window adds its own length.
+const agentWait = 30 * time.Second
+
+// commandSeq numbers the commands of this process; the agent names its
+// answer files after them.
+var commandSeq atomic.Int64
+
+// Agent is a client of one running agent. It writes commands into the
+// agent's pipe without ever blocking (O_NONBLOCK): a stopped program leaves
+// a command unread, and the caller's context bounds the wait for the
+// answer, which the agent drops once that deadline has passed.
 type Agent struct {
-	Addr string // 127.0.0.1:port
+	Addr string // the agent's command pipe (a path: the agent opens no port)
 	Pid  int    // the program's process id, as the agent reported it
 
-	token  string
-	client *http.Client
+	dir string
 }
 
-func newAgent(addr, token string, pid int) *Agent {
-	return &Agent{
-		Addr:  addr,
-		Pid:   pid,
-		token: token,
-		// No proxy: the agent is on loopback, and an HTTP_PROXY from the
-		// environment must never see the token.
-		client: &http.Client{Transport: &http.Transport{Proxy: nil}},
-	}
-}
-
-// Profile fetches a profile ("mutex", "block" or "goroutine") as a gzipped
-// pprof proto.
+// Profile fetches a profile ("mutex" or "block") as an uncompressed pprof
+// protocol buffer.
 func (a *Agent) Profile(ctx context.Context, kind string) ([]byte, error) {
-	return a.get(ctx, "/lockscope/v1/profile/"+url.PathEscape(kind))
+	if kind != "mutex" && kind != "block" {
+		return nil, fmt.Errorf("capture: agent: unknown profile %q (want mutex or block)", kind)
+	}
+	return a.do(ctx, "profile "+kind, agentWait)
 }
 
 // Trace records the next seconds of execution trace (capped at
 // MaxTraceSeconds) and returns it. If the program exits meanwhile, the
 // request fails and the cut window is in Injection.Final as "trace-window".
+// When ctx ends first, the window is cancelled.
 func (a *Agent) Trace(ctx context.Context, seconds float64) ([]byte, error) {
 	if seconds > MaxTraceSeconds {
 		seconds = MaxTraceSeconds
 	}
-	return a.get(ctx, "/lockscope/v1/trace?seconds="+strconv.FormatFloat(seconds, 'f', -1, 64))
+	return a.do(ctx, "trace "+strconv.FormatFloat(seconds, 'f', -1, 64), time.Duration(seconds*float64(time.Second))+agentWait)
 }
 
 // LastTrace returns the flight recorder's window: the last moments before
 // the call. It fails when the injection had no Flight window.
 func (a *Agent) LastTrace(ctx context.Context) ([]byte, error) {
-	return a.get(ctx, "/lockscope/v1/trace?mode=last")
+	return a.do(ctx, "flight", agentWait)
 }
 
-func (a *Agent) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a.Addr+path, nil)
-	if err != nil {
+// do sends one command and waits for its answer file.
+func (a *Agent) do(ctx context.Context, command string, wait time.Duration) ([]byte, error) {
+	id := strconv.FormatInt(commandSeq.Add(1), 10)
+	deadline := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	if err := writeCommand(a.Addr, id+" "+strconv.FormatInt(deadline.UnixMilli(), 10)+" "+command+"\n"); err != nil {
 		return nil, fmt.Errorf("capture: agent: %w", err)
 	}
-	req.Header.Set(TokenHeader, a.token)
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("capture: agent at %s: %w", a.Addr, err)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	out, errFile := filepath.Join(a.dir, id+".out"), filepath.Join(a.dir, id+".err")
+	// The answer is renamed into place whole; poll for it, briefly at
+	// first (a profile takes milliseconds), then less often.
+	pause := time.Millisecond
+	for {
+		data, err := readAnswer(out)
+		if err == nil {
+			return data, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("capture: agent: %w", err)
+		}
+		if msg, err := os.ReadFile(errFile); err == nil {
+			os.Remove(errFile)
+			return nil, fmt.Errorf("capture: agent: %s", firstLine(msg))
+		}
+		select {
+		case <-ctx.Done():
+			// A trace window would go on for nothing: end it. Best effort:
+			// a stopped program reads this when it runs again.
+			_ = writeCommand(a.Addr, strconv.FormatInt(commandSeq.Add(1), 10)+" "+
+				strconv.FormatInt(time.Now().Add(agentWait).UnixMilli(), 10)+" cancel "+id+"\n")
+			os.Remove(out)
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, fmt.Errorf("capture: agent: no answer to %q within %s (is the program stopped?)", command, wait.Round(time.Millisecond))
+			}
+			return nil, fmt.Errorf("capture: agent: %w", ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, 50*time.Millisecond)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAgentBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("capture: agent at %s: %w", a.Addr, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("capture: agent at %s: %s: %s", a.Addr, resp.Status, firstLine(body))
-	}
-	if len(body) > MaxAgentBody {
-		return nil, fmt.Errorf("capture: agent at %s: answer larger than %d bytes", a.Addr, MaxAgentBody)
-	}
-	return body, nil
 }
 
-// CloseIdle drops kept-alive connections to the agent.
-func (a *Agent) CloseIdle() { a.client.CloseIdleConnections() }
+// readAnswer reads and removes an answer file, with the size cap.
+func readAnswer(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxAgentBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxAgentBody {
+		return nil, fmt.Errorf("answer larger than %d bytes", MaxAgentBody)
+	}
+	return data, nil
+}
 
 func firstLine(b []byte) string {
 	s := string(b)

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
@@ -80,11 +80,10 @@ func TestAgentSnapshotSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	ag, err := inj.Connect(ctxTimeout(t, 30*time.Second))
-	if err != nil {
+	if _, err := inj.Connect(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	mutexFile := filepath.Join(inj.RendezvousDir(), "mutex.pb.gz")
+	mutexFile := filepath.Join(inj.RendezvousDir(), "mutex.pb")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, err := os.Stat(mutexFile); err == nil {
@@ -109,13 +108,13 @@ func TestAgentSnapshotSurvivesKill(t *testing.T) {
 	if d := hotLine(t, files["mutex"], main, markerLine(t, main, "lockscope:hot-unlock")); d <= 0 {
 		t.Errorf("snapshot mutex profile charges nothing to hot-unlock")
 	}
-	assertNotListening(t, ag.Addr)
 }
 
-// The live agent serves profiles and trace windows to requests with the
-// token, refuses the rest, and listens on loopback only. After the program
-// is killed nothing listens.
-func TestAgentServesWithTokenOnly(t *testing.T) {
+// The live agent answers through its pipe: profiles, trace windows and the
+// flight recorder's window. It holds no socket at all, and its folder and
+// pipe are the user's alone. After the program is killed nothing answers;
+// after Reset and a second run, Connect finds the new agent.
+func TestAgentServesThroughItsPipe(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1, Flight: time.Second})
 	cmd := exec.Command(bin, "-d", "0")
@@ -134,27 +133,16 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 	if ag.Pid != cmd.Process.Pid {
 		t.Errorf("agent pid %d, want %d", ag.Pid, cmd.Process.Pid)
 	}
-	host, _, _ := net.SplitHostPort(ag.Addr)
-	if host != "127.0.0.1" {
-		t.Errorf("agent listens on %s, want 127.0.0.1 only", ag.Addr)
+	if socks := socketFDs(t, cmd.Process.Pid); len(socks) > 0 {
+		t.Errorf("the program holds sockets %v; the agent must open none", socks)
 	}
-
-	for _, tc := range []struct{ name, token string }{{"no token", ""}, {"wrong token", strings.Repeat("0", 32)}, {"token prefix", inj.Token[:8]}} {
-		req, _ := http.NewRequest("GET", "http://"+ag.Addr+"/lockscope/v1/profile/mutex", nil)
-		if tc.token != "" {
-			req.Header.Set(TokenHeader, tc.token)
-		}
-		resp, err := http.DefaultClient.Do(req)
+	for path, want := range map[string]os.FileMode{inj.Dir: 0o700, inj.RendezvousDir(): 0o700, ag.Addr: 0o600} {
+		st, err := os.Stat(path)
 		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("%s: got %s, want 403", tc.name, resp.Status)
-		}
-		if bytes.Contains(body, []byte{0x1f, 0x8b}) {
-			t.Errorf("%s: a profile was served without the token", tc.name)
+		if st.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", path, st.Mode().Perm(), want)
 		}
 	}
 
@@ -171,8 +159,8 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Sniff(block) != InputProfile {
-		t.Errorf("block profile is not a gzipped proto")
+	if d := hotLine(t, block, main, markerLine(t, main, "lockscope:hot-write")-1); d <= 0 {
+		t.Errorf("live block profile charges nothing to the hot Lock")
 	}
 	if _, err := ag.Profile(ctx, "heap/../../etc"); err == nil {
 		t.Errorf("unknown profile kind served")
@@ -191,16 +179,18 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 	if Sniff(last) != InputTrace {
 		t.Errorf("flight recorder window does not start like a Go trace")
 	}
+	assertNoAnswersLeft(t, inj)
 
 	cmd.Process.Kill()
 	cmd.Wait()
-	assertNotListening(t, ag.Addr)
-
-	// A stale address file (the killed run's) is not taken for a live
-	// agent; after Reset and a second run, Connect finds the new one.
+	// Nothing reads the pipe now: a command fails at once, and a stale
+	// agent file (the killed run's) is not taken for a live agent.
+	if _, err := ag.Profile(ctx, "mutex"); err == nil || !strings.Contains(err.Error(), "no program is reading") {
+		t.Errorf("a command to a dead agent: %v, want an error saying nothing reads the pipe", err)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	if _, err := inj.Connect(sctx); err == nil {
-		t.Errorf("Connect accepted the address of a dead agent")
+		t.Errorf("Connect accepted the agent file of a dead agent")
 	}
 	cancel()
 	if err := inj.Reset(); err != nil {
@@ -220,9 +210,11 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 	if ag2.Pid != again.Process.Pid {
 		t.Errorf("second run: agent pid %d, want %d", ag2.Pid, again.Process.Pid)
 	}
+	if _, err := ag2.Profile(ctx, "mutex"); err != nil {
+		t.Errorf("second run: %v", err)
+	}
 	again.Process.Kill()
 	again.Wait()
-	assertNotListening(t, ag2.Addr)
 
 	if err := inj.Close(); err != nil {
 		t.Fatal(err)
@@ -233,8 +225,93 @@ func TestAgentServesWithTokenOnly(t *testing.T) {
 	assertTreeUntouched(t, dir)
 }
 
-// Without the environment variables the agent does nothing: no listener,
-// no files, and the program behaves as built without it.
+// A stopped program (as at a breakpoint) never blocks the caller: the
+// command waits in the pipe, the call ends with its context, and once the
+// program runs again the stale command is dropped rather than answered.
+func TestAgentStoppedProgramDoesNotBlock(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
+	cmd := exec.Command(bin, "-d", "0")
+	cmd.Env = inj.Environ(os.Environ())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	ag, err := inj.Connect(ctxTimeout(t, 60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err = ag.Profile(ctx, "mutex")
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "is the program stopped") {
+		t.Fatalf("a command to a stopped program: %v, want a timeout that says why", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// Commands are read in order: once this one is answered, the stale
+	// one has been seen, and it left no answer behind.
+	if _, err := ag.Profile(ctxTimeout(t, 30*time.Second), "block"); err != nil {
+		t.Fatal(err)
+	}
+	assertNoAnswersLeft(t, inj)
+}
+
+// The agent's goroutines carry the pprof label lockscope=agent, and the ids
+// it writes are exactly the goroutines that run its code: a debugger can
+// hide them all and nothing else. A SIGQUIT dump with the runtime's
+// tracebacklabels setting shows both.
+func TestAgentGoroutinesAreLabelledAndListed(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	inj, bin := buildAgent(t, PrepareOptions{Program: dir})
+	cmd := exec.Command(bin, "-d", "0")
+	cmd.Env = append(inj.Environ(os.Environ()), "GOTRACEBACK=all", "GODEBUG=tracebacklabels=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ag, err := inj.Connect(ctxTimeout(t, 60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A trace window's goroutines are the agent's too.
+	go ag.Trace(context.Background(), 5)
+	ids, err := inj.AgentGoroutines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGQUIT)
+	cmd.Wait()
+	agent := map[int64]bool{}
+	for _, g := range strings.Split(stderr.String(), "\n\n") {
+		head, rest, _ := strings.Cut(g, "\n")
+		var id int64
+		if _, err := fmt.Sscanf(head, "goroutine %d ", &id); err != nil {
+			continue
+		}
+		ours := strings.Contains(rest, ".lockscopeAgent")
+		labelled := strings.Contains(head, `labels:{"lockscope": "agent"}`)
+		if ours {
+			agent[id] = true
+		}
+		if ours != labelled {
+			t.Errorf("goroutine %d: runs the agent's code %v, labelled %v:\n%s", id, ours, labelled, g)
+		}
+	}
+	if len(agent) < 3 || !maps.Equal(agent, ids) {
+		t.Errorf("the agent listed goroutines %v; the dump shows it runs %v", ids, agent)
+	}
+}
+
+// Without LOCKSCOPE_AGENT_DIR the agent does nothing: no files, and the
+// program behaves as built without it.
 func TestAgentInertWithoutEnv(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "short")
 	inj, bin := buildAgent(t, PrepareOptions{Program: dir})
@@ -245,7 +322,7 @@ func TestAgentInertWithoutEnv(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, EnvDir+"="+inj.RendezvousDir()) // dir but no token
+	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -253,8 +330,10 @@ func TestAgentInertWithoutEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ents) != 0 {
-		t.Errorf("agent without a token wrote %d files, e.g. %s", len(ents), ents[0].Name())
+	for _, e := range ents {
+		if e.Name() != "cmd" {
+			t.Errorf("agent without its environment wrote %s", e.Name())
+		}
 	}
 }
 
@@ -350,13 +429,30 @@ func keys(m map[string][]byte) []string {
 	return ks
 }
 
-// assertNotListening fails when something still accepts connections at addr.
-func assertNotListening(t *testing.T, addr string) {
+// socketFDs lists the sockets among the open files of a process.
+func socketFDs(t *testing.T, pid int) []string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		c.Close()
-		t.Errorf("%s still accepts connections after the program ended", addr)
+	fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	if err != nil || len(fds) == 0 {
+		t.Fatalf("reading the open files of %d: %v", pid, err)
+	}
+	var out []string
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && strings.HasPrefix(target, "socket:") {
+			out = append(out, target)
+		}
+	}
+	return out
+}
+
+// assertNoAnswersLeft fails when an answer file lies in the agent's folder
+// that nobody is waiting for.
+func assertNoAnswersLeft(t *testing.T, inj *Injection) {
+	t.Helper()
+	for _, pat := range []string{"*.out", "*.err"} {
+		if left, _ := filepath.Glob(filepath.Join(inj.RendezvousDir(), pat)); len(left) > 0 {
+			t.Errorf("answers left behind: %v", left)
+		}
 	}
 }
 
@@ -368,4 +464,65 @@ func assertTreeUntouched(t *testing.T, dir string) {
 			t.Errorf("%s was written into the user's tree", filepath.Join(dir, n))
 		}
 	}
+}
+
+// The agent writes its profiles without runtime/pprof (which would add over
+// 600 KB to the program); they must say what runtime/pprof says: the same
+// sample types, and per stack of functions and lines the same counts and
+// delays. pprofpeer writes runtime/pprof's own profiles when its
+// goroutines are done, and the agent's exit hook writes its own after.
+func TestAgentProfilesMatchRuntimePprof(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "capture", "pprofpeer")
+	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
+	peer := t.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Env = append(inj.Environ(os.Environ()), "PPROFPEER_OUT="+peer)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pprofpeer: %v\n%s", err, out)
+	}
+	files, exited, err := inj.Final()
+	if err != nil || !exited {
+		t.Fatalf("Final: exited=%v err=%v", exited, err)
+	}
+	for _, kind := range []string{"mutex", "block"} {
+		want, err := os.ReadFile(filepath.Join(peer, kind+".pb.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := profileByStack(t, want), profileByStack(t, files[kind])
+		if len(w) == 0 {
+			t.Fatalf("%s: runtime/pprof's profile is empty", kind)
+		}
+		if !maps.Equal(w, g) {
+			t.Errorf("%s profiles differ:\nruntime/pprof: %v\nagent:         %v", kind, w, g)
+		}
+	}
+}
+
+// profileByStack sums a profile's values by stack (function file:line
+// frames, leaf first; runtime.goexit left out), with its sample types.
+func profileByStack(t *testing.T, data []byte) map[string][2]int64 {
+	t.Helper()
+	p, err := profile.ParseData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, st := range p.SampleType {
+		types = append(types, st.Type+"/"+st.Unit)
+	}
+	out := map[string][2]int64{}
+	for _, s := range p.Sample {
+		key := strings.Join(types, ",")
+		for _, loc := range s.Location {
+			for _, ln := range loc.Line {
+				if ln.Function.Name != "runtime.goexit" {
+					key += fmt.Sprintf(" | %s %s:%d", ln.Function.Name, ln.Function.Filename, ln.Line)
+				}
+			}
+		}
+		v := out[key]
+		out[key] = [2]int64{v[0] + s.Value[0], v[1] + s.Value[1]}
+	}
+	return out
 }

@@ -5,13 +5,17 @@
 // The agent ([Prepare]) is a Go file that lockscope adds to the program's
 // main package (or to the package under test) with `go build -overlay`, so
 // the user's tree is never touched. The agent stays inert unless lockscope
-// sets LOCKSCOPE_AGENT_TOKEN and LOCKSCOPE_AGENT_DIR in the program's
-// environment. When set, its init turns on mutex and block profiling, serves
-// profiles and trace windows on 127.0.0.1 to requests that carry the
-// per-run token, and writes its address into the rendezvous dir. When the
-// program ends (main returns or os.Exit) an exit hook writes the final
-// profiles into the same dir, and a periodic snapshot covers deaths that run
-// no hooks (fatal errors, signals).
+// sets LOCKSCOPE_AGENT_DIR in the program's environment. When set, its init
+// turns on mutex and block profiling and starts a few goroutines, labelled
+// lockscope=agent, that take commands from a named pipe (FIFO) in that
+// private 0700 folder and answer with files in it ([Agent]). It opens no
+// port and links no network package: a port would show in the user's
+// editor (code-server forwards it) and net/http alone added about 5 MB to a
+// small program. The agent writes its goroutine ids into the folder, so
+// that the debug session can leave them out of the client's list of
+// threads. When the program ends (main returns or os.Exit) an exit hook
+// writes the final profiles into the same folder, and a periodic snapshot
+// covers deaths that run no hooks (fatal errors, signals).
 //
 // This package runs no analysis: it returns bytes, and internal/report turns
 // them into a contention.Report.
@@ -20,9 +24,7 @@ package capture
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +52,6 @@ const agentTestFileName = "zz_lockscope_agent_test.go"
 
 // Environment variables read by the agent.
 const (
-	EnvToken         = "LOCKSCOPE_AGENT_TOKEN"
 	EnvDir           = "LOCKSCOPE_AGENT_DIR"
 	EnvMutexFraction = "LOCKSCOPE_AGENT_MUTEX_FRACTION"
 	EnvBlockRate     = "LOCKSCOPE_AGENT_BLOCK_RATE"
@@ -102,7 +103,8 @@ type PrepareOptions struct {
 	Snapshot time.Duration
 	// Flight, when positive, runs the runtime's flight recorder with a
 	// window this long, so that the last moments of the program can be
-	// traced (GET trace mode=last, and trace.out at exit).
+	// traced (Agent.LastTrace, and trace.out at exit). The recorder's own
+	// reader goroutine is the runtime's and is not hidden from a debugger.
 	Flight time.Duration
 	// UserBuildFlags are the build flags the user asked for. Their
 	// -ldflags and -overlay are merged with the agent's.
@@ -118,8 +120,6 @@ type Injection struct {
 	Env map[string]string
 	// Dir is the temp dir: overlay, agent source and rendezvous files.
 	Dir string
-	// Token must accompany every request to the agent.
-	Token string
 	// PackageDir and Package name where the agent went.
 	PackageDir, Package string
 
@@ -153,17 +153,14 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		return nil, fmt.Errorf("capture: %s already exists; lockscope needs that name for its agent", target)
 	}
 
-	tok := make([]byte, 16)
-	if _, err := rand.Read(tok); err != nil {
-		return nil, fmt.Errorf("capture: token: %w", err)
-	}
+	// MkdirTemp makes the folder 0700: its permissions are what keeps other
+	// users away from the agent's pipe and files.
 	dir, err := os.MkdirTemp("", "lockscope-agent-")
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	inj := &Injection{
 		Dir:        dir,
-		Token:      hex.EncodeToString(tok),
 		PackageDir: pkgDir,
 		Package:    pkgName,
 		rendezvous: filepath.Join(dir, "rendezvous"),
@@ -173,6 +170,9 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		return nil, err
 	}
 	if err := os.Mkdir(inj.rendezvous, 0o700); err != nil {
+		return fail(fmt.Errorf("capture: %w", err))
+	}
+	if err := makeFIFO(inj.fifo()); err != nil {
 		return fail(fmt.Errorf("capture: %w", err))
 	}
 	src := strings.Replace(agentTemplate, "\npackage lockscopeagent\n", "\npackage "+pkgName+"\n", 1)
@@ -221,7 +221,6 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		snap = DefaultSnapshot
 	}
 	inj.Env = map[string]string{
-		EnvToken:         inj.Token,
 		EnvDir:           inj.rendezvous,
 		EnvMutexFraction: strconv.Itoa(mf),
 		EnvBlockRate:     strconv.Itoa(br),
@@ -256,19 +255,42 @@ func (inj *Injection) Close() error {
 	return os.RemoveAll(inj.Dir)
 }
 
-// RendezvousDir is the dir the agent writes its address and final files to.
+// RendezvousDir is the agent's folder: its command pipe, its answers and
+// its final files.
 func (inj *Injection) RendezvousDir() string { return inj.rendezvous }
 
+// fifo is the agent's command pipe.
+func (inj *Injection) fifo() string { return filepath.Join(inj.rendezvous, "cmd") }
+
+// AgentGoroutines returns the ids of the running agent's own goroutines, as
+// it wrote them at start; none before it has started.
+func (inj *Injection) AgentGoroutines() (map[int64]bool, error) {
+	data, err := os.ReadFile(filepath.Join(inj.rendezvous, "goroutines"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	ids := map[int64]bool{}
+	for _, f := range strings.Fields(string(data)) {
+		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
+			ids[id] = true
+		}
+	}
+	return ids, nil
+}
+
 // Final returns what the agent saved in the rendezvous dir: "mutex" and
-// "block" (gzipped pprof protos, from the last snapshot or from the exit
-// hook), "trace" (the flight recorder at exit) and "trace-window" (a trace
+// "block" (uncompressed pprof protos, from the last snapshot or from the
+// exit hook), "trace" (the flight recorder at exit) and "trace-window" (a trace
 // window cut short by exit), whichever exist. Exited reports whether the
 // exit hook ran (so the profiles cover the whole run).
 func (inj *Injection) Final() (files map[string][]byte, exited bool, err error) {
 	files = map[string][]byte{}
 	for key, name := range map[string]string{
-		"mutex":        "mutex.pb.gz",
-		"block":        "block.pb.gz",
+		"mutex":        "mutex.pb",
+		"block":        "block.pb",
 		"trace":        "trace.out",
 		"trace-window": "trace-window.out",
 	} {
@@ -376,34 +398,26 @@ func packageName(dir, mode string) (name string, testOnly bool, err error) {
 	return "", false, fmt.Errorf("capture: no Go files in %s", dir)
 }
 
-// Connect waits for the agent to write its address and to answer, and
-// returns a client for it. An address file left by an earlier run of the
-// program (a restart) is skipped until the new agent overwrites it, since
-// nothing answers there. Connect fails when ctx ends first, for example
-// because the program exited before its init ran.
+// Connect waits for the agent to start and returns a client for it. An
+// agent file left by an earlier run of the program is not taken for a live
+// agent: the pipe must have a reader, which only a running agent is (Reset
+// makes a new pipe for each run). Connect fails when ctx ends first, for
+// example because the program exited before its init ran.
 func (inj *Injection) Connect(ctx context.Context) (*Agent, error) {
-	addrFile := filepath.Join(inj.rendezvous, "agent.addr")
 	for {
-		data, err := os.ReadFile(addrFile)
-		if err == nil {
+		if data, err := os.ReadFile(filepath.Join(inj.rendezvous, "agent.json")); err == nil {
 			var a struct {
-				Addr string `json:"addr"`
-				Pid  int    `json:"pid"`
+				Pid int `json:"pid"`
 			}
 			if err := json.Unmarshal(data, &a); err != nil {
-				return nil, fmt.Errorf("capture: agent address file: %w", err)
+				return nil, fmt.Errorf("capture: agent file: %w", err)
 			}
-			ag := newAgent(a.Addr, inj.Token, a.Pid)
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err := ag.get(pctx, "/lockscope/v1/info")
-			cancel()
-			if err == nil {
-				return ag, nil
+			if hasReader(inj.fifo()) {
+				return &Agent{Addr: inj.fifo(), Pid: a.Pid, dir: inj.rendezvous}, nil
 			}
-			ag.CloseIdle()
 		}
 		if msg, err := os.ReadFile(filepath.Join(inj.rendezvous, "agent.err")); err == nil {
-			return nil, fmt.Errorf("capture: the agent could not listen: %s", msg)
+			return nil, fmt.Errorf("capture: the agent could not open its command pipe: %s", msg)
 		}
 		select {
 		case <-ctx.Done():
@@ -413,9 +427,10 @@ func (inj *Injection) Connect(ctx context.Context) (*Agent, error) {
 	}
 }
 
-// Reset empties the rendezvous dir, so that Connect and Final see only
-// what the next run of the program writes. The session calls it before it
-// restarts the program with the same injection.
+// Reset empties the rendezvous dir and makes a new command pipe, so that
+// Connect and Final see only what the next run of the program writes, and
+// a command meant for the old run never reaches the new one. The session
+// calls it before it runs the program again with the same injection.
 func (inj *Injection) Reset() error {
 	ents, err := os.ReadDir(inj.rendezvous)
 	if err != nil {
@@ -425,6 +440,9 @@ func (inj *Injection) Reset() error {
 		if err := os.RemoveAll(filepath.Join(inj.rendezvous, e.Name())); err != nil {
 			return fmt.Errorf("capture: %w", err)
 		}
+	}
+	if err := makeFIFO(inj.fifo()); err != nil {
+		return fmt.Errorf("capture: %w", err)
 	}
 	return nil
 }

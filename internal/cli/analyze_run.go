@@ -203,9 +203,6 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	elapsed := time.Since(start)
 	cancelRun()
 	<-agentDone
-	if agent != nil {
-		agent.CloseIdle()
-	}
 
 	status := exitStatus(waitErr)
 	if stoppedBy != "" {

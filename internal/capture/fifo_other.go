@@ -1,0 +1,13 @@
+//go:build !unix
+
+package capture
+
+import "errors"
+
+var errNoFIFO = errors.New("the capture agent needs a named pipe (FIFO), which this system does not have")
+
+func makeFIFO(path string) error { return errNoFIFO }
+
+func writeCommand(path, line string) error { return errNoFIFO }
+
+func hasReader(path string) bool { return false }

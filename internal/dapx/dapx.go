@@ -53,6 +53,9 @@ type LaunchConfig struct {
 	Profiles             []string `json:"profiles,omitempty"`
 	Traces               []string `json:"traces,omitempty"`
 	Race                 bool     `json:"race,omitempty"`
+	// ShowAgentGoroutines keeps the capture agent's own goroutines in the
+	// threads the client sees; by default they are left out.
+	ShowAgentGoroutines bool `json:"showAgentGoroutines,omitempty"`
 }
 
 // CaptureArguments are the arguments of lockscope/capture.

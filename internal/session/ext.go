@@ -258,6 +258,56 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 	}
 }
 
+// filterThreads leaves the capture agent's own goroutines out of a threads
+// response, unless the launch asked to see them (showAgentGoroutines): they
+// are lockscope's, and they sat among the user's in the Call Stack. Only
+// this response is decoded; the threads it keeps go out as Delve wrote
+// them.
+func (e *extension) filterThreads(h transport.Header, msg []byte) (transport.Header, []byte) {
+	e.s.mu.Lock()
+	show := e.info.Config.ShowAgentGoroutines
+	e.s.mu.Unlock()
+	e.mu.Lock()
+	inj := e.inj
+	e.mu.Unlock()
+	if show || inj == nil || !h.Success {
+		return h, msg
+	}
+	ids, err := inj.AgentGoroutines()
+	if err != nil || len(ids) == 0 {
+		return h, msg
+	}
+	var body map[string]json.RawMessage
+	var threads []json.RawMessage
+	if json.Unmarshal(transport.Raw(msg, h.Body), &body) != nil || json.Unmarshal(body["threads"], &threads) != nil {
+		return h, msg
+	}
+	kept := make([]json.RawMessage, 0, len(threads))
+	for _, th := range threads {
+		var t struct {
+			ID int64 `json:"id"`
+		}
+		if json.Unmarshal(th, &t) == nil && ids[t.ID] {
+			continue
+		}
+		kept = append(kept, th)
+	}
+	if len(kept) == len(threads) {
+		return h, msg
+	}
+	body["threads"], _ = json.Marshal(kept)
+	nb, err := json.Marshal(body)
+	if err != nil {
+		return h, msg
+	}
+	out := replaceSpan(msg, h.Body, nb)
+	nh, err := transport.Peek(out)
+	if err != nil {
+		return h, msg
+	}
+	return nh, out
+}
+
 // observeEvent sees every event from Delve before the client does. It may
 // return work to run after the event has reached the client.
 //

@@ -398,6 +398,9 @@ func (s *Session) onBackendResponse(h transport.Header, msg []byte) {
 		return
 	}
 	s.ext.observeResponse(h, msg)
+	if h.Command == "threads" {
+		h, msg = s.ext.filterThreads(h, msg)
+	}
 	s.toClient(msg, h, o.clientSeq)
 }
 

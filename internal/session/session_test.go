@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/lockscope/lockscope/internal/daptest"
 	"github.com/lockscope/lockscope/internal/dapx"
 	"github.com/lockscope/lockscope/internal/delve"
+	"github.com/lockscope/lockscope/internal/testutil"
 	"github.com/lockscope/lockscope/internal/transport"
 )
 
@@ -221,5 +225,58 @@ func TestCaptureInOrdinaryStatesShowsNoToast(t *testing.T) {
 		if b.Error.ID != tc.id || b.Error.ShowUser {
 			t.Errorf("%s: error id %d, showUser %v; want id %d without showUser\n%s", tc.name, b.Error.ID, b.Error.ShowUser, tc.id, resp.Raw)
 		}
+	}
+}
+
+// The capture agent's goroutines (the ids it wrote in its folder) are left
+// out of the threads the client sees, the user's threads go through with
+// every field Delve wrote, and showAgentGoroutines keeps them all.
+func TestThreadsLeaveOutTheAgent(t *testing.T) {
+	r := start(t)
+	inj, err := capture.Prepare(capture.PrepareOptions{Program: filepath.Join(testutil.ModuleRoot(t), "testdata", "short")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	if err := os.WriteFile(filepath.Join(inj.RendezvousDir(), "goroutines"), []byte("7\n8\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.s.ext.mu.Lock()
+	r.s.ext.inj = inj
+	r.s.ext.mu.Unlock()
+	threads := []any{
+		map[string]any{"id": 1, "name": "* [Go 1] main.main", "futureField": true},
+		map[string]any{"id": 7, "name": "[Go 7] internal/poll.runtime_pollWait"},
+		map[string]any{"id": 8, "name": "[Go 8] time.Sleep"},
+		map[string]any{"id": 12, "name": "[Go 12] main.bump"},
+	}
+	ask := func() []int {
+		seq := r.c.Send("threads", nil)
+		h, _ := r.read(t)
+		r.respond(t, h.Seq, "threads", map[string]any{"threads": threads})
+		resp := r.c.Response(t, seq)
+		if !strings.Contains(string(resp.Raw), `"futureField":true`) {
+			t.Errorf("a field of a kept thread was lost: %s", resp.Raw)
+		}
+		var b struct {
+			Threads []struct {
+				ID int `json:"id"`
+			} `json:"threads"`
+		}
+		resp.Decode(t, &b)
+		var ids []int
+		for _, th := range b.Threads {
+			ids = append(ids, th.ID)
+		}
+		return ids
+	}
+	if got := ask(); !slices.Equal(got, []int{1, 12}) {
+		t.Errorf("threads %v, want 1 and 12 without the agent's 7 and 8", got)
+	}
+	r.s.mu.Lock()
+	r.s.ext.info.Config.ShowAgentGoroutines = true
+	r.s.mu.Unlock()
+	if got := ask(); !slices.Equal(got, []int{1, 7, 8, 12}) {
+		t.Errorf("with showAgentGoroutines: threads %v, want all four", got)
 	}
 }

@@ -47,7 +47,17 @@ export default tseslint.config(
         URL: 'readonly',
         setTimeout: 'readonly',
         Buffer: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
       },
+    },
+  },
+  {
+    // The real-VS-Code suite runs some functions inside the browser page.
+    files: ['extension/test/e2e/**/*.mjs'],
+    languageOptions: {
+      globals: { document: 'readonly', window: 'readonly', getComputedStyle: 'readonly', Element: 'readonly' },
     },
   },
 );

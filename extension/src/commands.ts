@@ -154,7 +154,12 @@ export class Commands {
     }
   }
 
-  /** lineArg takes the command's argument, or the cursor line of the active Go editor. */
+  /**
+   * lineArg takes the command's argument, or the cursor line of the active Go
+   * editor. Lenses, hovers and tree items pass report lines; the line-number
+   * menu and the cursor give lines of the text as it is now, which are mapped
+   * back to the report's across edits.
+   */
   private lineArg(arg: unknown): LineArg | undefined {
     const a = Array.isArray(arg) ? (arg[0] as unknown) : arg;
     if (
@@ -165,28 +170,34 @@ export class Commands {
     ) {
       return a as LineArg;
     }
-    if (a && typeof a === 'object' && (a as { lineNumber?: unknown }).lineNumber !== undefined) {
+    let file: string;
+    let current: number;
+    if (a && typeof a === 'object' && typeof (a as { lineNumber?: unknown }).lineNumber === 'number') {
       // editor/lineNumber/context passes { lineNumber, uri }.
       const l = a as { lineNumber: number; uri: vscode.Uri };
-      return { file: l.uri.fsPath, line: l.lineNumber };
+      file = l.uri.fsPath;
+      current = l.lineNumber;
+    } else {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor) {
+        return undefined;
+      }
+      file = editor.document.uri.fsPath;
+      current = editor.selection.active.line + 1;
     }
-    const editor = vscode.window.activeTextEditor;
-    if (!editor) {
-      return undefined;
-    }
-    return { file: editor.document.uri.fsPath, line: editor.selection.active.line + 1 };
+    const line = reportLine(this.store, file, current);
+    return line === undefined ? undefined : { file, line };
   }
 
   private async addBreakpoint(arg: unknown, want: Want, variant: Variant): Promise<void> {
     const at = this.lineArg(arg);
     if (!at) {
-      void vscode.window.showInformationMessage('lockscope: put the cursor on a map write first.');
+      void vscode.window.showInformationMessage(
+        'lockscope: put the cursor on a map write first (an edited line has no suggestions until the next report).',
+      );
       return;
     }
-    // Lines in the editor may have moved since the report: ask about the report's line.
-    const line = reportLine(this.store, at.file, at.line) ?? at.line;
-    const reportFile = this.store.reportPath(at.file);
-    const body = await this.suggestions(reportFile, line);
+    const body = await this.suggestions(this.store.reportPath(at.file), at.line);
     const picked = pickBreakpoint(body, want, variant);
     if ('reason' in picked) {
       void vscode.window.showInformationMessage(`lockscope: ${picked.reason}`);
@@ -228,8 +239,7 @@ export class Commands {
       void vscode.window.showInformationMessage('lockscope: there is no report with blocking chains yet.');
       return;
     }
-    const line = reportLine(this.store, at.file, at.line) ?? at.line;
-    let chains = chainsThrough(report, at.file, line, this.store.resolve);
+    let chains = chainsThrough(report, at.file, at.line, this.store.resolve);
     if (chains.length === 0 && !Array.isArray(arg) && arg === undefined) {
       chains = report.chains;
     }

@@ -66,7 +66,7 @@ export class ConfigProvider implements vscode.DebugConfigurationProvider {
     if (ls?.pprofURL && !vscode.workspace.isTrusted) {
       // A URL from an untrusted folder's launch.json is not contacted.
       void vscode.window.showWarningMessage(
-        `lockscope: this workspace is not trusted, so lockscope.pprofURL (${String(ls.pprofURL)}) is not contacted.`,
+        `lockscope: this workspace is not trusted, so lockscope.pprofURL (${JSON.stringify(ls.pprofURL)}) is not contacted.`,
       );
       delete ls.pprofURL;
     }
@@ -78,7 +78,7 @@ export class ConfigProvider implements vscode.DebugConfigurationProvider {
 export async function pickProcess(): Promise<string | undefined> {
   const text = await new Promise<string>((resolve, reject) => {
     execFile('ps', ['-A', '-o', 'pid=,comm=,args='], { maxBuffer: 16 << 20 }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
+      err ? reject(new Error(`ps failed: ${err.message}`)) : resolve(stdout),
     );
   });
   const goPids = new Set<number>();

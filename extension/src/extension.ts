@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { AdapterFactory, AdapterLocator, TrafficTracker } from './adapter';
 import { Commands } from './commands';
 import { ConfigProvider, pickProcess } from './config';
+import { lineEditOf } from './logic/edits';
 import { parseReport } from './logic/report';
 import { ReportStore } from './store';
 import { ContentionTree, ContextKeys, Decorations, Hovers, Lenses } from './view';
@@ -87,8 +88,18 @@ export function activate(context: vscode.ExtensionContext): void {
       // text before any of them.
       const changes = [...e.contentChanges].sort((a, b) => b.range.start.line - a.range.start.line);
       for (const c of changes) {
-        const newLines = c.text.split('\n').length;
-        store.edits.apply(file, c.range.start.line + 1, c.range.end.line + 1, newLines);
+        const after = c.range.start.line < e.document.lineCount ? e.document.lineAt(c.range.start.line).text.length : 0;
+        const edit = lineEditOf(
+          {
+            startLine: c.range.start.line,
+            startCharacter: c.range.start.character,
+            endLine: c.range.end.line,
+            endCharacter: c.range.end.character,
+            text: c.text,
+          },
+          after,
+        );
+        store.edits.apply(file, edit.startLine, edit.endLine, edit.newLineCount);
       }
       store.refresh();
     }),

@@ -98,11 +98,15 @@ export class ReportStore implements vscode.Disposable {
 
   private pathContext(): PathContext {
     const sub = this.origin?.session?.configuration.substitutePath as unknown;
-    const substitutePath = Array.isArray(sub)
-      ? sub
-          .filter((s): s is { from: string; to: string } => typeof s?.from === 'string' && typeof s?.to === 'string')
-          .map((s) => ({ from: s.from, to: s.to }))
-      : [];
+    const substitutePath: { from: string; to: string }[] = [];
+    if (Array.isArray(sub)) {
+      for (const s of sub as unknown[]) {
+        const e = s as { from?: unknown; to?: unknown } | null;
+        if (typeof e?.from === 'string' && typeof e.to === 'string') {
+          substitutePath.push({ from: e.from, to: e.to });
+        }
+      }
+    }
     return {
       workspaceRoots: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
       modules: this.modules,

@@ -230,20 +230,7 @@ export class Hovers implements vscode.HoverProvider {
 
 /** reportLine maps a line of the current text back to the report's line, across edits. */
 export function reportLine(store: ReportStore, file: string, current: number): number | undefined {
-  if (!store.edits.edited(file)) {
-    return current;
-  }
-  const report = store.report;
-  if (!report) {
-    return undefined;
-  }
-  const sets = lineSets(report, file, store.resolve);
-  for (const l of new Set([...sets.hot, ...sets.contended, ...sets.unguarded, ...sets.chain])) {
-    if (store.edits.map(file, l) === current) {
-      return l;
-    }
-  }
-  return undefined;
+  return store.edits.unmap(file, current);
 }
 
 /** ContentionTree is the "Contention" view in Run and Debug. */

@@ -60,7 +60,7 @@ export function mergeEnv(
     if (v === null || v === undefined) {
       delete out[k];
     } else {
-      out[k] = String(v);
+      out[k] = typeof v === 'string' ? v : JSON.stringify(v);
     }
   }
   return out;

@@ -24,11 +24,9 @@ import (
 // when the launch does not say.
 const DefaultRefresh = 2 * time.Second
 
-// prepareLaunch adds the capture agent (and -race) to a launch that builds
-// the program. Capture problems never fail the launch: debugging goes on
-// without capture, and the Debug Console says why.
-func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage) error {
-	cfg := info.Config
+// checkConfig checks the values of the lockscope launch attribute that
+// its types do not.
+func checkConfig(cfg dapx.LaunchConfig) error {
 	switch cfg.Capture {
 	case "", "auto", "off":
 	default:
@@ -37,6 +35,24 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 	if cfg.RefreshSeconds < 0 || cfg.TraceSeconds < 0 {
 		return errors.New(`"lockscope.refreshSeconds" and "lockscope.traceSeconds" must not be negative`)
 	}
+	return nil
+}
+
+// prepare finishes a parsed launch: the capture agent, -race, the Go
+// version and the source index. It runs child processes (go env, go list),
+// so no debuggee of the embedded Delve may be running.
+func (e *extension) prepare(p *launchPlan) *reqError {
+	if err := e.prepareLaunch(&p.info, p.args); err != nil {
+		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: err.Error(), showUser: true}
+	}
+	return nil
+}
+
+// prepareLaunch adds the capture agent (and -race) to a launch that builds
+// the program. Capture problems never fail the launch: debugging goes on
+// without capture, and the Debug Console says why.
+func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage) error {
+	cfg := info.Config
 	builds := info.Request == "launch" && (info.Mode == "debug" || info.Mode == "test")
 	if !builds {
 		if cfg.Race {
@@ -164,17 +180,30 @@ func goEnvVersion(dir string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// onRestart prepares for the client's restart request: the new process
-// runs again, and its agent writes a new address.
-func (e *extension) onRestart() {
+// endRun forgets the program that ran: its capture loops stop and, unless
+// keep is set (a crash restart runs the same build again), its agent's
+// folder goes. The program must be gone already.
+func (e *extension) endRun(keep bool) {
 	e.mu.Lock()
+	stop, inj := e.stopRun, e.inj
+	e.stopRun = nil
 	e.exited, e.stopped = false, false
-	inj := e.inj
+	if !keep {
+		e.inj, e.agent = nil, nil
+	}
 	e.mu.Unlock()
-	if inj != nil {
+	if stop != nil {
+		stop()
+	}
+	switch {
+	case inj == nil:
+	case keep:
+		// The next run's agent makes a new pipe and new files.
 		if err := inj.Reset(); err != nil {
-			e.s.log.Warn("resetting the agent's rendezvous", "err", err)
+			e.s.log.Warn("resetting the agent's folder", "err", err)
 		}
+	default:
+		inj.Close()
 	}
 }
 
@@ -189,32 +218,50 @@ func (e *extension) launchFailed() {
 	}
 }
 
-// launched records the launch arguments as Delve got them.
-func (e *extension) launched(args json.RawMessage) {
+// launched records a launch: the arguments as the client sent them (a
+// restart may change some), as Delve got them (a crash restart runs them
+// again) and the launch's dlvPath.
+func (e *extension) launched(client, delve json.RawMessage, dlvPath string) {
 	var v struct {
 		StopOnEntry bool `json:"stopOnEntry"`
 	}
-	_ = json.Unmarshal(args, &v)
+	_ = json.Unmarshal(delve, &v)
 	e.mu.Lock()
-	e.launchArgs = args
+	e.clientArgs = append(json.RawMessage(nil), client...)
+	e.launchArgs = delve
+	e.dlvPath = dlvPath
 	e.stopOnEntry = v.StopOnEntry
 	e.mu.Unlock()
 }
 
 // started runs after Delve accepted the launch or attach: it loads the
-// files the launch lists and starts the refresh loop.
+// files the launch lists and starts capturing.
 func (e *extension) started() {
 	e.s.mu.Lock()
-	info := e.info
+	cfg := e.info.Config
 	e.s.mu.Unlock()
-	cfg := info.Config
 	for _, p := range cfg.Profiles {
 		e.goAsync(func() { e.loadFile(p, "") })
 	}
 	for _, p := range cfg.Traces {
 		e.goAsync(func() { e.loadFile(p, "trace") })
 	}
+	e.startCapture()
+}
+
+// startCapture starts the refresh loop of the program that runs now, which
+// lasts until the session ends or the program is launched again (endRun).
+func (e *extension) startCapture() {
+	e.s.mu.Lock()
+	info := e.info
+	e.s.mu.Unlock()
+	cfg := info.Config
+	ctx, stop := context.WithCancel(e.ctx)
 	e.mu.Lock()
+	if e.stopRun != nil {
+		e.stopRun()
+	}
+	e.stopRun = stop
 	checkExec := e.goVersion == "" && info.Mode == "exec" && info.Program != ""
 	if checkExec {
 		e.goVersion, _ = recipes.GoVersionOfBinary(info.Program)
@@ -227,9 +274,9 @@ func (e *extension) started() {
 	switch {
 	case cfg.Capture == "off":
 	case inj != nil:
-		e.goAsync(func() { e.refreshLoop(inj, cfg) })
+		e.goAsync(func() { e.refreshLoop(ctx, inj, cfg) })
 	case cfg.PprofURL != "":
-		e.goAsync(func() { e.urlRefreshLoop(cfg) })
+		e.goAsync(func() { e.urlRefreshLoop(ctx, cfg) })
 	}
 }
 
@@ -259,12 +306,12 @@ func refreshPeriod(cfg dapx.LaunchConfig) time.Duration {
 // (which sends the event when it changed). It never runs f while the
 // program is stopped: the agent, or the service's net/http/pprof, lives
 // inside it, and a stopped process cannot answer.
-func (e *extension) every(period time.Duration, f func(ctx context.Context)) {
+func (e *extension) every(run context.Context, period time.Duration, f func(ctx context.Context)) {
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
-		case <-e.ctx.Done():
+		case <-run.Done():
 			return
 		case <-tick.C:
 		}
@@ -274,7 +321,7 @@ func (e *extension) every(period time.Duration, f func(ctx context.Context)) {
 		if skip {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(e.ctx, period+5*time.Second)
+		ctx, cancel := context.WithTimeout(run, period+5*time.Second)
 		f(ctx)
 		cancel()
 		e.rebuild(false)
@@ -283,10 +330,10 @@ func (e *extension) every(period time.Duration, f func(ctx context.Context)) {
 
 // refreshLoop fetches the running program's profiles from the injected
 // agent every refresh period.
-func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
-	agent, err := inj.Connect(e.ctx)
+func (e *extension) refreshLoop(run context.Context, inj *capture.Injection, cfg dapx.LaunchConfig) {
+	agent, err := inj.Connect(run)
 	if err != nil {
-		if e.ctx.Err() == nil {
+		if run.Err() == nil {
 			e.console("lockscope: " + err.Error())
 		}
 		return
@@ -295,10 +342,10 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 	e.agent = agent
 	e.mu.Unlock()
 	traced := cfg.TraceSeconds <= 0
-	e.every(refreshPeriod(cfg), func(ctx context.Context) {
+	e.every(run, refreshPeriod(cfg), func(ctx context.Context) {
 		if err := e.fetchProfiles(ctx, agent, []string{contention.KindMutex, contention.KindBlock}); err != nil {
 			e.s.log.Debug("refresh", "err", err)
-			// After a restart the agent listens somewhere else: find it.
+			// After a crash restart a new agent runs: take its pid.
 			if a, cerr := inj.Connect(ctx); cerr == nil {
 				agent = a
 				e.mu.Lock()
@@ -310,7 +357,7 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 			// One trace window early in the run gives the blocking chains;
 			// lockscope/capture takes more on demand.
 			traced = true
-			e.captureTrace(agent, cfg.TraceSeconds)
+			e.captureTrace(run, agent, cfg.TraceSeconds)
 		}
 	})
 }
@@ -318,9 +365,9 @@ func (e *extension) refreshLoop(inj *capture.Injection, cfg dapx.LaunchConfig) {
 // urlRefreshLoop fetches the cumulative profiles of a service that serves
 // net/http/pprof (the launch's pprofURL), for sessions without the agent:
 // attach, exec, or a remote dlv.
-func (e *extension) urlRefreshLoop(cfg dapx.LaunchConfig) {
+func (e *extension) urlRefreshLoop(run context.Context, cfg dapx.LaunchConfig) {
 	reported := false
-	e.every(refreshPeriod(cfg), func(ctx context.Context) {
+	e.every(run, refreshPeriod(cfg), func(ctx context.Context) {
 		for _, k := range []string{contention.KindMutex, contention.KindBlock} {
 			u, err := capture.PprofURL(cfg.PprofURL, k)
 			if err == nil {
@@ -343,8 +390,8 @@ func (e *extension) urlRefreshLoop(cfg dapx.LaunchConfig) {
 
 // captureTrace records one trace window of the running program into the
 // report, under progress events.
-func (e *extension) captureTrace(agent *capture.Agent, seconds float64) {
-	err := e.withProgress(e.ctx, fmt.Sprintf("lockscope: tracing %gs", seconds), func(ctx context.Context) error {
+func (e *extension) captureTrace(run context.Context, agent *capture.Agent, seconds float64) {
+	err := e.withProgress(run, fmt.Sprintf("lockscope: tracing %gs", seconds), func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second))+30*time.Second)
 		defer cancel()
 		data, err := agent.Trace(ctx, seconds)
@@ -355,7 +402,7 @@ func (e *extension) captureTrace(agent *capture.Agent, seconds float64) {
 		return e.builder.AddTrace(bytes.NewReader(data), contention.Source{Kind: "trace", Origin: "agent",
 			URL: "agent:" + agent.Addr, DurationNs: int64(seconds * float64(time.Second))})
 	})
-	if err != nil && e.ctx.Err() == nil {
+	if err != nil && run.Err() == nil {
 		e.console("lockscope: trace capture: " + err.Error())
 	}
 }

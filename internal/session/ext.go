@@ -47,9 +47,16 @@ type extension struct {
 	catchByFile map[string]int // the same, per file
 	restarts    int            // crash restarts so far
 	restarting  bool           // swallow the initialized event of a restart
+	// bpRequests are the client's breakpoint requests in the order it sent
+	// them, which a crash restart replays to a new Delve: in that order
+	// Delve gives every breakpoint the id the client already knows.
+	bpRequests []bpRequest
 
+	clientArgs  json.RawMessage // the launch arguments as the client sent them
 	launchArgs  json.RawMessage // the launch arguments Delve got, for crash restarts
+	dlvPath     string          // the launch's dlvPath attribute
 	stopOnEntry bool            // Delve stops at entry after configurationDone
+	stopRun     func()          // ends the capture loops of the program that runs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -415,12 +422,13 @@ func (e *extension) onException(thread int, h transport.Header, msg []byte) {
 	// Delve quotes the reason: "\"concurrent map writes\"".
 	reason := strings.Trim(info.Body.Description, `"`)
 	if crashrace.IsMapCrash(reason) && e.shouldRestart() {
-		if err := e.restartAfterCrash(ctx, reason); err == nil {
-			forwarded = true // swallowed: the program runs again
-			return
-		} else {
+		if err := e.restartAfterCrash(reason); err != nil {
 			e.console("lockscope: could not restart after the crash: " + err.Error())
 		}
+		// Swallowed: the program runs again, or (the restart failed) the
+		// crashed one is gone with its Delve and the session has ended.
+		forwarded = true
+		return
 	}
 	_, resp, err = e.s.call(ctx, "stackTrace", map[string]any{"threadId": thread, "levels": 50})
 	if err != nil {
@@ -472,44 +480,64 @@ func (e *extension) shouldRestart() bool {
 	return true
 }
 
-func (e *extension) restartAfterCrash(ctx context.Context, reason string) error {
+// restartAfterCrash runs the program again, on a new Delve (see
+// Session.relaunch), with the launch Delve got and the same agent, without
+// stopping at entry (the user is past it), and with the client's
+// breakpoints replayed; the client is not asked to configure anything.
+func (e *extension) restartAfterCrash(reason string) error {
 	e.mu.Lock()
 	n := e.restarts
-	e.restarting = true
-	inj := e.inj
-	e.mu.Unlock()
-	if inj != nil {
-		// The restarted program's agent writes a new address.
-		inj.Reset()
-	}
-	e.console(fmt.Sprintf("lockscope: the runtime's %q beat the second-writer breakpoint; restarting the program with the same breakpoints (try %d of %d)", reason, n, MaxCrashRestarts))
-	// Delve's restart replaces its launch settings with the ones given, so
-	// give it the whole launch again, without a rebuild and without
-	// stopping at entry: the user is past the entry already.
-	e.mu.Lock()
-	args := map[string]any{}
+	args := map[string]json.RawMessage{}
 	_ = json.Unmarshal(e.launchArgs, &args)
-	e.stopOnEntry = false
+	dlvPath, client := e.dlvPath, e.clientArgs
 	e.mu.Unlock()
-	args["request"], args["rebuild"], args["stopOnEntry"] = "launch", false, false
-	if _, _, err := e.s.call(ctx, "restart", map[string]any{"arguments": args}); err != nil {
-		e.mu.Lock()
-		e.restarting = false
-		e.mu.Unlock()
-		return err
+	e.s.mu.Lock()
+	info := e.info
+	e.s.mu.Unlock()
+	args["stopOnEntry"] = json.RawMessage("false")
+	e.console(fmt.Sprintf("lockscope: the runtime's %q beat the second-writer breakpoint; restarting the program with the same breakpoints (try %d of %d)", reason, n, MaxCrashRestarts))
+	// The build is cached: a restart takes about as long as linking.
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Minute)
+	defer cancel()
+	rerr := e.s.relaunch(ctx, true, func() (launchPlan, *reqError) {
+		e.endRun(true)
+		return launchPlan{client: client, args: args, info: info, dlvPath: dlvPath}, nil
+	})
+	if rerr != nil {
+		return rerr
 	}
-	if _, _, err := e.s.call(ctx, "configurationDone", nil); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.stopped = false
-	e.mu.Unlock()
 	return nil
 }
 
-// noteBreakpoints counts the client's second-writer breakpoints, the ones
-// a crash restart serves.
+// replayBreakpoints sends the client's breakpoint requests to a new Delve.
+func (e *extension) replayBreakpoints(ctx context.Context, bc *backendConn) {
+	e.mu.Lock()
+	reqs := append([]bpRequest(nil), e.bpRequests...)
+	e.mu.Unlock()
+	for _, r := range reqs {
+		if _, _, err := e.s.callOn(ctx, bc, r.command, r.args); err != nil {
+			e.s.log.Warn("replaying breakpoints", "command", r.command, "err", err)
+		}
+	}
+}
+
+// bpRequest is one breakpoint request of the client's.
+type bpRequest struct {
+	command string
+	args    json.RawMessage
+}
+
+// noteBreakpoints records a breakpoint request of the client's (see
+// bpRequests) and counts its second-writer breakpoints, the ones a crash
+// restart serves.
 func (e *extension) noteBreakpoints(h transport.Header, msg []byte) {
+	raw := transport.Raw(msg, h.Arguments)
+	e.mu.Lock()
+	e.bpRequests = append(e.bpRequests, bpRequest{command: h.Command, args: append(json.RawMessage(nil), raw...)})
+	e.mu.Unlock()
+	if h.Command != "setBreakpoints" {
+		return
+	}
 	var args struct {
 		Source struct {
 			Path string `json:"path"`
@@ -518,7 +546,7 @@ func (e *extension) noteBreakpoints(h transport.Header, msg []byte) {
 			Condition string `json:"condition"`
 		} `json:"breakpoints"`
 	}
-	if json.Unmarshal(transport.Raw(msg, h.Arguments), &args) != nil {
+	if json.Unmarshal(raw, &args) != nil {
 		return
 	}
 	n := 0

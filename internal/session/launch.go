@@ -23,6 +23,14 @@ type launchInfo struct {
 	Config     dapx.LaunchConfig
 }
 
+// launchPlan is a launch or attach request rewritten for Delve.
+type launchPlan struct {
+	client  json.RawMessage            // the arguments as the client sent them
+	args    map[string]json.RawMessage // what Delve gets, once prepared
+	info    launchInfo
+	dlvPath string // the launch's own dlvPath attribute
+}
+
 // onLaunch rewrites a launch or attach request before Delve sees it:
 //   - it strips the lockscope attribute (and dlvPath) and acts on them;
 //   - it makes a relative program absolute and, unless dlvCwd is set, builds
@@ -32,35 +40,78 @@ type launchInfo struct {
 //     launch chose otherwise, so nothing but DAP ever reaches our stdout;
 //   - it lets the extension add the capture agent and -race.
 //
-// It runs on the client read loop so that requests keep their order.
+// It runs off the client read loop (it may build an overlay or start an
+// external dlv); the client waits for the answer before it goes on.
 func (s *Session) onLaunch(h transport.Header, msg []byte) {
-	args := map[string]json.RawMessage{}
-	if raw := transport.Raw(msg, h.Arguments); raw != nil {
-		if err := json.Unmarshal(raw, &args); err != nil {
-			s.sendError(h.Seq, h.Command, dapx.ErrBadArguments, "Failed to launch", "arguments are not an object: "+err.Error(), true)
+	raw := transport.Raw(msg, h.Arguments)
+	p, rerr := parseLaunch(h.Command, raw)
+	if rerr == nil {
+		rerr = s.ext.prepare(&p)
+	}
+	if rerr != nil {
+		s.sendError(h.Seq, h.Command, rerr.id, rerr.summary, rerr.details, true)
+		return
+	}
+	if p.dlvPath != "" && p.dlvPath != s.opts.DlvPath {
+		if err := s.switchToExternal(p.dlvPath, p.info.ProgramDir); err != nil {
+			s.ext.launchFailed()
+			s.sendError(h.Seq, h.Command, dapx.ErrBackend, "Failed to launch", err.Error(), true)
 			return
 		}
 	}
-	info := launchInfo{Request: h.Command}
+	newArgs, err := json.Marshal(p.args)
+	if err != nil {
+		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
+		return
+	}
+	out := replaceSpan(msg, h.Arguments, newArgs)
+	nh, err := transport.Peek(out)
+	if err != nil {
+		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
+		return
+	}
+	s.mu.Lock()
+	s.ext.info = p.info
+	s.mu.Unlock()
+	s.ext.launched(p.client, newArgs, p.dlvPath)
+	s.forward(nh, out, origin{clientSeq: h.Seq, command: h.Command})
+}
+
+// parseLaunch reads and rewrites a launch or attach request's arguments
+// without starting anything, so that a restart can check the new
+// configuration before it ends the running program.
+func parseLaunch(command string, raw json.RawMessage) (launchPlan, *reqError) {
+	fail := func(id int, details string) (launchPlan, *reqError) {
+		return launchPlan{}, &reqError{id: id, summary: "Failed to launch", details: details, showUser: true}
+	}
+	args := map[string]json.RawMessage{}
+	if raw != nil {
+		if err := json.Unmarshal(raw, &args); err != nil {
+			return fail(dapx.ErrBadArguments, "arguments are not an object: "+err.Error())
+		}
+	}
+	p := launchPlan{client: raw, args: args, info: launchInfo{Request: command}}
+	info := &p.info
 	if raw, ok := args["lockscope"]; ok {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&info.Config); err != nil {
-			s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", "invalid \"lockscope\" attribute: "+err.Error(), true)
-			return
+			return fail(dapx.ErrLaunchRewrite, "invalid \"lockscope\" attribute: "+err.Error())
 		}
 		delete(args, "lockscope")
 	}
-	var dlvPath string
+	if err := checkConfig(info.Config); err != nil {
+		return fail(dapx.ErrLaunchRewrite, err.Error())
+	}
 	if raw, ok := args["dlvPath"]; ok {
-		_ = json.Unmarshal(raw, &dlvPath)
+		_ = json.Unmarshal(raw, &p.dlvPath)
 		delete(args, "dlvPath")
 	}
 	info.Mode = stringArg(args, "mode")
-	if info.Mode == "" && h.Command == "launch" {
+	if info.Mode == "" && command == "launch" {
 		info.Mode = "debug"
 	}
-	if info.Mode == "auto" && h.Command == "launch" {
+	if info.Mode == "auto" && command == "launch" {
 		// vscode-go's "auto", which Delve does not know: a _test.go file
 		// means test mode, anything else debug.
 		info.Mode = "debug"
@@ -74,8 +125,8 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 		// other files the tests need.
 		setString(args, "program", filepath.Dir(p))
 	}
-	if p := stringArg(args, "program"); p != "" && h.Command == "launch" {
-		if abs, dir, ok := resolveProgram(p); ok {
+	if prog := stringArg(args, "program"); prog != "" && command == "launch" {
+		if abs, dir, ok := resolveProgram(prog); ok {
 			info.Program, info.ProgramDir = abs, dir
 			setString(args, "program", abs)
 			if _, ok := args["dlvCwd"]; !ok && (info.Mode == "debug" || info.Mode == "test") {
@@ -83,7 +134,7 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 			}
 		}
 	}
-	if h.Command == "launch" {
+	if command == "launch" {
 		if _, ok := args["outputMode"]; !ok {
 			_, hasStdout := args["stdoutTo"]
 			_, hasStderr := args["stderrTo"]
@@ -92,33 +143,7 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 			}
 		}
 	}
-	if err := s.ext.prepareLaunch(&info, args); err != nil {
-		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
-		return
-	}
-	if dlvPath != "" && dlvPath != s.opts.DlvPath {
-		if err := s.switchToExternal(dlvPath, info.ProgramDir); err != nil {
-			s.ext.launchFailed()
-			s.sendError(h.Seq, h.Command, dapx.ErrBackend, "Failed to launch", err.Error(), true)
-			return
-		}
-	}
-	newArgs, err := json.Marshal(args)
-	if err != nil {
-		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
-		return
-	}
-	out := replaceSpan(msg, h.Arguments, newArgs)
-	nh, err := transport.Peek(out)
-	if err != nil {
-		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
-		return
-	}
-	s.mu.Lock()
-	s.ext.info = info
-	s.mu.Unlock()
-	s.ext.launched(newArgs)
-	s.forward(nh, out, origin{clientSeq: h.Seq, command: h.Command})
+	return p, nil
 }
 
 // switchToExternal replaces the embedded Delve with an external dlv, asked

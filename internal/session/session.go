@@ -51,12 +51,17 @@ type origin struct {
 	clientSeq int         // the client's seq, when the client asked
 	internal  chan []byte // when the session asked
 	command   string
+	to        *backendConn // the Delve that was asked
 }
 
 // backendConn is one started Delve with its writer.
 type backendConn struct {
 	b delve.Backend
 	w *transport.Writer
+	// retired is set when a restart ends this Delve's run: from then on
+	// only its program's last output reaches the client, and its going
+	// away does not end the session.
+	retired atomic.Bool
 }
 
 // Session is one client's debug session.
@@ -80,6 +85,8 @@ type Session struct {
 	termSent bool // a terminated event reached the client
 
 	ext *extension // lockscope's own state: capture, report
+
+	relaunchMu sync.Mutex // one restart at a time (see relaunch)
 
 	backendGone chan struct{}
 	goneOnce    sync.Once
@@ -246,9 +253,12 @@ func (s *Session) onClientRequest(h transport.Header, msg []byte) {
 		return
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
-	case h.Command == "restart":
-		s.ext.onRestart()
-	case h.Command == "setBreakpoints":
+	case h.Command == "restart" && s.ext.relaunches():
+		// Off the read loop: it builds the program again.
+		go s.onRestart(h, msg)
+		return
+	case h.Command == "setBreakpoints" || h.Command == "setFunctionBreakpoints" ||
+		h.Command == "setExceptionBreakpoints" || h.Command == "setInstructionBreakpoints":
 		s.ext.noteBreakpoints(h, msg)
 	case h.Command == "configurationDone":
 		// The debuggee starts running now; lockscope's own child processes
@@ -288,7 +298,12 @@ func (s *Session) onInitialize(h transport.Header, msg []byte) {
 
 // forward sends msg to Delve under a fresh seq and remembers who asked.
 func (s *Session) forward(h transport.Header, msg []byte, o origin) {
-	bc := s.currentBackend()
+	s.forwardTo(s.currentBackend(), h, msg, o)
+}
+
+// forwardTo is forward to a given Delve.
+func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o origin) {
+	o.to = bc
 	seq := int(s.backendSeq.Add(1))
 	s.mu.Lock()
 	s.pending[seq] = o
@@ -297,8 +312,12 @@ func (s *Session) forward(h transport.Header, msg []byte, o origin) {
 	s.traffic("-> to delve", out)
 	if err := bc.w.Write(out); err != nil {
 		s.mu.Lock()
+		_, open := s.pending[seq]
 		delete(s.pending, seq)
 		s.mu.Unlock()
+		if !open {
+			return // failPending answered it when Delve went away
+		}
 		if o.internal != nil {
 			close(o.internal)
 			return
@@ -347,30 +366,24 @@ func (s *Session) backendLoop(bc *backendConn) {
 		}
 		switch h.Type {
 		case "response":
-			s.onBackendResponse(h, msg)
+			s.onBackendResponse(bc, h, msg)
 		case "event":
-			s.onBackendEvent(h, msg)
+			s.onBackendEvent(bc, h, msg)
 		case "request":
-			s.onBackendRequest(h, msg)
+			s.onBackendRequest(bc, h, msg)
 		}
 	}
-	if s.currentBackend() != bc {
-		return // replaced at launch; the new one carries on
+	if s.currentBackend() != bc || bc.retired.Load() {
+		// Replaced at launch or by a restart; the new one carries on, and
+		// what this one left unanswered never will be.
+		s.failPending(bc)
+		return
 	}
 	s.mu.Lock()
 	s.ended = true
 	termSent := s.termSent
-	for seq, o := range s.pending {
-		if o.internal != nil {
-			close(o.internal)
-		} else {
-			s.mu.Unlock()
-			s.sendError(o.clientSeq, o.command, dapx.ErrBackend, "Delve went away", "the debugger ended before it answered", true)
-			s.mu.Lock()
-		}
-		delete(s.pending, seq)
-	}
 	s.mu.Unlock()
+	s.failPending(nil)
 	if !termSent {
 		// Delve vanished without saying so: tell the client the session
 		// is over rather than leave it waiting.
@@ -379,11 +392,31 @@ func (s *Session) backendLoop(bc *backendConn) {
 	s.goneOnce.Do(func() { close(s.backendGone) })
 }
 
-func (s *Session) onBackendResponse(h transport.Header, msg []byte) {
+// failPending answers the requests that Delve bc (nil: any) will never
+// answer: an error to the client, a closed channel to the session.
+func (s *Session) failPending(bc *backendConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for seq, o := range s.pending {
+		if bc != nil && o.to != bc {
+			continue
+		}
+		delete(s.pending, seq)
+		if o.internal != nil {
+			close(o.internal)
+			continue
+		}
+		s.mu.Unlock()
+		s.sendError(o.clientSeq, o.command, dapx.ErrBackend, "Delve went away", "the debugger ended before it answered", true)
+		s.mu.Lock()
+	}
+}
+
+func (s *Session) onBackendResponse(bc *backendConn, h transport.Header, msg []byte) {
 	s.mu.Lock()
 	o, ok := s.pending[h.RequestSeq]
 	delete(s.pending, h.RequestSeq)
-	if ok && o.command == "disconnect" && h.Success {
+	if ok && o.command == "disconnect" && h.Success && !bc.retired.Load() {
 		s.disconnected, s.ended = true, true
 		// Delve sends terminated after the answer; do not wait for ever.
 		time.AfterFunc(2*time.Second, s.finish)
@@ -404,7 +437,12 @@ func (s *Session) onBackendResponse(h transport.Header, msg []byte) {
 	s.toClient(msg, h, o.clientSeq)
 }
 
-func (s *Session) onBackendEvent(h transport.Header, msg []byte) {
+func (s *Session) onBackendEvent(bc *backendConn, h transport.Header, msg []byte) {
+	if bc.retired.Load() && !programOutput(h, msg) {
+		// A restart ended this run (see relaunch): only what the old
+		// program printed last is the client's.
+		return
+	}
 	var done bool
 	if h.Event == "terminated" {
 		s.mu.Lock()
@@ -441,7 +479,22 @@ func (s *Session) onBackendEvent(h transport.Header, msg []byte) {
 	}
 }
 
-func (s *Session) onBackendRequest(h transport.Header, msg []byte) {
+// programOutput reports whether an event is the debuggee's own output.
+func programOutput(h transport.Header, msg []byte) bool {
+	if h.Event != "output" {
+		return false
+	}
+	var b struct {
+		Category string `json:"category"`
+	}
+	_ = json.Unmarshal(transport.Raw(msg, h.Body), &b)
+	return b.Category == "stdout" || b.Category == "stderr"
+}
+
+func (s *Session) onBackendRequest(bc *backendConn, h transport.Header, msg []byte) {
+	if bc.retired.Load() {
+		return
+	}
 	cseq := int(s.clientSeq.Add(1))
 	s.mu.Lock()
 	s.reverse[cseq] = h.Seq
@@ -469,6 +522,11 @@ func (s *Session) finish() { s.overOnce.Do(func() { close(s.over) }) }
 // call sends a request of the session's own to Delve and waits for the
 // response. The client never sees it.
 func (s *Session) call(ctx context.Context, command string, args any) (transport.Header, []byte, error) {
+	return s.callOn(ctx, s.currentBackend(), command, args)
+}
+
+// callOn is call to a given Delve.
+func (s *Session) callOn(ctx context.Context, bc *backendConn, command string, args any) (transport.Header, []byte, error) {
 	req := map[string]any{"seq": 0, "type": "request", "command": command}
 	if args != nil {
 		req["arguments"] = args
@@ -482,7 +540,7 @@ func (s *Session) call(ctx context.Context, command string, args any) (transport
 		return h, nil, err
 	}
 	ch := make(chan []byte, 1)
-	s.forward(h, raw, origin{internal: ch, command: command})
+	s.forwardTo(bc, h, raw, origin{internal: ch, command: command})
 	select {
 	case resp, ok := <-ch:
 		if !ok {

@@ -48,8 +48,11 @@ func median(xs []float64) float64 {
 // the throughput of a ledger-like workload (eight goroutines on one mutex)
 // built without the agent, and with it at the default rates (with and
 // without the flight recorder). Runs alternate so that machine noise hits
-// every variant alike; the medians and their ratios are reported, per
-// wall-clock second and per CPU second.
+// every variant alike. Reported per wall-clock second and per CPU second:
+// each variant's median, and the median over rounds of its ratio to the
+// plain run of the same round. The paired ratio is the figure to read: on
+// a shared machine the load drifts between rounds, and a ratio within one
+// round cancels most of that drift.
 func BenchmarkAgentOverhead(b *testing.B) {
 	dir := filepath.Join(testutil.ModuleRoot(b), "testdata", "capture", "ledgerbench")
 	plain := filepath.Join(b.TempDir(), "plain")
@@ -77,7 +80,7 @@ func BenchmarkAgentOverhead(b *testing.B) {
 		inj, bin := buildAgent(b, v.opts)
 		runs = append(runs, &run{name: v.name, bin: bin, env: inj.Environ(os.Environ())})
 	}
-	const rounds = 7
+	const rounds = 11
 	d := 500 * time.Millisecond
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -96,9 +99,14 @@ func BenchmarkAgentOverhead(b *testing.B) {
 	var msg []string
 	for _, ru := range runs[1:] {
 		m, c := median(ru.ops), median(ru.cpu)
-		b.ReportMetric(m/base, ru.name+"/plain")
-		b.ReportMetric(c/baseCPU, ru.name+"/plain-cpu")
-		msg = append(msg, fmt.Sprintf("%s %.0f ops/s (%.3fx), %.0f ops/cpu-s (%.3fx)", ru.name, m, m/base, c, c/baseCPU))
+		var wallR, cpuR []float64
+		for i := range ru.ops {
+			wallR = append(wallR, ru.ops[i]/runs[0].ops[i])
+			cpuR = append(cpuR, ru.cpu[i]/runs[0].cpu[i])
+		}
+		b.ReportMetric(median(wallR), ru.name+"/plain")
+		b.ReportMetric(median(cpuR), ru.name+"/plain-cpu")
+		msg = append(msg, fmt.Sprintf("%s %.0f ops/s (paired %.3fx), %.0f ops/cpu-s (paired %.3fx)", ru.name, m, median(wallR), c, median(cpuR)))
 	}
 	b.Logf("plain %.0f ops/s, %.0f ops/cpu-s; %s", base, baseCPU, strings.Join(msg, "; "))
 }

@@ -12,9 +12,9 @@ import (
 )
 
 // agentThreads stops ledger at its hot write in a session with capture on,
-// and returns the threads that run the capture agent's code and the
-// debuggee's pid.
-func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid int) {
+// and returns the threads that run the capture agent's code, the
+// debuggee's pid and the report before the stop.
+func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid int, rep *contention.Report) {
 	t.Helper()
 	a := startAdapter(t)
 	c := a.c
@@ -24,7 +24,20 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 	c.Call(t, "configurationDone", nil)
 	pid = processPid(t, c)
 	// The agent runs: its profiles have reached the report.
-	reportEvent(t, c, 60*time.Second, "the hot lock", func(r *contention.Report) bool { return topOfKind(r, contention.KindMutex) != nil })
+	rep = reportEvent(t, c, 60*time.Second, "the hot lock", func(r *contention.Report) bool { return topOfKind(r, contention.KindMutex) != nil })
+	if _, traced := lockscope["traceSeconds"]; traced {
+		// The trace window is taken at the first refresh; the refresh after
+		// it has the window's own waits in its block profile.
+		reportEvent(t, c, 60*time.Second, "the trace", func(r *contention.Report) bool {
+			for _, src := range r.Sources {
+				if src.Kind == "trace" {
+					return true
+				}
+			}
+			return false
+		})
+		rep = reportEvent(t, c, 60*time.Second, "a refresh after the trace", func(r *contention.Report) bool { return true })
+	}
 	setBreakpoints(t, c, ledger, map[string]any{"line": markerLine(t, ledger, "hot-write")})
 	if st := c.Stopped(t); st.Reason != "breakpoint" {
 		t.Fatalf("stopped for %q, want the breakpoint", st.Reason)
@@ -48,7 +61,7 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 		}
 	}
 	t.Cleanup(func() { c.Call(t, "disconnect", nil) })
-	return agent, pid
+	return agent, pid, rep
 }
 
 // The capture agent is invisible: stopped at a breakpoint, none of the
@@ -56,9 +69,20 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 // socket (the agent talks through a pipe in lockscope's private folder, so
 // there is no port for an editor to forward).
 func TestAgentIsInvisible(t *testing.T) {
-	agent, pid := agentThreads(t, map[string]any{})
+	agent, pid, rep := agentThreads(t, map[string]any{"traceSeconds": 0.5})
 	if len(agent) > 0 {
 		t.Errorf("the client sees the agent's goroutines: %v", agent)
+	}
+	// Its own waits (a trace window's goroutines block on a timer and a
+	// channel, and the block profile records them) never reach the report.
+	for _, h := range append(rep.Hotspots, rep.RuntimeInternal...) {
+		for _, st := range h.Stacks {
+			for _, f := range st {
+				if strings.Contains(f.Function, "lockscopeAgent") || filepath.Base(f.File) == "zz_lockscope_agent.go" {
+					t.Errorf("the report shows the agent's own wait: %s %s:%d", h.Kind, h.File, h.Line)
+				}
+			}
+		}
 	}
 	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
 	if len(fds) == 0 {
@@ -88,7 +112,7 @@ func TestAgentIsInvisible(t *testing.T) {
 // showAgentGoroutines brings them back, for whoever debugs lockscope: this
 // also shows that the test above would see them.
 func TestShowAgentGoroutines(t *testing.T) {
-	agent, _ := agentThreads(t, map[string]any{"showAgentGoroutines": true})
+	agent, _, _ := agentThreads(t, map[string]any{"showAgentGoroutines": true})
 	if len(agent) < 3 {
 		t.Errorf("with showAgentGoroutines the client sees %v; want the agent's goroutines", agent)
 	}

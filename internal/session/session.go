@@ -75,6 +75,13 @@ type Session struct {
 	clientSeq  atomic.Int64 // last seq sent to the client
 	backendSeq atomic.Int64 // last seq sent to Delve
 
+	// toClientMu and toDelveMu make taking a seq and writing the message
+	// one step, so that seq numbers go up on the wire in each direction
+	// even when several goroutines (lockscope/* handlers, the two read
+	// loops) write at once.
+	toClientMu sync.Mutex
+	toDelveMu  sync.Mutex
+
 	mu       sync.Mutex
 	backend  *backendConn
 	pending  map[int]origin // Delve seq -> who asked
@@ -85,6 +92,14 @@ type Session struct {
 	termSent bool // a terminated event reached the client
 
 	ext *extension // lockscope's own state: capture, report
+
+	// holding is set while a launch, attach or restart is rewritten off
+	// the read loop; the client's requests that arrive meanwhile wait in
+	// held, in order, so that none overtakes it on its way to Delve (a
+	// client may pipeline initialize, launch, setBreakpoints and
+	// configurationDone without waiting). Both guarded by mu.
+	holding bool
+	held    []heldRequest
 
 	relaunchMu sync.Mutex // one restart at a time (see relaunch)
 
@@ -246,17 +261,67 @@ func (s *Session) clientLoop() error {
 	}
 }
 
+// heldRequest is a client request that waits for a launch to be forwarded.
+type heldRequest struct {
+	h   transport.Header
+	msg []byte
+}
+
 func (s *Session) onClientRequest(h transport.Header, msg []byte) {
+	s.mu.Lock()
+	if s.holding {
+		s.held = append(s.held, heldRequest{h, msg})
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.dispatch(h, msg)
+}
+
+// hold makes the client's next requests wait until release.
+func (s *Session) hold() {
+	s.mu.Lock()
+	s.holding = true
+	s.mu.Unlock()
+}
+
+// release runs the requests held behind a launch, attach or restart, in
+// the order they arrived, once it has reached Delve (or failed). A held
+// request that holds again (a second launch) takes over the rest.
+func (s *Session) release() {
+	for {
+		s.mu.Lock()
+		if len(s.held) == 0 {
+			s.holding = false
+			s.mu.Unlock()
+			return
+		}
+		r := s.held[0]
+		s.held = s.held[1:]
+		s.mu.Unlock()
+		if s.dispatch(r.h, r.msg) {
+			return
+		}
+	}
+}
+
+// dispatch acts on one client request. It reports true when it started a
+// launch, attach or restart that now holds the requests after it.
+func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 	switch {
 	case strings.HasPrefix(h.Command, dapx.Prefix):
 		go s.ext.handle(h, msg)
-		return
+		return false
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
 	case h.Command == "restart" && s.ext.relaunches():
 		// Off the read loop: it builds the program again.
-		go s.onRestart(h, msg)
-		return
+		s.hold()
+		go func() {
+			defer s.release()
+			s.onRestart(h, msg)
+		}()
+		return true
 	case h.Command == "setBreakpoints" || h.Command == "setFunctionBreakpoints" ||
 		h.Command == "setExceptionBreakpoints" || h.Command == "setInstructionBreakpoints":
 		s.ext.noteBreakpoints(h, msg)
@@ -273,15 +338,21 @@ func (s *Session) onClientRequest(h transport.Header, msg []byte) {
 		_ = json.Unmarshal(transport.Raw(msg, h.Arguments), &args)
 		if args.ProgressID != "" && s.ext.cancelProgress(args.ProgressID) {
 			s.sendResponse(h.Seq, h.Command, nil)
-			return
+			return false
 		}
 	case h.Command == "launch" || h.Command == "attach":
 		// Rewriting may build an overlay or start an external dlv; do it
-		// off the read loop so that the client is never blocked on it.
-		go s.onLaunch(h, msg)
-		return
+		// off the read loop so that the client is never blocked on it,
+		// and hold what follows until the launch is on its way to Delve.
+		s.hold()
+		go func() {
+			defer s.release()
+			s.onLaunch(h, msg)
+		}()
+		return true
 	}
 	s.forward(h, msg, origin{clientSeq: h.Seq, command: h.Command})
+	return false
 }
 
 func (s *Session) onInitialize(h transport.Header, msg []byte) {
@@ -304,13 +375,16 @@ func (s *Session) forward(h transport.Header, msg []byte, o origin) {
 // forwardTo is forward to a given Delve.
 func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o origin) {
 	o.to = bc
+	s.toDelveMu.Lock()
 	seq := int(s.backendSeq.Add(1))
 	s.mu.Lock()
 	s.pending[seq] = o
 	s.mu.Unlock()
 	out := transport.Patch(msg, h, seq, -1)
 	s.traffic("-> to delve", out)
-	if err := bc.w.Write(out); err != nil {
+	err := bc.w.Write(out)
+	s.toDelveMu.Unlock()
+	if err != nil {
 		s.mu.Lock()
 		_, open := s.pending[seq]
 		delete(s.pending, seq)
@@ -338,9 +412,12 @@ func (s *Session) onClientResponse(h transport.Header, msg []byte) {
 		return
 	}
 	bc := s.currentBackend()
+	s.toDelveMu.Lock()
 	out := transport.Patch(msg, h, int(s.backendSeq.Add(1)), dseq)
 	s.traffic("-> to delve", out)
-	if err := bc.w.Write(out); err != nil {
+	err := bc.w.Write(out)
+	s.toDelveMu.Unlock()
+	if err != nil {
 		s.log.Warn("relaying a reverse response", "err", err)
 	}
 }
@@ -495,6 +572,8 @@ func (s *Session) onBackendRequest(bc *backendConn, h transport.Header, msg []by
 	if bc.retired.Load() {
 		return
 	}
+	s.toClientMu.Lock()
+	defer s.toClientMu.Unlock()
 	cseq := int(s.clientSeq.Add(1))
 	s.mu.Lock()
 	s.reverse[cseq] = h.Seq
@@ -509,6 +588,8 @@ func (s *Session) onBackendRequest(bc *backendConn, h transport.Header, msg []by
 // toClient writes a message from Delve to the client under the client's
 // seq space; requestSeq >= 0 restores the client's request_seq.
 func (s *Session) toClient(msg []byte, h transport.Header, requestSeq int) {
+	s.toClientMu.Lock()
+	defer s.toClientMu.Unlock()
 	out := transport.Patch(msg, h, int(s.clientSeq.Add(1)), requestSeq)
 	s.traffic("-> to client", out)
 	if err := s.cw.Write(out); err != nil {
@@ -563,6 +644,8 @@ func (s *Session) callOn(ctx context.Context, bc *backendConn, command string, a
 
 // sendJSON writes a message of the session's own to the client.
 func (s *Session) sendJSON(v map[string]any) {
+	s.toClientMu.Lock()
+	defer s.toClientMu.Unlock()
 	v["seq"] = s.clientSeq.Add(1)
 	raw, err := json.Marshal(v)
 	if err != nil {

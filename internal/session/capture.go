@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,20 +24,6 @@ import (
 // DefaultRefresh is how often a running debuggee's profiles are fetched
 // when the launch does not say.
 const DefaultRefresh = 2 * time.Second
-
-// checkConfig checks the values of the lockscope launch attribute that
-// its types do not.
-func checkConfig(cfg dapx.LaunchConfig) error {
-	switch cfg.Capture {
-	case "", "auto", "off":
-	default:
-		return fmt.Errorf(`"lockscope.capture" is %q; want "auto" or "off"`, cfg.Capture)
-	}
-	if cfg.RefreshSeconds < 0 || cfg.TraceSeconds < 0 {
-		return errors.New(`"lockscope.refreshSeconds" and "lockscope.traceSeconds" must not be negative`)
-	}
-	return nil
-}
 
 // prepare finishes a parsed launch: the capture agent, -race, the Go
 // version and the source index. It runs child processes (go env, go list),
@@ -321,11 +308,24 @@ func (e *extension) every(run context.Context, period time.Duration, f func(ctx 
 		if skip {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(run, period+5*time.Second)
-		f(ctx)
-		cancel()
-		e.rebuild(false)
+		e.tick(run, period, f)
 	}
+}
+
+// tick is one round of every. A panic in it is reported in the Debug
+// Console and the loop goes on: a refresh that stops without a word leaves
+// the user trusting a report that no longer changes.
+func (e *extension) tick(run context.Context, period time.Duration, f func(ctx context.Context)) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.s.log.Error("panic in the live refresh", "panic", r, "stack", string(debug.Stack()))
+			e.console(fmt.Sprintf("lockscope: the live refresh hit an internal error (%v); it goes on", r))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(run, period+5*time.Second)
+	defer cancel()
+	f(ctx)
+	e.rebuild(false)
 }
 
 // refreshLoop fetches the running program's profiles from the injected

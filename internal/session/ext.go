@@ -571,6 +571,9 @@ func (e *extension) goAsync(f func()) {
 		defer func() {
 			if r := recover(); r != nil {
 				e.s.log.Error("panic in lockscope background work", "panic", r, "stack", string(debug.Stack()))
+				// Never silently: the user would trust a report that
+				// stopped changing.
+				e.console(fmt.Sprintf("lockscope: background work stopped after an internal error: %v", r))
 			}
 		}()
 		f()

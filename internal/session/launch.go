@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,15 +92,12 @@ func parseLaunch(command string, raw json.RawMessage) (launchPlan, *reqError) {
 	p := launchPlan{client: raw, args: args, info: launchInfo{Request: command}}
 	info := &p.info
 	if raw, ok := args["lockscope"]; ok {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&info.Config); err != nil {
-			return fail(dapx.ErrLaunchRewrite, "invalid \"lockscope\" attribute: "+err.Error())
+		cfg, err := dapx.ParseLaunchConfig(raw)
+		if err != nil {
+			return fail(dapx.ErrLaunchRewrite, err.Error())
 		}
+		info.Config = cfg
 		delete(args, "lockscope")
-	}
-	if err := checkConfig(info.Config); err != nil {
-		return fail(dapx.ErrLaunchRewrite, err.Error())
 	}
 	if raw, ok := args["dlvPath"]; ok {
 		_ = json.Unmarshal(raw, &p.dlvPath)

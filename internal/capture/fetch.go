@@ -14,9 +14,16 @@ import (
 	"time"
 )
 
-// MaxFetchBody caps what FetchURL reads: a profile is kilobytes to a few
-// megabytes and a trace of a few seconds tens of megabytes.
-const MaxFetchBody = 256 << 20
+// MaxFetchBody caps what FetchURL reads for a trace: a trace of a few
+// seconds is tens of megabytes. The body is held whole, so the cap is what
+// one fetch may cost in memory.
+const MaxFetchBody = 128 << 20
+
+// MaxFetchProfile caps what FetchURL reads for any other endpoint: a real
+// mutex profile with 65k samples is about 1.2 MB gzipped. The profile
+// parser then bounds what it inflates to (profiles.DefaultMaxDecompressed
+// and the ratio check), as for a file.
+const MaxFetchProfile = 32 << 20
 
 // FetchURL captures from a live net/http/pprof endpoint. rawURL names one
 // endpoint (for example http://127.0.0.1:6060/debug/pprof/mutex); when
@@ -27,9 +34,16 @@ const MaxFetchBody = 256 << 20
 // Only http and https are allowed, to a loopback host or to one of
 // allowedHosts (a host name or host:port). A redirect is followed only to
 // the same host and port. The whole request times out after seconds*1.5+5 s
-// and the body is capped at MaxFetchBody.
+// and the body is capped at MaxFetchBody for a trace, MaxFetchProfile for
+// anything else. The body is returned as it came over the wire: a
+// Content-Encoding is never undone here, so that a gzip bomb reaches the
+// profile parser's inflation limits still compressed.
 func FetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts []string) ([]byte, error) {
-	return fetchURL(ctx, rawURL, seconds, allowedHosts, MaxFetchBody)
+	limit := int64(MaxFetchProfile)
+	if u, err := url.Parse(rawURL); err == nil && strings.HasSuffix(u.Path, "/trace") {
+		limit = MaxFetchBody
+	}
+	return fetchURL(ctx, rawURL, seconds, allowedHosts, limit)
 }
 
 func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts []string, maxBody int64) ([]byte, error) {
@@ -61,7 +75,10 @@ func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts 
 	defer cancel()
 	origin := u.Host
 	client := &http.Client{
-		Transport: &http.Transport{Proxy: nil},
+		// DisableCompression: Go's client otherwise asks for gzip and
+		// inflates the answer before anyone can bound it; 1 MB on the wire
+		// became gigabytes. pprof endpoints gzip their profiles themselves.
+		Transport: &http.Transport{Proxy: nil, DisableCompression: true},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if req.URL.Host != origin {
 				return fmt.Errorf("redirect to another host (%s) refused", req.URL.Host)
@@ -85,6 +102,10 @@ func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts 
 		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && resp.ContentLength > maxBody {
+		// Refused before a byte of the body is read.
+		return nil, fmt.Errorf("capture: %s: answer of %d bytes is larger than %d bytes; refused", rawURL, resp.ContentLength, maxBody)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {

@@ -53,9 +53,13 @@ import (
 )
 
 // DefaultMaxDecompressed is the default cap on the decompressed size of a
-// profile. Real mutex and block profiles are kilobytes to a few megabytes;
-// 256 MiB leaves room for huge ones while stopping gzip bombs.
-const DefaultMaxDecompressed = 256 << 20
+// profile. It bounds memory in absolute terms where the ratio check cannot:
+// a bomb at 79:1 passes that check, and at the former 256 MiB cap it cost
+// 640 MB of RSS in lockscope analyze (decoding costs about twice the
+// inflated bytes again). A real mutex profile with 65k samples inflates to
+// 2.4 MB, so 64 MiB leaves 25 times that while keeping one input's peak
+// near 200 MB.
+const DefaultMaxDecompressed = 64 << 20
 
 // maxGzipLayers bounds nested gzip (a gzip of a gzip...). The runtime writes
 // one layer; anything deeper than this is hostile or broken.

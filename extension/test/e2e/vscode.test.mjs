@@ -1,0 +1,510 @@
+// The extension in a real VS Code (code-server in Chromium): the scenarios
+// of the project's issue, each against a fresh code-server, user data and
+// copy of a testdata workspace. Run with scripts/test-vscode.sh. Lines are
+// found by their lockscope:NAME markers; every wait names what it waits for.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { T, VSCode, describeProcs, env, makeWorkspace, markerLine, ours, root, until } from './harness.mjs';
+
+const MAIN = 'main.go';
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+/** scenario runs body against a fresh VS Code and always closes it. */
+async function scenario(name, body) {
+  const vs = new VSCode(name);
+  const t0 = Date.now();
+  try {
+    await body(vs);
+  } catch (err) {
+    await vs.fail(err);
+    throw err;
+  } finally {
+    await vs.close();
+    vs.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** startDebugging presses F5 in a file's editor and waits for the debug toolbar. */
+async function startDebugging(vs, file) {
+  await vs.focusEditor(file);
+  await vs.page.keyboard.press('F5');
+  await vs.until('the debug toolbar (F5 started a session)', 'toolbar', [], T.session);
+}
+
+/** breakpointRows lists the Breakpoints view's source breakpoints (not the exception filters). */
+async function breakpointRows(vs) {
+  await vs.command('Run and Debug: Focus on Breakpoints View');
+  await vs.until('the Breakpoints view', 'visible', ['.debug-breakpoints']);
+  const rows = await vs.check('rows', '.debug-breakpoints');
+  return rows.filter((r) => /^\S+ \d+/.test(r));
+}
+
+/** expectHeat waits for a heat icon and after-line text on a line, and returns them. */
+async function expectHeat(vs, file, line, side, timeout = T.report) {
+  await vs.reveal(file, line);
+  const got = await vs.waitFor(
+    `a heat-${side}-* gutter icon and after-line text on ${file}:${line}`,
+    ({ file, line, side }) => {
+      const icon = window.e2e.heatAt(file, line);
+      const texts = window.e2e.afterTexts(file, line);
+      return icon && icon.startsWith(`heat-${side}-`) && texts.some((t) => t.trim() !== '') ? { icon, texts } : null;
+    },
+    { file, line, side },
+    timeout,
+  );
+  assert.match(got.texts.join(' '), /waited/, `the after-line text on ${file}:${line} says how long others waited`);
+  return got;
+}
+
+async function noOverlays(vs, file) {
+  await vs.waitFor(
+    `the heat icons and after-line texts in ${file} to go`,
+    (file) => window.e2e.heatIcons(file).length === 0 && window.e2e.allAfterTexts(file).length === 0,
+    file,
+  );
+  // CodeLens refreshes only while the editor has the keyboard.
+  await vs.focusEditor(file);
+  await vs.waitFor(`the CodeLenses in ${file} to go`, (file) => window.e2e.allLenses(file).length === 0, file);
+}
+
+after(() => {
+  const left = ours();
+  assert.equal(left.length, 0, `processes of this run are still running:\n${describeProcs(left)}`);
+});
+
+test('contention: F5 draws the ledger hot lock; one click breaks on the contended write', async () => {
+  await scenario('1-contention', async (vs) => {
+    const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
+    const src = path.join(ws, MAIN);
+    const lock = markerLine(src, 'hot-lock');
+    const write = markerLine(src, 'hot-write');
+    const unlock = markerLine(src, 'hot-unlock');
+    await vs.start(ws);
+
+    await vs.open(MAIN);
+    assert.deepEqual(await breakpointRows(vs), [], 'a fresh profile starts with no breakpoints');
+    assert.deepEqual(await vs.check('conditionalBreakpoints', MAIN), [], 'no breakpoint glyph at start');
+    await vs.shot('no-breakpoints');
+
+    await startDebugging(vs, MAIN);
+    vs.log('debug toolbar shown');
+    await vs.shot('debugging');
+
+    // The report arrives while the program runs: holder and waiter lines.
+    const holder = await expectHeat(vs, MAIN, unlock, 'holder');
+    const waiter = await expectHeat(vs, MAIN, lock, 'waiter');
+    vs.log(
+      `decorations: ${holder.icon} ${JSON.stringify(holder.texts)}; ${waiter.icon} ${JSON.stringify(waiter.texts)}`,
+    );
+    await vs.shot('decorations');
+
+    const hover = await vs.hoverLine(MAIN, unlock);
+    assert.match(hover, /stack/i, `the hover over the hot line shows a stack:\n${hover}`);
+    assert.match(
+      hover,
+      new RegExp(`deposit main\\.go:${unlock}\\b`),
+      `the hover's stack names main.deposit:\n${hover}`,
+    );
+    await vs.shot('hover');
+
+    // The lens over the contended write.
+    await vs.focusEditor(MAIN);
+    const lens = await vs.waitFor(
+      `the "Break when contended" CodeLens above the map write (${MAIN}:${write})`,
+      ({ file, line }) => window.e2e.lensesAbove(file, line).find((t) => t.includes('Break when contended')),
+      { file: MAIN, line: write },
+      T.report,
+    );
+    vs.log(`lens: ${lens}`);
+
+    // The README's picture: decorations, the lens and a hover, no toasts.
+    await docsScreenshot(vs, unlock);
+
+    await vs.clickLens(MAIN, write, 'Break when contended');
+    await vs.until(`a conditional breakpoint glyph`, 'conditionalBreakpoints', [MAIN]);
+    const glyphs = await vs.check('conditionalBreakpoints', MAIN);
+    assert.equal(glyphs.length, 1, 'exactly one conditional breakpoint glyph');
+    assert.equal(glyphs[0], await vs.check('rowTop', MAIN, write), `the glyph is on the map write, line ${write}`);
+    const bps = await breakpointRows(vs);
+    assert.equal(bps.length, 1, `exactly one breakpoint in the Breakpoints view: ${JSON.stringify(bps)}`);
+    const m = bps[0].match(/^main\.go (\d+), Condition: (.+)$/);
+    assert.ok(m, `the breakpoint has a condition: ${bps[0]}`);
+    assert.equal(Number(m[1]), write, 'the breakpoint is on the map write');
+    const condition = m[2];
+    vs.log(`breakpoint: ${bps[0]}`);
+    await vs.shot('breakpoint');
+
+    // It stops on the write, while goroutines wait.
+    await vs.waitFor(
+      `the program to stop on ${MAIN}:${write} (top stack frame)`,
+      ({ file, line }) => window.e2e.stoppedLine(file) === line,
+      { file: MAIN, line: write },
+      T.stop,
+    );
+    assert.equal(await vs.check('toolbar'), 'paused', 'the debug toolbar shows the program paused');
+    await vs.shot('stopped');
+
+    const cm = condition.match(/^(.+?)\s*(>=|>|==)\s*(\d+)$/);
+    assert.ok(cm, `the condition compares a lock expression with a count: ${condition}`);
+    const answer = await vs.evaluate(cm[1]);
+    const n = Number(answer.trim());
+    assert.ok(Number.isInteger(n), `the Debug Console answers ${cm[1]} with a number, not ${JSON.stringify(answer)}`);
+    const meets = { '>=': n >= Number(cm[3]), '>': n > Number(cm[3]), '==': n === Number(cm[3]) }[cm[2]];
+    assert.ok(meets, `${cm[1]} is ${n} at the stop, which does not meet ${condition}`);
+    vs.log(`evaluate ${cm[1]} = ${n} (condition ${condition})`);
+    await vs.shot('evaluate');
+
+    const stack = await vs.callStack();
+    const stopped = stack.filter((t) => /Paused on breakpoint/i.test(t.thread));
+    assert.equal(
+      stopped.length,
+      1,
+      `one goroutine stopped on the breakpoint: ${stack.map((t) => t.thread).join('; ')}`,
+    );
+    assert.match(
+      stopped[0].frames[0] || '',
+      new RegExp(`^Stack Frame main\\.deposit, line ${write}, main\\.go$`),
+      'the stopped goroutine is in main.deposit on the write',
+    );
+    const agent = stack.filter((t) => [t.thread, ...t.frames].some((l) => /lockscope_?agent/i.test(l)));
+    assert.deepEqual(
+      agent.map((t) => `${t.thread}: ${t.frames.join(' < ')}`),
+      [],
+      'the Call Stack lists none of the capture agent’s goroutines',
+    );
+    vs.log(`call stack: ${stack.length} goroutines, none of the agent's`);
+    await vs.shot('call-stack');
+
+    // The Contention view lists the hotspot; clicking it opens its line.
+    await vs.command('Run and Debug: Focus on Contention View');
+    const hot = `main.go:${unlock}`;
+    await vs.waitFor(
+      `the Contention view to list the hotspot ${hot}`,
+      (hot) => (window.e2e.paneRows('Contention') || []).some((r) => r.label.includes(hot)),
+      hot,
+    );
+    await vs.shot('contention-view');
+    await vs.command('View: Close All Editors');
+    await vs.waitFor('the editors to close', () => !document.querySelector('.tabs-container .tab'));
+    await vs.page
+      .locator('.pane', { has: vs.page.locator('.pane-header[aria-label^="Contention"]') })
+      .locator('.monaco-list-row', { hasText: hot })
+      .first()
+      .click();
+    await vs.waitFor(
+      `${MAIN} to open at line ${unlock} from the Contention view`,
+      (line) =>
+        !!document.querySelector('.tabs-container .tab.active[aria-label^="main.go"]') &&
+        (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith(`Ln ${line},`),
+      unlock,
+    );
+    await vs.shot('opened-from-view');
+
+    // Restart: a new process, its output in the Debug Console, decorations again.
+    await vs.command('Remove All Breakpoints');
+    await vs.command('lockscope: Clear Overlays');
+    await vs.waitFor('the overlays to clear', (file) => window.e2e.heatIcons(file).length === 0, MAIN);
+    const before = vs.debugProcesses().map((p) => p.pid);
+    await vs.command('Clear Console');
+    await vs.focusEditor(MAIN);
+    await vs.page.keyboard.press('Control+Shift+F5');
+    const fresh = await until(
+      'a new debuggee process after the restart',
+      () => {
+        const now = vs.debugProcesses().filter((p) => !before.includes(p.pid) && p.comm.startsWith('__debug_bin'));
+        return now.length > 0 ? now : null;
+      },
+      T.session,
+    );
+    vs.log(`restarted: pid ${fresh.map((p) => p.pid).join(', ')}`);
+    await vs.waitFor(
+      'the restarted program’s output ("ledger: 8 depositors started") in the Debug Console',
+      () => window.e2e.replRows().some((r) => r.startsWith('ledger: 8 depositors started')),
+      undefined,
+      T.session,
+    );
+    await vs.waitFor(
+      'the debug toolbar to show the restarted program running (a Pause button, not Continue)',
+      () => window.e2e.toolbar() === 'running',
+    );
+    await expectHeat(vs, MAIN, unlock, 'holder');
+    await expectHeat(vs, MAIN, lock, 'waiter');
+    await vs.shot('restarted');
+
+    // Stop: overlays go, nothing is left running, no port is forwarded.
+    await vs.focusEditor(MAIN);
+    await vs.page.keyboard.press('Shift+F5');
+    await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
+    await noOverlays(vs, MAIN);
+    await until(
+      'the adapter and the debuggee to exit',
+      () => vs.debugProcesses().filter((p) => p.state !== 'Z').length === 0,
+      T.ui,
+    ).catch((err) => {
+      throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+    });
+    await vs.command('Ports: Focus on Ports View');
+    await vs.until('the Ports view', 'visible', ['.ports-view']);
+    const ports = (await vs.check('rows', '.ports-view')).filter((r) => r !== 'Add Port');
+    assert.deepEqual(ports, [], 'the Ports view lists no port');
+    await vs.shot('stopped-session');
+    const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
+    assert.deepEqual(errors, [], 'no error notification during the session');
+  });
+});
+
+/** docsScreenshot saves the README's picture when LOCKSCOPE_E2E_DOCS=1, and always into the output folder. */
+async function docsScreenshot(vs, hoverLine) {
+  await vs.command('Notifications: Clear All Notifications');
+  await vs.command('View: Hide Panel');
+  await vs.command('Run and Debug: Focus on Contention View');
+  await vs.focusEditor(MAIN);
+  await vs.waitFor('the lens to render again', (f) => window.e2e.allLenses(f).length > 0, MAIN, T.report);
+  // A report arriving every second may redraw under the hover: take the
+  // picture again until the hover is still there after it.
+  let file;
+  for (let i = 0; ; i++) {
+    await vs.hoverLine(MAIN, hoverLine);
+    file = await vs.shot('readme');
+    if (await vs.check('hover')) {
+      break;
+    }
+    assert.ok(i < 5, 'the hover stays up long enough for a screenshot');
+  }
+  if (process.env.LOCKSCOPE_E2E_DOCS === '1') {
+    fs.copyFileSync(file, path.join(root, 'docs', 'vscode-ledger.png'));
+    vs.log('wrote docs/vscode-ledger.png');
+  }
+  await vs.page.mouse.move(1, 1);
+}
+
+test('second writer: the crash shows on its line; the lens catches both writers', async () => {
+  await scenario('2-second-writer', async (vs) => {
+    const ws = makeWorkspace(path.join(vs.dir, 'crashmap'), { template: 'vscode-crashmap', program: 'crashmap' });
+    const src = path.join(ws, MAIN);
+    const writers = { [markerLine(src, 'crash-hit')]: 'main.hit', [markerLine(src, 'crash-reset')]: 'main.resetPage' };
+    await vs.start(ws);
+    await vs.open(MAIN);
+    await startDebugging(vs, MAIN);
+
+    // The runtime's fatal error stops the program as an exception.
+    await vs.waitFor(
+      'the program to stop on the fatal error (the debug toolbar shows Continue)',
+      () => window.e2e.toolbar() === 'paused',
+      undefined,
+      T.session,
+    );
+    const crashStack = await vs.callStack();
+    const crashed = crashStack.filter((t) => /Paused on/i.test(t.thread));
+    assert.equal(crashed.length, 1, `one goroutine stopped: ${crashStack.map((t) => t.thread).join('; ')}`);
+    assert.match(crashed[0].thread, /Paused on (exception|fatal error|panic)/i, 'it stopped on the fatal error');
+    const writerFrame = new RegExp(
+      `^Stack Frame main\\.(hit|resetPage), line (${Object.keys(writers).join('|')}), main\\.go$`,
+    );
+    assert.ok(
+      crashed[0].frames.some((f) => writerFrame.test(f)),
+      `the crashed goroutine is at a map write: ${crashed[0].frames.join(' < ')}`,
+    );
+    vs.log(`crash: ${crashed[0].thread}`);
+    await vs.shot('exception');
+
+    // The crash lens on one writer line, naming the other.
+    await vs.page.locator('.tabs-container .tab[aria-label^="main.go"]').first().click();
+    await vs.focusEditor(MAIN);
+    const crash = await vs.waitFor(
+      'the "Crashed here" CodeLens on a writer line',
+      ({ file, lines }) => {
+        for (const l of lines) {
+          const t = window.e2e.lensesAbove(file, l).find((x) => x.includes('Crashed here'));
+          if (t) {
+            return { line: l, text: t };
+          }
+        }
+        return null;
+      },
+      { file: MAIN, lines: Object.keys(writers).map(Number) },
+      T.report,
+    );
+    const other = Number(Object.keys(writers).find((l) => Number(l) !== crash.line));
+    assert.match(crash.text, /Crashed here: concurrent map writes/, 'the lens names the crash');
+    assert.match(crash.text, new RegExp(`other writer at main\\.go:${other}\\b`), 'the lens names the other writer');
+    vs.log(`crash lens on line ${crash.line}: ${crash.text}`);
+    await vs.shot('crash-lens');
+
+    await vs.clickLens(MAIN, crash.line, 'Break on the second writer');
+    await vs.until('a conditional breakpoint glyph', 'conditionalBreakpoints', [MAIN]);
+    const bps = await breakpointRows(vs);
+    assert.equal(bps.length, 1, `exactly one breakpoint: ${JSON.stringify(bps)}`);
+    assert.match(
+      bps[0],
+      new RegExp(`^main\\.go ${crash.line}, Condition: .+`),
+      'a conditional breakpoint on the crash line',
+    );
+    vs.log(`breakpoint: ${bps[0]}`);
+    await vs.shot('breakpoint');
+
+    await vs.focusEditor(MAIN);
+    await vs.page.keyboard.press('Control+Shift+F5');
+    await vs.waitFor(
+      'a goroutine paused on the breakpoint after the restart',
+      () => window.e2e.rows('.debug-call-stack').some((r) => /Paused on breakpoint/i.test(r)),
+      undefined,
+      T.session,
+    );
+    const stopLine = await vs.until(`the top stack frame on a writer line`, 'stoppedLine', [MAIN], T.stop);
+    assert.ok(writers[stopLine], `stopped on a writer line (${Object.keys(writers)}), not ${stopLine}`);
+    const stack = await vs.callStack();
+    const stopped = stack.find((t) => /Paused on breakpoint/i.test(t.thread));
+    const otherLine = Number(Object.keys(writers).find((l) => Number(l) !== stopLine));
+    const frame = new RegExp(`^Stack Frame ${writers[otherLine].replace('.', '\\.')}, line ${otherLine}, main\\.go$`);
+    const witness = stack.filter((t) => t !== stopped && t.frames.some((f) => frame.test(f)));
+    assert.ok(
+      witness.length > 0,
+      `another goroutine is at the other writer, ${writers[otherLine]} main.go:${otherLine}; goroutines:\n` +
+        stack.map((t) => `${t.thread}: ${t.frames.slice(0, 4).join(' < ')}`).join('\n'),
+    );
+    vs.log(`stopped on line ${stopLine}; ${witness[0].thread} is at line ${otherLine}`);
+    await vs.shot('second-writer');
+
+    await vs.focusEditor(MAIN);
+    await vs.page.keyboard.press('Shift+F5');
+    await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
+    await until('the adapter and the debuggee to exit', () => vs.debugProcesses().length === 0).catch((err) => {
+      throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+    });
+  });
+});
+
+const CANARY = `{
+  "version": "0.2.0",
+  "configurations": [
+    {
+      "zzzCanary": true,
+      "name": "canary",
+      "type": "lockscope",
+      "request": "launch",
+      "mode": "debug",
+      "program": "\${workspaceFolder}"
+    }
+  ]
+}
+`;
+
+test('launch.json: each lockscope snippet inserts a configuration with no problem', async () => {
+  const snippets = manifest.contributes.debuggers.find((d) => d.type === 'lockscope').configurationSnippets;
+  assert.ok(snippets.length >= 1, 'the manifest contributes lockscope snippets');
+  await scenario('3-launch-json', async (vs) => {
+    const ws = makeWorkspace(path.join(vs.dir, 'launchjson'), { template: 'vscode-ledger', launch: CANARY });
+    const launch = path.join(ws, '.vscode', 'launch.json');
+    const FILE = 'launch.json';
+    await vs.start(ws);
+    await vs.open('.vscode/launch.json');
+    await vs.command('View: Focus Problems (Errors, Warnings, Infos)');
+    for (const [i, s] of snippets.entries()) {
+      // A canary attribute the schema does not declare: its warning proves the
+      // validation runs, and its removal after the insertion proves the
+      // validation saw the inserted snippet.
+      if (i > 0) {
+        // Back to the canary on disk (never saved over).
+        await vs.command('File: Revert File');
+      }
+      await vs.waitFor(
+        'launch.json to hold only the canary configuration',
+        (f) => {
+          const t = window.e2e.editorText(f);
+          return t.includes('zzzCanary') && !t.includes('"name": "lockscope:');
+        },
+        FILE,
+      );
+      await vs.waitFor('the Problems view to flag the canary ("Property zzzCanary is not allowed")', () =>
+        window.e2e.problems().some((p) => /zzzCanary is not allowed/.test(p)),
+      );
+      await vs.focusEditor(FILE);
+      await vs.page.locator('.floating-menu-overlay-widget a', { hasText: 'Add Configuration' }).click();
+      await vs.waitFor(
+        'the snippet suggestions',
+        () => !!document.querySelector('.suggest-widget.visible .monaco-list-row'),
+      );
+      await vs.page.keyboard.type('lockscope');
+      const row = vs.page.locator(`.suggest-widget.visible .monaco-list-row[aria-label^="${s.label},"]`);
+      try {
+        await row.waitFor();
+      } catch {
+        const offered = await vs.page
+          .locator('.suggest-widget .monaco-list-row')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+        throw new Error(`"Add Configuration..." does not offer "${s.label}": ${JSON.stringify(offered)}`);
+      }
+      await row.click();
+      await vs.waitFor(
+        `the "${s.label}" configuration in launch.json`,
+        ({ f, name }) => window.e2e.editorText(f).includes(`"name": "${name}"`),
+        { f: FILE, name: s.body.name },
+      );
+      await vs.page.keyboard.press('Escape');
+      await vs.page.keyboard.press('Escape');
+      const canary = vs.page
+        .locator('.part.editor .monaco-editor[data-uri$="/launch.json"] .view-line', { hasText: 'zzzCanary' })
+        .first();
+      await canary.click();
+      await vs.page.keyboard.press('Control+Shift+K');
+      await vs.waitFor('the canary line to go', (f) => !window.e2e.editorText(f).includes('zzzCanary'), FILE);
+      try {
+        await vs.waitFor('the Problems view to be empty', () => window.e2e.problems().length === 0);
+      } catch {
+        const problems = await vs.check('problems');
+        await vs.shot(`snippet-${i + 1}-problems`);
+        throw new Error(
+          `the "${s.label}" snippet leaves problems in launch.json:\n  ${problems.join('\n  ')}\n` +
+            `launch.json:\n${await vs.check('editorText', FILE)}`,
+        );
+      }
+      await vs.shot(`snippet-${i + 1}`);
+      vs.log(`snippet "${s.label}": no problem`);
+    }
+    assert.equal(fs.readFileSync(launch, 'utf8'), CANARY, 'the test never saved launch.json');
+  });
+});
+
+test('analyze: Analyze Package… without a session draws the same decorations, with progress', async () => {
+  await scenario('4-analyze', async (vs) => {
+    const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
+    const src = path.join(ws, MAIN);
+    const lock = markerLine(src, 'hot-lock');
+    const write = markerLine(src, 'hot-write');
+    const unlock = markerLine(src, 'hot-unlock');
+    await vs.start(ws);
+    await vs.open(MAIN);
+    await vs.focusEditor(MAIN);
+    await vs.command('lockscope: Analyze Package…');
+    const progress = await vs.waitFor(
+      'a progress notification "lockscope: analyzing …"',
+      () => window.e2e.notifications().find((n) => /lockscope: analyzing/.test(n.text))?.text,
+    );
+    vs.log(`progress: ${progress}`);
+    await vs.shot('progress');
+    assert.equal(await vs.check('toolbar'), undefined, 'no debug session runs');
+
+    await expectHeat(vs, MAIN, unlock, 'holder', T.session);
+    await expectHeat(vs, MAIN, lock, 'waiter');
+    await vs.focusEditor(MAIN);
+    await vs.waitFor(
+      `the "Break when contended" CodeLens above the map write (${MAIN}:${write})`,
+      ({ file, line }) => window.e2e.lensesAbove(file, line).some((t) => t.includes('Break when contended')),
+      { file: MAIN, line: write },
+    );
+    await vs.waitFor(
+      'the progress notification to go',
+      () => !window.e2e.notifications().some((n) => /lockscope: analyzing/.test(n.text)),
+    );
+    await vs.shot('analyzed');
+    const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
+    assert.deepEqual(errors, [], 'no error notification');
+    await until('lockscope analyze and its program to exit', () => vs.debugProcesses().length === 0);
+  });
+});
+
+// Fail loudly if the environment is not the one the script sets up.
+assert.ok(fs.existsSync(env.extensions), `no extensions folder at ${env.extensions}`);

@@ -311,8 +311,9 @@ func TestMalformedMessages(t *testing.T) {
 	if m.ErrorID() != dapx.ErrMalformedMessage {
 		t.Fatalf("error id %d, want %d", m.ErrorID(), dapx.ErrMalformedMessage)
 	}
-	// A header that is not a header.
-	c.SendRaw(a.stdin, []byte("Content-Lngth 12\r\n\r\n"))
+	// A Content-Length that is not a number. (A header DAP does not define
+	// ends the session instead: see TestStdioClosesOnNonDAPHeader.)
+	c.SendRaw(a.stdin, []byte("Content-Length: twelve\r\n\r\n"))
 	c.WaitFor(t, "an error for a bad header", 10*time.Second, func(m daptest.Message) bool { return m.Type == "response" && !m.Success })
 	// JSON that is not a DAP message.
 	c.SendBody([]byte(`{"seq":3,"type":"nonsense"}`))

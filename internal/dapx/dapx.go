@@ -31,6 +31,7 @@ const (
 	ErrBadArguments     = 7001 // arguments that do not decode or make no sense
 	ErrMalformedMessage = 7002 // a message that is not valid DAP
 	ErrInternal         = 7003 // a panic inside a handler; the session goes on
+	ErrTooLarge         = 7004 // a request above transport.MaxRequest (16 MiB), refused unread
 	ErrCaptureFailed    = 7010
 	ErrProgramStopped   = 7011 // capture asked while the debuggee is stopped
 	ErrNoProgram        = 7012 // capture asked before launch or after exit

@@ -172,11 +172,14 @@ const ShortLen = 80
 
 // Shorten cuts s to at most ShortLen bytes (on a rune boundary) and marks
 // the cut, so that an error never echoes a huge value back.
-func Shorten(s string) string {
-	if len(s) <= ShortLen {
+func Shorten(s string) string { return ShortenTo(s, ShortLen) }
+
+// ShortenTo is Shorten to n bytes.
+func ShortenTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	i := ShortLen
+	i := n
 	for i > 0 && !utf8RuneStart(s[i]) {
 		i--
 	}

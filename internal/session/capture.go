@@ -596,8 +596,12 @@ func (e *extension) onLoad(ctx context.Context, raw json.RawMessage) (any, *reqE
 	if args.Path == "" {
 		return nil, badArgs(errors.New("lockscope/load needs a path"))
 	}
+	if len(args.Path) > maxPath {
+		return nil, badArgs(fmt.Errorf("a path of %d bytes is longer than any file system takes (%d); it begins %q",
+			len(args.Path), maxPath, dapx.Shorten(args.Path)))
+	}
 	var lerr error
-	err := e.withProgress(ctx, "lockscope: loading "+args.Path, func(ctx context.Context) error {
+	err := e.withProgress(ctx, "lockscope: loading "+dapx.Shorten(args.Path), func(ctx context.Context) error {
 		lerr = e.loadFileErr(args.Path, args.Kind)
 		return lerr
 	})
@@ -605,10 +609,15 @@ func (e *extension) onLoad(ctx context.Context, raw json.RawMessage) (any, *reqE
 		return nil, &reqError{id: dapx.ErrCancelled, summary: "Load cancelled", details: "the load was cancelled"}
 	}
 	if err != nil {
-		return nil, &reqError{id: dapx.ErrLoadFailed, summary: "Load failed", details: err.Error(), showUser: true}
+		// Errors name the file; a long path is quoted by its start only.
+		details := strings.ReplaceAll(err.Error(), args.Path, dapx.Shorten(args.Path))
+		return nil, &reqError{id: dapx.ErrLoadFailed, summary: "Load failed", details: details, showUser: true}
 	}
 	return e.rebuild(false), nil
 }
+
+// maxPath is Linux's PATH_MAX: no file has a longer path.
+const maxPath = 4096
 
 // loadFile loads a file listed in the launch; errors go to the console.
 func (e *extension) loadFile(path, kind string) {

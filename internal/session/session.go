@@ -132,10 +132,14 @@ func New(r io.Reader, w io.Writer, opts Options) *Session {
 			return delve.StartExternal(ctx, dlvPath, dir, logw, log)
 		}
 	}
+	cr := transport.NewReader(r)
+	// Refuse huge requests here, before Delve (which a valid 4 MiB message
+	// killed) or a lockscope/* handler sees them.
+	cr.LimitMessages(transport.MaxRequest)
 	s := &Session{
 		opts:        opts,
 		log:         opts.Log,
-		cr:          transport.NewReader(r),
+		cr:          cr,
 		cw:          transport.NewWriter(w),
 		pending:     map[int]origin{},
 		reverse:     map[int]int{},
@@ -231,6 +235,13 @@ func (s *Session) clientLoop() error {
 				s.sendError(0, "", dapx.ErrMalformedMessage, "Malformed message", err.Error(), false)
 				continue
 			}
+			var te *transport.TooLargeError
+			if errors.As(err, &te) {
+				seq, command := te.Routing()
+				s.log.Warn("request too large", "err", err, "command", command)
+				s.sendError(seq, command, dapx.ErrTooLarge, "Request too large", err.Error(), true)
+				continue
+			}
 			var pe *transport.ProtocolError
 			if errors.As(err, &pe) {
 				// Not DAP at all (an HTTP request to a --listen port, say):
@@ -252,6 +263,11 @@ func (s *Session) clientLoop() error {
 		}
 		switch h.Type {
 		case "request":
+			if !h.SeqSpan.Valid() {
+				// Its answer could not name it; DAP requires the seq.
+				s.sendError(0, h.Command, dapx.ErrMalformedMessage, "Malformed message", `the request has no "seq"`, false)
+				continue
+			}
 			s.onClientRequest(h, msg)
 		case "response":
 			s.onClientResponse(h, msg)
@@ -375,6 +391,18 @@ func (s *Session) forward(h transport.Header, msg []byte, o origin) {
 // forwardTo is forward to a given Delve.
 func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o origin) {
 	o.to = bc
+	if len(msg)+maxSeqGrowth > delveMaxMessage {
+		// go-dap, which Delve reads with, ends the whole session on a
+		// longer message (a valid 4 MiB evaluate killed it).
+		err := fmt.Errorf("a message of %d bytes exceeds the %d-byte (%d MiB) limit of Delve's DAP reader",
+			len(msg), delveMaxMessage, delveMaxMessage>>20)
+		if o.internal != nil {
+			close(o.internal)
+			return
+		}
+		s.sendError(o.clientSeq, h.Command, dapx.ErrTooLarge, "Request too large", err.Error(), true)
+		return
+	}
 	s.toDelveMu.Lock()
 	seq := int(s.backendSeq.Add(1))
 	s.mu.Lock()
@@ -399,6 +427,13 @@ func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o o
 		s.sendError(o.clientSeq, h.Command, dapx.ErrBackend, "Delve is not reachable", err.Error(), true)
 	}
 }
+
+// delveMaxMessage is go-dap's contentMaxLength (io.go), the largest
+// message Delve reads; maxSeqGrowth bounds what patching the seq adds.
+const (
+	delveMaxMessage = 4 << 20
+	maxSeqGrowth    = 20
+)
 
 // onClientResponse relays the client's answer to a reverse request
 // (runInTerminal) back to Delve under Delve's own seq.
@@ -674,8 +709,13 @@ func (s *Session) sendResponse(requestSeq int, command string, body any) {
 	s.sendJSON(m)
 }
 
+// maxErrorDetails caps the details of an error response.
+const maxErrorDetails = 1 << 10
+
 // sendError is the one helper for error responses; id is a stable dapx id.
 func (s *Session) sendError(requestSeq int, command string, id int, summary, details string, showUser bool) {
+	// A client may send a path of megabytes; never echo it back whole.
+	details = dapx.ShortenTo(details, maxErrorDetails)
 	s.sendJSON(map[string]any{
 		"type": "response", "request_seq": requestSeq, "command": command, "success": false,
 		"message": summary,

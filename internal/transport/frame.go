@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,10 +43,68 @@ type ProtocolError struct{ Msg string }
 
 func (e *ProtocolError) Error() string { return "not a DAP stream: " + e.Msg }
 
+// MaxRequest is the largest message lockscope accepts from a client. Real
+// requests are kilobytes (a setBreakpoints for a file with a thousand
+// breakpoints is about 100 KB); a valid 4 MiB message killed the embedded
+// Delve, and a 200 MiB lockscope/load path cost 1.27 GB. A larger one is
+// skipped unread past its first bytes and answered with an error.
+const MaxRequest = 16 << 20
+
+// tooLargeHead is how much of a skipped message is kept, to find its seq
+// and command for the error response.
+const tooLargeHead = 4 << 10
+
+// TooLargeError is returned for a message larger than the Reader's limit
+// (see [Reader.LimitMessages]); the stream goes on after it. Head and Tail
+// are the message's first and last bytes, which [TooLargeError.Routing]
+// reads its seq and command from.
+type TooLargeError struct {
+	Size, Limit int64
+	Head, Tail  []byte
+}
+
+var (
+	seqField     = regexp.MustCompile(`"seq"\s*:\s*(\d+)`)
+	commandField = regexp.MustCompile(`"command"\s*:\s*"([^"\\]{1,100})"`)
+)
+
+// Routing returns the seq and command of the skipped message, as far as
+// its first and last bytes tell: clients put the routing fields before
+// the arguments (go-dap, Delve's tests) or after them (VS Code writes
+// command, arguments, type, seq). It is a best guess, good enough to
+// address an error response; zero values when not found.
+func (e *TooLargeError) Routing() (seq int, command string) {
+	h, _ := Peek(e.Head) // stops at the cut, with the fields before it
+	seq, command = h.Seq, h.Command
+	if !h.SeqSpan.Valid() {
+		if m := seqField.FindAllSubmatch(e.Tail, -1); len(m) > 0 {
+			seq, _ = strconv.Atoi(string(m[len(m)-1][1]))
+		}
+	}
+	if command == "" {
+		if m := commandField.FindSubmatch(e.Head); m != nil {
+			command = string(m[1])
+		} else if m := commandField.FindAllSubmatch(e.Tail, -1); len(m) > 0 {
+			command = string(m[len(m)-1][1])
+		}
+	}
+	return seq, command
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("a message of %d bytes exceeds the %d-byte (%d MiB) request limit", e.Size, e.Limit, e.Limit>>20)
+}
+
 // Reader reads framed DAP messages.
 type Reader struct {
-	r *bufio.Reader
+	r     *bufio.Reader
+	limit int64 // 0: MaxMessage only
 }
+
+// LimitMessages makes Read skip messages larger than n bytes (at most
+// MaxMessage; at least twice the bytes it keeps of each) and return a
+// *TooLargeError for each.
+func (r *Reader) LimitMessages(n int64) { r.limit = max(n, 2*tooLargeHead) }
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader {
@@ -136,6 +195,25 @@ func (r *Reader) Read() ([]byte, error) {
 	}
 	if length < 0 {
 		return nil, &FrameError{Msg: "missing Content-Length header"}
+	}
+	if r.limit > 0 && int64(length) > r.limit {
+		// Skip it with two small buffers, never the whole message.
+		head := make([]byte, tooLargeHead)
+		tail := make([]byte, tooLargeHead)
+		_, err := io.ReadFull(r.r, head)
+		if err == nil {
+			_, err = io.CopyN(io.Discard, r.r, int64(length-2*tooLargeHead))
+		}
+		if err == nil {
+			_, err = io.ReadFull(r.r, tail)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return nil, &TooLargeError{Size: int64(length), Limit: r.limit, Head: head, Tail: tail}
 	}
 	body := make([]byte, length)
 	if _, err := io.ReadFull(r.r, body); err != nil {

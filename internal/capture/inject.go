@@ -110,6 +110,10 @@ type PrepareOptions struct {
 	// UserBuildFlags are the build flags the user asked for. Their
 	// -ldflags and -overlay are merged with the agent's.
 	UserBuildFlags []string
+	// TempDir is where the agent's folder is made; empty means
+	// os.TempDir(). The session passes its own folder, which names its
+	// owner, so that a folder left by a killed session can be swept.
+	TempDir string
 }
 
 // Injection is one prepared agent. Close removes its temp dir.
@@ -156,7 +160,7 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 
 	// MkdirTemp makes the folder 0700: its permissions are what keeps other
 	// users away from the agent's pipe and files.
-	dir, err := os.MkdirTemp("", "lockscope-agent-")
+	dir, err := os.MkdirTemp(opts.TempDir, "lockscope-agent-")
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}

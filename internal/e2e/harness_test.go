@@ -99,6 +99,7 @@ type adapter struct {
 	c      *daptest.Client
 	stderr *syncBuffer
 	done   chan struct{}
+	tmp    string // the adapter's private TMPDIR
 }
 
 type syncBuffer struct {
@@ -134,7 +135,7 @@ func startAdapter(t testing.TB, flags ...string) *adapter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &adapter{cmd: cmd, stdin: stdin, stderr: &syncBuffer{}, done: make(chan struct{})}
+	a := &adapter{cmd: cmd, stdin: stdin, stderr: &syncBuffer{}, done: make(chan struct{}), tmp: tmp}
 	cmd.Stderr = a.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

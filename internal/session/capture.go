@@ -29,6 +29,9 @@ const DefaultRefresh = 2 * time.Second
 // version and the source index. It runs child processes (go env, go list),
 // so no debuggee of the embedded Delve may be running.
 func (e *extension) prepare(p *launchPlan) *reqError {
+	if err := e.s.setBuildOutput(p); err != nil {
+		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: "making the session's folder: " + err.Error(), showUser: true}
+	}
 	if err := e.prepareLaunch(&p.info, p.args); err != nil {
 		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: err.Error(), showUser: true}
 	}
@@ -72,7 +75,7 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		inj, err := capture.Prepare(capture.PrepareOptions{
 			Program: program, Mode: info.Mode, WorkDir: info.ProgramDir,
 			MutexFraction: cfg.MutexProfileFraction, BlockRate: cfg.BlockProfileRate,
-			UserBuildFlags: userFlags,
+			UserBuildFlags: userFlags, TempDir: e.tempDir(),
 		})
 		if err != nil {
 			e.console("lockscope: capture is off for this session: " + err.Error())
@@ -221,9 +224,30 @@ func (e *extension) launched(client, delve json.RawMessage, dlvPath string) {
 	e.mu.Unlock()
 }
 
+// tempDir is where the agent's folder goes: the session's folder, or
+// $TMPDIR when it cannot be made.
+func (e *extension) tempDir() string {
+	dir, err := e.s.workDir()
+	if err != nil {
+		e.s.log.Warn("making the session's folder", "err", err)
+		return ""
+	}
+	return dir
+}
+
+// hasStarted reports whether Delve accepted a launch or attach.
+func (e *extension) hasStarted() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.startedOnce
+}
+
 // started runs after Delve accepted the launch or attach: it loads the
 // files the launch lists and starts capturing.
 func (e *extension) started() {
+	e.mu.Lock()
+	e.startedOnce = true
+	e.mu.Unlock()
 	e.s.mu.Lock()
 	cfg := e.info.Config
 	e.s.mu.Unlock()

@@ -29,19 +29,21 @@ type extension struct {
 	s    *Session
 	info launchInfo // guarded by s.mu
 
-	mu        sync.Mutex
-	builder   *report.Builder
-	report    *contention.Report
-	sent      []byte // fingerprint of the last report event
-	stopped   bool   // the debuggee is stopped (breakpoint, pause, crash)
-	exited    bool
-	inj       *capture.Injection
-	agent     *capture.Agent
-	goVersion string
-	races     *crashrace.RaceParser
-	nRaces    int
-	progress  map[string]context.CancelFunc // our progress ids -> cancel
-	indexDone chan struct{}                 // closed when the source index is loaded
+	mu      sync.Mutex
+	builder *report.Builder
+	report  *contention.Report
+	sent    []byte // fingerprint of the last report event
+	stopped bool   // the debuggee is stopped (breakpoint, pause, crash)
+	exited  bool
+	// startedOnce: Delve accepted a launch or attach in this session.
+	startedOnce bool
+	inj         *capture.Injection
+	agent       *capture.Agent
+	goVersion   string
+	races       *crashrace.RaceParser
+	nRaces      int
+	progress    map[string]context.CancelFunc // our progress ids -> cancel
+	indexDone   chan struct{}                 // closed when the source index is loaded
 
 	catchBPs    int            // second-writer breakpoints the client has set
 	catchByFile map[string]int // the same, per file

@@ -42,6 +42,13 @@ type launchPlan struct {
 // It runs off the client read loop (it may build an overlay or start an
 // external dlv); the client waits for the answer before it goes on.
 func (s *Session) onLaunch(h transport.Header, msg []byte) {
+	if s.ext.hasStarted() {
+		// Delve refuses it too, but only after lockscope had prepared an
+		// agent folder for it: one folder left per attempt.
+		s.sendError(h.Seq, h.Command, dapx.ErrBadArguments, "Failed to launch",
+			"a debug session is already in progress; one launch or attach per session", true)
+		return
+	}
 	raw := transport.Raw(msg, h.Arguments)
 	p, rerr := parseLaunch(h.Command, raw)
 	if rerr == nil {

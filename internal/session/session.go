@@ -101,6 +101,8 @@ type Session struct {
 	holding bool
 	held    []heldRequest
 
+	work string // the session's folder under $TMPDIR (see workDir); guarded by mu
+
 	relaunchMu sync.Mutex // one restart at a time (see relaunch)
 
 	backendGone chan struct{}
@@ -153,6 +155,9 @@ func New(r io.Reader, w io.Writer, opts Options) *Session {
 // Serve runs the session until Delve's session ends or the client goes
 // away. On return nothing the session started is left running.
 func (s *Session) Serve(ctx context.Context) error {
+	// A session killed with SIGKILL could not remove its folder; the next
+	// one does, before it makes its own.
+	sweepWorkDirs(s.log)
 	b, err := s.opts.StartBackend(ctx, s.opts.DlvPath, "")
 	if err != nil {
 		return fmt.Errorf("starting Delve: %w", err)
@@ -186,6 +191,7 @@ func (s *Session) Serve(ctx context.Context) error {
 			s.log.Warn("closing Delve", "err", err)
 		}
 	}
+	s.removeWorkDir()
 	return nil
 }
 

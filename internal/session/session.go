@@ -733,6 +733,6 @@ func (s *Session) sendError(requestSeq int, command string, id int, summary, det
 
 func (s *Session) traffic(dir string, msg []byte) {
 	if s.opts.Traffic {
-		s.log.Debug("["+dir+"]", "msg", string(msg))
+		s.log.Debug("["+dir+"]", "msg", string(redactForLog(msg)))
 	}
 }

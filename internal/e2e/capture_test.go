@@ -230,6 +230,28 @@ func TestCaptureCancel(t *testing.T) {
 	c.Call(t, "disconnect", nil)
 }
 
+// A lockscope request can be cancelled by its seq, as DAP's cancel allows;
+// before, the cancel went to Delve, which knows nothing of it, and the
+// capture ran its full length.
+func TestCaptureCancelByRequestID(t *testing.T) {
+	a := startAdapter(t)
+	c := a.c
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
+		"lockscope": map[string]any{"refreshSeconds": 0.5}})
+	c.Call(t, "configurationDone", nil)
+	reportEvent(t, c, 30*time.Second, "a first capture", func(r *contention.Report) bool { return len(r.Hotspots) > 0 })
+	seq := c.Send(dapx.CommandCapture, map[string]any{"kinds": []string{"trace"}, "seconds": 60})
+	c.Event(t, "progressStart") // the capture is under way
+	c.Call(t, "cancel", map[string]any{"requestId": seq})
+	resp := c.WaitFor(t, "the cancelled capture's answer", 30*time.Second, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	})
+	if resp.Success || resp.ErrorID() != dapx.ErrCancelled {
+		t.Fatalf("cancelled capture answered %s, want error %d", resp.Raw, dapx.ErrCancelled)
+	}
+	c.Call(t, "disconnect", nil)
+}
+
 // Attached to a service that serves net/http/pprof, the session captures
 // from its pprofURL: the agent is not needed.
 func TestAttachWithPprofURL(t *testing.T) {

@@ -37,13 +37,15 @@ type extension struct {
 	exited  bool
 	// startedOnce: Delve accepted a launch or attach in this session.
 	startedOnce bool
-	inj         *capture.Injection
-	agent       *capture.Agent
-	goVersion   string
-	races       *crashrace.RaceParser
-	nRaces      int
-	progress    map[string]context.CancelFunc // our progress ids -> cancel
-	indexDone   chan struct{}                 // closed when the source index is loaded
+	// requests cancels the lockscope/* requests in flight, by client seq.
+	requests  map[int]context.CancelFunc
+	inj       *capture.Injection
+	agent     *capture.Agent
+	goVersion string
+	races     *crashrace.RaceParser
+	nRaces    int
+	progress  map[string]context.CancelFunc // our progress ids -> cancel
+	indexDone chan struct{}                 // closed when the source index is loaded
 
 	catchBPs    int            // second-writer breakpoints the client has set
 	catchByFile map[string]int // the same, per file
@@ -68,10 +70,46 @@ type extension struct {
 func newExtension(s *Session) *extension {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &extension{s: s, builder: report.NewBuilder(), report: contention.Empty(), ctx: ctx, cancel: cancel,
-		races: &crashrace.RaceParser{}, progress: map[string]context.CancelFunc{}}
+		races: &crashrace.RaceParser{}, progress: map[string]context.CancelFunc{}, requests: map[int]context.CancelFunc{}}
 	e.builder.SetSuggester(e.suggest)
 	e.builder.SetSourceReader(os.ReadFile)
 	return e
+}
+
+// track returns the context of a lockscope/* request, which a DAP cancel
+// with its seq as requestId ends (see cancelRequest). The read loop calls
+// it before the handler's goroutine starts, so that a cancel read right
+// after the request finds it.
+func (e *extension) track(seq int) context.Context {
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.mu.Lock()
+	e.requests[seq] = cancel
+	e.mu.Unlock()
+	return ctx
+}
+
+// untrack forgets a finished request.
+func (e *extension) untrack(seq int) {
+	e.mu.Lock()
+	cancel := e.requests[seq]
+	delete(e.requests, seq)
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// cancelRequest handles a DAP cancel by requestId for a lockscope/*
+// request in flight; it reports false when the id is not ours, so the
+// cancel goes to Delve.
+func (e *extension) cancelRequest(seq int) bool {
+	e.mu.Lock()
+	cancel, ok := e.requests[seq]
+	e.mu.Unlock()
+	if ok {
+		cancel()
+	}
+	return ok
 }
 
 // handlers maps each lockscope/* command to its handler.
@@ -101,7 +139,8 @@ func badArgs(err error) *reqError {
 
 // handle answers one lockscope/* request. A panic becomes an error
 // response; the session lives on.
-func (e *extension) handle(h transport.Header, msg []byte) {
+func (e *extension) handle(ctx context.Context, h transport.Header, msg []byte) {
+	defer e.untrack(h.Seq)
 	defer func() {
 		if r := recover(); r != nil {
 			e.s.log.Error("panic in a lockscope request", "command", h.Command, "panic", r, "stack", string(debug.Stack()))
@@ -115,7 +154,7 @@ func (e *extension) handle(h transport.Header, msg []byte) {
 			fmt.Sprintf("lockscope does not know the command %q", h.Command), false)
 		return
 	}
-	body, rerr := fn(e.ctx, transport.Raw(msg, h.Arguments))
+	body, rerr := fn(ctx, transport.Raw(msg, h.Arguments))
 	if rerr != nil {
 		e.s.sendError(h.Seq, h.Command, rerr.id, rerr.summary, rerr.details, rerr.showUser)
 		return

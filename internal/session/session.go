@@ -332,7 +332,8 @@ func (s *Session) release() {
 func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 	switch {
 	case strings.HasPrefix(h.Command, dapx.Prefix):
-		go s.ext.handle(h, msg)
+		ctx := s.ext.track(h.Seq)
+		go s.ext.handle(ctx, h, msg)
 		return false
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
@@ -352,13 +353,15 @@ func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 		// must be done by then (see extension.startIndex).
 		s.ext.waitIndex()
 	case h.Command == "cancel":
-		// A cancel for one of lockscope's progress ids is ours; any other
-		// goes to Delve.
+		// A cancel for one of lockscope's progress ids or requests is
+		// ours; any other goes to Delve.
 		var args struct {
 			ProgressID string `json:"progressId"`
+			RequestID  int    `json:"requestId"`
 		}
 		_ = json.Unmarshal(transport.Raw(msg, h.Arguments), &args)
-		if args.ProgressID != "" && s.ext.cancelProgress(args.ProgressID) {
+		if (args.ProgressID != "" && s.ext.cancelProgress(args.ProgressID)) ||
+			(args.RequestID != 0 && s.ext.cancelRequest(args.RequestID)) {
 			s.sendResponse(h.Seq, h.Command, nil)
 			return false
 		}

@@ -216,6 +216,20 @@ export function installHelpers() {
         level: r.getAttribute('aria-level'),
       }));
     },
+    /**
+     * forwardedPorts lists the Ports view's ports, [] when it shows its empty
+     * state, or undefined while it is not shown.
+     */
+    forwardedPorts() {
+      const panel = document.querySelector('.part.panel');
+      const view = panel && panel.querySelector('.ports-view');
+      if (view && view.offsetParent !== null) {
+        return [...view.querySelectorAll('.monaco-list-row')]
+          .map((r) => r.getAttribute('aria-label') || text(r))
+          .filter((l) => l !== 'Add Port');
+      }
+      return panel && /No forwarded ports/.test(panel.innerText) ? [] : undefined;
+    },
     problems() {
       return [...document.querySelectorAll('.markers-panel .monaco-list-row')]
         .map((r) => r.getAttribute('aria-label') || '')
@@ -229,12 +243,16 @@ export function installHelpers() {
           error: !!t.querySelector('.codicon-error'),
         }));
     },
+    /** hover returns the text of the hover that is shown, once its fade-in has finished. */
     hover() {
       const h = [...document.querySelectorAll('.monaco-hover:not(.hidden)')].find((x) => {
         const r = x.getBoundingClientRect();
         return r.width > 0 && r.height > 0 && x.innerText.trim();
       });
-      return h ? h.innerText : undefined;
+      if (!h || h.getAnimations({ subtree: true }).some((a) => a.playState === 'running')) {
+        return undefined;
+      }
+      return h.innerText;
     },
     /** replRows lists the Debug Console's rendered rows (their aria-labels hold the text). */
     replRows() {

@@ -247,6 +247,8 @@ export class VSCode {
     this.dir = path.join(env.scratch, name);
     this.out = path.join(env.output, name);
     this.shots = [];
+    /** Failed checks that do not stop the scenario (soft); it fails at its end. */
+    this.errors = [];
     this.step = 0;
     this.log = logger(name);
     fs.rmSync(this.out, { recursive: true, force: true });
@@ -572,130 +574,154 @@ export class VSCode {
     }
   }
 
-  /** clickLens clicks the CodeLens command whose text starts with title, in the zone above a line. */
-  async clickLens(file, line, title) {
+  /**
+   * clickLens clicks the CodeLens command whose text starts with title, in
+   * the zone above a line, and waits for done (a page function) to hold. The
+   * lenses are drawn again with every report (each second): the click goes to
+   * the link's place on the page, and is tried again if done does not follow.
+   */
+  async clickLens(file, line, title, done, what) {
     await this.focusEditor(file);
     await this.reveal(file, line);
-    await this.waitFor(
-      `the CodeLens "${title}" above ${file}:${line}`,
-      ({ file, line, title }) => window.e2e.lensesAbove(file, line).some((t) => t.includes(title)),
-      { file, line, title },
-      T.report,
-    );
-    const top = await this.check('rowTop', file, line);
-    const prev = await this.check('rowTop', file, line - 1);
-    const links = this.page.locator(`.part.editor .monaco-editor[data-uri$="/${file}"] .codelens-decoration a`);
-    const n = await links.count();
-    for (let i = 0; i < n; i++) {
-      const a = links.nth(i);
-      const info = await a.evaluate((el) => ({
-        text: el.textContent.replace(/\u00a0/g, ' '),
-        top: parseFloat(el.closest('.codelens-decoration').style.top),
-      }));
-      if (info.text.startsWith(title) && info.top > prev && info.top < top) {
-        await a.click();
-        return info.text;
+    const deadline = Date.now() + T.report;
+    for (;;) {
+      const at = await this.waitFor(
+        `the CodeLens "${title}" above ${file}:${line}`,
+        ({ file, line, title }) => {
+          const top = window.e2e.rowTop(file, line);
+          const prev = window.e2e.rowTop(file, line - 1);
+          const ed = window.e2e.editor(file);
+          if (!ed || top === undefined || prev === undefined) {
+            return null;
+          }
+          for (const a of ed.querySelectorAll('.codelens-decoration a')) {
+            const zone = a.closest('.codelens-decoration');
+            const t = parseFloat(zone.style.top);
+            const text = a.textContent.replace(/\u00a0/g, ' ');
+            if (t > prev && t < top && text.startsWith(title)) {
+              const r = a.getBoundingClientRect();
+              return { text, x: r.left + r.width / 2, y: r.top + r.height / 2 };
+            }
+          }
+          return null;
+        },
+        { file, line, title },
+        T.report,
+      );
+      await this.page.mouse.click(at.x, at.y);
+      try {
+        await this.waitFor(what, done, file, 5000);
+        return at.text;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw err;
+        }
+        this.log(`clicked "${at.text}" without effect yet; clicking again`);
       }
     }
-    throw new Error(`no CodeLens link "${title}" above ${file}:${line}`);
   }
 
   /**
-   * callStack walks the whole Call Stack view with the keyboard (the list
-   * renders only the rows in view), expanding every thread, and returns
-   * [{ thread, frames }].
+   * callStack reads the whole Call Stack view and returns [{ thread, frames }],
+   * with every thread expanded and folded frames shown. The list renders only
+   * the rows in view, so the page is made very tall while it reads, and the
+   * list is scrolled with the mouse wheel for what is still below.
    */
   async callStack() {
     await this.command('Run and Debug: Focus on Call Stack View');
     const cs = '.debug-call-stack';
-    const focusedRow = (after, timeout) =>
-      this.waitFor(
-        `a focused Call Stack row after row ${after}`,
-        ({ cs, after }) => {
-          const r = document.querySelector(`${cs} .monaco-list-row.focused`);
-          if (!r || Number(r.getAttribute('data-index')) <= after) {
-            return null;
+    const size = this.page.viewportSize();
+    await this.page.setViewportSize({ width: size.width, height: 8000 });
+    try {
+      const state = () =>
+        this.page.evaluate((cs) => {
+          const list = document.querySelector(`${cs} .monaco-list`);
+          const el = list && list.querySelector('.monaco-list-rows');
+          if (!el) {
+            return undefined;
           }
+          const r = list.getBoundingClientRect();
           return {
-            label: r.getAttribute('aria-label') || '',
-            expanded: r.getAttribute('aria-expanded'),
-            index: Number(r.getAttribute('data-index')),
-            level: r.getAttribute('aria-level'),
+            rows: [...el.querySelectorAll('.monaco-list-row')].map((row) => ({
+              index: Number(row.getAttribute('data-index')),
+              level: row.getAttribute('aria-level'),
+              expanded: row.getAttribute('aria-expanded'),
+              label: row.getAttribute('aria-label') || '',
+            })),
+            scrollTop: -parseFloat(el.style.top || '0'),
+            height: parseFloat(el.style.height || '0'),
+            view: list.clientHeight,
+            x: r.left + r.width / 2,
+            y: r.top + Math.min(r.height / 2, 200),
           };
-        },
-        { cs, after },
-        timeout,
-      );
-    // A refresh of the tree (frames arriving) can drop the keyboard focus:
-    // then walk down from the top again to the row we were going to.
-    const focused = async (after) => {
-      try {
-        return await focusedRow(after, 3000);
-      } catch {
-        await this.page.keyboard.press('Home');
-        let r = await focusedRow(-1, T.ui);
-        while (r.index <= after) {
-          await this.page.keyboard.press('ArrowDown');
-          r = await focusedRow(r.index, T.ui);
+        }, cs);
+      // settled waits until the list's height has changed and then holds still.
+      const settled = async (what, before) => {
+        let last = -1;
+        let same = 0;
+        await until(what, async () => {
+          const h = (await state())?.height ?? 0;
+          same = h === last ? same + 1 : 0;
+          last = h;
+          return h !== before && same >= 3;
+        });
+      };
+      const scroll = async (s, dy) => {
+        await this.page.mouse.move(s.x, s.y);
+        await this.page.mouse.wheel(0, dy);
+        await until('the Call Stack view to scroll', async () => (await state()).scrollTop !== s.scrollTop);
+        return state();
+      };
+      let s = await this.until('the Call Stack view', 'visible', [cs]).then(state);
+      // Expand every thread and load its frames (after a stop VS Code has
+      // only each goroutine's top frame, then "Load More Stack Frames").
+      // Frames it folds ("Show N More Stack Frames") are the runtime's: a
+      // goroutine's own functions stay in view. Rows are clicked from the
+      // bottom up, so that the rows still to click do not move.
+      for (let guard = 0; guard < 100; guard++) {
+        const targets = s.rows
+          .filter((r) => (r.level === '1' && r.expanded === 'false') || r.label === 'Load More Stack Frames')
+          .sort((a, b) => b.index - a.index);
+        if (targets.length > 0) {
+          for (const t of targets) {
+            const row = this.page.locator(`${cs} .monaco-list-row[data-index="${t.index}"]`);
+            await (t.level === '1' ? row.locator('.monaco-tl-twistie') : row).click();
+          }
+          await settled(`the frames of ${targets.length} goroutines in the Call Stack view`, s.height);
+          s = await state();
+          continue;
         }
-        return r;
-      }
-    };
-    const total = () =>
-      this.page.evaluate((cs) => {
-        const rows = document.querySelector(`${cs} .monaco-list-rows`);
-        const row = document.querySelector(`${cs} .monaco-list-row`);
-        return rows && row ? Math.round(parseFloat(rows.style.height) / row.offsetHeight) : 0;
-      }, cs);
-    // settled waits until the row count has grown past before and stopped changing.
-    const settled = async (what, before) => {
-      let last = -1;
-      let same = 0;
-      await until(what, async () => {
-        const n = await total();
-        same = n === last ? same + 1 : 0;
-        last = n;
-        return n > before && same >= 3;
-      });
-    };
-    await this.page.keyboard.press('Home');
-    let row = await focused(-1);
-    const threads = [];
-    for (let guard = 0; guard < 2000; guard++) {
-      if (row.level === '1') {
-        if (row.expanded === 'false') {
-          const before = await total();
-          await this.page.keyboard.press('ArrowRight');
-          await settled(`the frames of "${row.label}"`, before);
-          row = await focused(row.index - 1);
+        if (s.scrollTop + s.view >= s.height - 1) {
+          break;
         }
-        threads.push({ thread: row.label, frames: [] });
-      } else if (/^(Show \d+ More Stack Frames|Load More Stack Frames)/.test(row.label)) {
-        // Frames VS Code folds away, or has not loaded yet: open them.
-        const { label, index } = row;
-        const before = await total();
-        await this.page.keyboard.press('Enter');
-        await this.waitFor(
-          `"${label}" to open`,
-          ({ cs, index, label }) => {
-            const r = document.querySelector(`${cs} .monaco-list-row[data-index="${index}"]`);
-            return r && r.getAttribute('aria-label') !== label;
-          },
-          { cs, index, label },
-        );
-        await settled(`the frames behind "${label}"`, before - 1);
-        row = await focused(index - 1);
-        continue;
-      } else if (threads.length > 0) {
-        threads[threads.length - 1].frames.push(row.label);
+        s = await scroll(s, Math.round(s.view * 0.8));
       }
-      if (row.index >= (await total()) - 1) {
-        return threads;
+      // Read every row, from the top (the clicks may have scrolled the list).
+      await this.check('frame');
+      s = await state();
+      while (s.scrollTop > 0) {
+        s = await scroll(s, -Math.round(s.height + s.view));
       }
-      await this.page.keyboard.press('ArrowDown');
-      row = await focused(row.index);
+      const rows = new Map();
+      for (let guard = 0; guard < 500; guard++) {
+        s.rows.forEach((r) => rows.set(r.index, r));
+        if (s.scrollTop + s.view >= s.height - 1) {
+          break;
+        }
+        s = await scroll(s, Math.round(s.view * 0.8));
+      }
+      const threads = [];
+      for (const r of [...rows.values()].sort((a, b) => a.index - b.index)) {
+        if (r.level === '1') {
+          threads.push({ thread: r.label, frames: [] });
+        } else if (threads.length > 0) {
+          threads[threads.length - 1].frames.push(r.label);
+        }
+      }
+      return threads;
+    } finally {
+      await this.page.setViewportSize(size);
     }
-    throw new Error('the Call Stack view has more than 2000 rows');
   }
 
   /** evaluate types an expression into the Debug Console and returns the row that answers it. */
@@ -718,6 +744,21 @@ export class VSCode {
   /** debugProcesses lists this scenario's adapters and debuggees. */
   debugProcesses() {
     return debugProcesses().filter((p) => [p.exe, p.cwd, p.cmdline].some((s) => s.includes(this.dir)));
+  }
+
+  /**
+   * soft awaits a check (a promise, or a function that asserts) and, when it
+   * fails, records the failure with a screenshot and goes on: the scenario
+   * still fails at its end, and the steps after it still run.
+   */
+  async soft(check) {
+    try {
+      await (typeof check === 'function' ? check() : check);
+    } catch (err) {
+      const shot = await this.shot('CHECK-FAILED').catch(() => '');
+      this.errors.push(`${err.message} (${path.basename(shot)})`);
+      this.log(`CHECK FAILED: ${err.message}`);
+    }
   }
 
   /** fail saves a screenshot of the failure and says where the scenario's files are. */

@@ -514,37 +514,45 @@ export class VSCode {
    * editor's DOM would break Monaco's own scrolling.
    */
   async focusEditor(file, line) {
-    if (line !== undefined) {
-      await this.reveal(file, line);
-    }
     const at = line ?? (await this.until(`a line of ${file} in view`, 'firstShownLine', [file]));
-    const r = await this.until(`line ${at} of ${file} in view`, 'lineRect', [file, at]);
+    const r = await this.reveal(file, at);
     await this.page.mouse.click(r.x + r.width - 40, r.y + r.height / 2);
   }
 
   /**
-   * reveal brings a line of a file's editor fully into view: Go to Line when
-   * it is not rendered, then the mouse wheel (Go to Line leaves a line cut
-   * at the viewport's edge where it is).
+   * reveal brings a line of a file's editor fully into view and returns its
+   * rectangle: Go to Line when it is not rendered, then the mouse wheel (Go
+   * to Line leaves a line cut at the viewport's edge where it is). CodeLens
+   * zones come and go and move lines: it tries again until the timeout.
    */
-  async reveal(file, line) {
-    if (await this.check('lineRect', file, line)) {
-      return;
+  async reveal(file, line, timeout = T.ui) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const shown = await this.check('lineRect', file, line);
+      if (shown) {
+        return shown;
+      }
+      if (!(await this.check('linePlace', file, line))) {
+        await this.page.keyboard.press('Control+G');
+        const input = this.page.locator('.quick-input-widget .quick-input-box input');
+        await input.waitFor({ state: 'visible' });
+        await input.fill(`:${line}`);
+        await input.press('Enter');
+        await this.quickInputClosed();
+      }
+      const p = await this.until(`line ${line} of ${file} to be rendered`, 'linePlace', [file, line]);
+      if (!(await this.check('lineRect', file, line))) {
+        await this.page.mouse.move(p.x, (p.portTop + p.portBottom) / 2);
+        await this.page.mouse.wheel(0, Math.round((p.top + p.bottom - p.portTop - p.portBottom) / 2));
+      }
+      try {
+        return await this.until(`line ${line} of ${file} to be in view`, 'lineRect', [file, line], 2000);
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw err;
+        }
+      }
     }
-    if (!(await this.check('linePlace', file, line))) {
-      await this.page.keyboard.press('Control+G');
-      const input = this.page.locator('.quick-input-widget .quick-input-box input');
-      await input.waitFor({ state: 'visible' });
-      await input.fill(`:${line}`);
-      await input.press('Enter');
-      await this.quickInputClosed();
-    }
-    const p = await this.until(`line ${line} of ${file} to be rendered`, 'linePlace', [file, line]);
-    if (!(await this.check('lineRect', file, line))) {
-      await this.page.mouse.move(p.x, (p.portTop + p.portBottom) / 2);
-      await this.page.mouse.wheel(0, Math.round((p.top + p.bottom - p.portTop - p.portBottom) / 2));
-    }
-    await this.until(`line ${line} of ${file} to be in view`, 'lineRect', [file, line]);
   }
 
   /**
@@ -554,13 +562,14 @@ export class VSCode {
    * again, until the timeout.
    */
   async hoverLine(file, line, timeout = T.ui) {
-    await this.reveal(file, line);
-    // Away first, so that a hover already shown elsewhere goes.
-    await this.page.mouse.move(1, 1);
-    await this.waitFor('no hover', () => !window.e2e.hover());
     const deadline = Date.now() + timeout;
     for (let attempt = 0; ; attempt++) {
-      const r = await this.until(`line ${line} of ${file} in view`, 'lineRect', [file, line]);
+      const r = await this.reveal(file, line);
+      if (attempt === 0) {
+        // Away first, so that a hover already shown elsewhere goes.
+        await this.page.mouse.move(1, 1);
+        await this.waitFor('no hover', () => !window.e2e.hover());
+      }
       await this.page.mouse.move(r.x + 60 + (attempt % 5) * 3, r.y + r.height / 2, { steps: 4 });
       try {
         return await this.until(`the hover over ${file}:${line}`, 'hover', [], 3000);

@@ -53,3 +53,20 @@ func hasReader(path string) bool {
 	syscall.Close(fd)
 	return true
 }
+
+// holdWriteEnd opens path for writing only, without waiting for a reader:
+// a write-only open blocks (or fails with O_NONBLOCK) while the pipe has no
+// reader, so it borrows one for a moment. Holding the write end only keeps
+// hasReader true for the agent alone. The descriptor is close-on-exec.
+func holdWriteEnd(path string) (*os.File, error) {
+	rw, err := syscall.Open(path, syscall.O_RDWR|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(rw)
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

@@ -57,6 +57,9 @@ const (
 	EnvBlockRate     = "LOCKSCOPE_AGENT_BLOCK_RATE"
 	EnvSnapshotMs    = "LOCKSCOPE_AGENT_SNAPSHOT_MS"
 	EnvFlightMs      = "LOCKSCOPE_AGENT_FLIGHT_MS"
+	// EnvLifeline tells the agent that lockscope holds its pipe's write end
+	// for the whole session (PrepareOptions.Lifeline).
+	EnvLifeline = "LOCKSCOPE_AGENT_LIFELINE"
 )
 
 // Default sampling rates, chosen by measurement: BenchmarkAgentOverhead runs
@@ -114,6 +117,15 @@ type PrepareOptions struct {
 	// os.TempDir(). The session passes its own folder, which names its
 	// owner, so that a folder left by a killed session can be swept.
 	TempDir string
+	// Lifeline makes the program die with this process. lockscope holds
+	// the write end of the agent's pipe open until Close; the agent reads
+	// the end of the stream when every writer is gone, which, unless
+	// Release told it to stand down first, means lockscope was killed
+	// without ending its program (SIGKILL), and then it ends the program
+	// as an orphaned debuggee should. A parent-death signal cannot do
+	// this: it fires when Delve's ptrace thread exits, on a detach too.
+	// The debug session sets it; analyze waits for its own child.
+	Lifeline bool
 }
 
 // Injection is one prepared agent. Close removes its temp dir.
@@ -129,6 +141,7 @@ type Injection struct {
 	PackageDir, Package string
 
 	rendezvous string
+	lifeline   *os.File // the pipe's write end lockscope holds; nil without Lifeline
 }
 
 // Prepare writes the agent and its overlay into a new temp dir and returns
@@ -232,6 +245,15 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		EnvSnapshotMs:    strconv.FormatInt(max(snap.Milliseconds(), 0), 10),
 		EnvFlightMs:      strconv.FormatInt(max(opts.Flight.Milliseconds(), 0), 10),
 	}
+	if opts.Lifeline {
+		// Opened before the program exists, so the agent never starts
+		// without a writer, and close-on-exec, so that the debuggee Delve
+		// forks does not hold it too and keep the stream open for ever.
+		if inj.lifeline, err = holdWriteEnd(inj.fifo()); err != nil {
+			return fail(fmt.Errorf("capture: %w", err))
+		}
+		inj.Env[EnvLifeline] = "1"
+	}
 	return inj, nil
 }
 
@@ -251,13 +273,45 @@ func (inj *Injection) Environ(base []string) []string {
 	return out
 }
 
-// Close removes the temp dir. The program built with the injection keeps
-// running if it still is; stopping it is the caller's job.
+// Close removes the temp dir, then lets go of the lifeline. The program
+// built with the injection keeps running if it still is; stopping it is
+// the caller's job. The agent takes the end of its pipe's stream for
+// lockscope's death only while its folder is still there: a killed
+// lockscope cannot remove it, and Close removes it first.
 func (inj *Injection) Close() error {
 	if inj == nil || inj.Dir == "" {
 		return nil
 	}
-	return os.RemoveAll(inj.Dir)
+	err := os.RemoveAll(inj.Dir)
+	inj.dropLifeline()
+	return err
+}
+
+// Release tells the agent to stand down before lockscope lets its program
+// go on without it (a disconnect that leaves the program running): from
+// then on its program's fate is its own, even if lockscope is killed
+// before Close. The command waits in the pipe while the program is
+// stopped, and comes before the end of the stream. An agent that has not
+// opened its pipe yet (the program has not reached its init) is not told:
+// it finds its folder gone, as Close leaves it. Release fails when the
+// pipe is full.
+func (inj *Injection) Release() error {
+	if inj == nil || inj.lifeline == nil || !hasReader(inj.fifo()) {
+		return nil
+	}
+	// The deadline is 0: the agent obeys detach whenever it reads it, as
+	// a program stopped at a breakpoint reads it only once Delve lets go.
+	if err := writeCommand(inj.fifo(), strconv.FormatInt(commandSeq.Add(1), 10)+" 0 detach\n"); err != nil {
+		return fmt.Errorf("capture: releasing the agent: %w", err)
+	}
+	return nil
+}
+
+func (inj *Injection) dropLifeline() {
+	if inj.lifeline != nil {
+		inj.lifeline.Close()
+		inj.lifeline = nil
+	}
 }
 
 // RendezvousDir is the agent's folder: its command pipe, its answers and
@@ -448,6 +502,15 @@ func (inj *Injection) Reset() error {
 	}
 	if err := makeFIFO(inj.fifo()); err != nil {
 		return fmt.Errorf("capture: %w", err)
+	}
+	if inj.lifeline != nil {
+		// The old program is gone; the next one watches the new pipe.
+		inj.dropLifeline()
+		lf, err := holdWriteEnd(inj.fifo())
+		if err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		inj.lifeline = lf
 	}
 	return nil
 }

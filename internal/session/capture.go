@@ -76,6 +76,8 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 			Program: program, Mode: info.Mode, WorkDir: info.ProgramDir,
 			MutexFraction: cfg.MutexProfileFraction, BlockRate: cfg.BlockProfileRate,
 			UserBuildFlags: userFlags, TempDir: e.tempDir(),
+			// The program must not outlive a SIGKILLed lockscope.
+			Lifeline: true,
 		})
 		if err != nil {
 			e.console("lockscope: capture is off for this session: " + err.Error())
@@ -194,6 +196,28 @@ func (e *extension) endRun(keep bool) {
 		}
 	default:
 		inj.Close()
+	}
+}
+
+// beforeDisconnect runs before a client's disconnect goes to Delve. One
+// that leaves the program running (terminateDebuggee false) first tells
+// the agent to stand down, or the program would end itself once lockscope
+// lets go of its pipe.
+func (e *extension) beforeDisconnect(raw json.RawMessage) {
+	var args struct {
+		TerminateDebuggee *bool `json:"terminateDebuggee"`
+	}
+	_ = json.Unmarshal(raw, &args)
+	if args.TerminateDebuggee == nil || *args.TerminateDebuggee {
+		return
+	}
+	e.mu.Lock()
+	inj := e.inj
+	e.mu.Unlock()
+	if err := inj.Release(); err != nil {
+		// The detach is still in the pipe or lost; the removed folder
+		// tells the agent when the session ends normally.
+		e.s.log.Warn("the capture agent was not told to stand down", "err", err)
 	}
 }
 

@@ -348,6 +348,8 @@ func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 	case h.Command == "setBreakpoints" || h.Command == "setFunctionBreakpoints" ||
 		h.Command == "setExceptionBreakpoints" || h.Command == "setInstructionBreakpoints":
 		s.ext.noteBreakpoints(h, msg)
+	case h.Command == "disconnect":
+		s.ext.beforeDisconnect(transport.Raw(msg, h.Arguments))
 	case h.Command == "configurationDone":
 		// The debuggee starts running now; lockscope's own child processes
 		// must be done by then (see extension.startIndex).

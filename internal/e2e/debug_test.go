@@ -2,12 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -211,75 +207,6 @@ func TestConcurrentMapWritesIsAnExceptionStop(t *testing.T) {
 	c.Call(t, "disconnect", nil)
 }
 
-func TestDisconnectKillsLaunchedProgram(t *testing.T) {
-	a := startAdapter(t)
-	c := a.c
-	launchBasic(t, c, map[string]any{"args": []string{"-wait", "120s"}})
-	c.Call(t, "configurationDone", nil)
-	pid := processPid(t, c)
-	if !alive(pid) {
-		t.Fatalf("debuggee %d is not running", pid)
-	}
-	c.Call(t, "disconnect", nil)
-	c.Event(t, "terminated")
-	if !waitGone(pid, 10*time.Second) {
-		t.Fatalf("debuggee %d still running after disconnect", pid)
-	}
-	if !a.exited(20 * time.Second) {
-		t.Fatal("lockscope dap did not exit after disconnect")
-	}
-	if kids := descendants(a.cmd.Process.Pid); len(kids) > 0 {
-		t.Fatalf("children left behind: %v", kids)
-	}
-}
-
-func TestVanishedClientKillsLaunchedProgram(t *testing.T) {
-	a := startAdapter(t)
-	c := a.c
-	launchBasic(t, c, map[string]any{"args": []string{"-wait", "120s"}})
-	c.Call(t, "configurationDone", nil)
-	pid := processPid(t, c)
-	_ = a.stdin.Close() // the client vanishes without a disconnect
-	if !waitGone(pid, 20*time.Second) {
-		t.Fatalf("debuggee %d still running after the client vanished", pid)
-	}
-	if !a.exited(20 * time.Second) {
-		t.Fatal("lockscope dap did not exit after the client vanished")
-	}
-}
-
-func TestAttachThenDisconnectLeavesProgramRunning(t *testing.T) {
-	bin := buildProgram(t, "basic")
-	prog := exec.Command(bin, "-wait", "120s")
-	if err := prog.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = prog.Process.Kill(); _ = prog.Wait() })
-	time.Sleep(300 * time.Millisecond)
-
-	a := startAdapter(t)
-	c := a.c
-	initialize(t, c)
-	c.Call(t, "attach", map[string]any{"request": "attach", "mode": "local", "processId": prog.Process.Pid, "lockscope": map[string]any{"capture": "off"}})
-	c.Event(t, "initialized")
-	c.Call(t, "configurationDone", nil)
-	c.Call(t, "pause", map[string]any{"threadId": 1})
-	c.Stopped(t)
-	c.Call(t, "disconnect", nil)
-	if !a.exited(20 * time.Second) {
-		t.Fatal("lockscope dap did not exit after disconnect")
-	}
-	time.Sleep(300 * time.Millisecond)
-	if !alive(prog.Process.Pid) {
-		t.Fatal("the attached program died on disconnect; it must be left running")
-	}
-	// It still runs freely: it is not left stopped under ptrace.
-	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", prog.Process.Pid))
-	if strings.Contains(string(st), "TracerPid:\t"+fmt.Sprint(a.cmd.Process.Pid)) {
-		t.Fatal("the program is still traced after disconnect")
-	}
-}
-
 func TestUnknownLockscopeCommandThenMore(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
@@ -324,24 +251,5 @@ func TestMalformedMessages(t *testing.T) {
 	c.Call(t, "disconnect", nil)
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
-	}
-}
-
-// SIGTERM to the adapter ends the session as a disconnect would: the
-// launched program dies with it.
-func TestSigtermKillsLaunchedProgram(t *testing.T) {
-	a := startAdapter(t)
-	c := a.c
-	launchBasic(t, c, map[string]any{"args": []string{"-wait", "120s"}})
-	c.Call(t, "configurationDone", nil)
-	pid := processPid(t, c)
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !waitGone(pid, 20*time.Second) {
-		t.Fatalf("debuggee %d still running after SIGTERM to the adapter", pid)
-	}
-	if !a.exited(20 * time.Second) {
-		t.Fatal("lockscope dap did not exit on SIGTERM")
 	}
 }

@@ -202,6 +202,12 @@ export function installHelpers() {
         .filter((r) => !r.classList.contains('monaco-tree-sticky-row'))
         .map((r) => r.getAttribute('aria-label') || text(r));
     },
+    /** breakpoints lists the Breakpoints view's rows, without the adapter's exception filters. */
+    breakpoints() {
+      return [...document.querySelectorAll('.debug-breakpoints .monaco-list-row')]
+        .filter((r) => !r.querySelector('.exception'))
+        .map((r) => r.getAttribute('aria-label') || text(r));
+    },
     /** paneRows lists the rows of a view pane by its header's title. */
     paneRows(title) {
       const header = [...document.querySelectorAll('.pane-header')].find((h) =>

@@ -48,8 +48,7 @@ function describeStack(stack) {
 async function breakpointRows(vs) {
   await vs.command('Run and Debug: Focus on Breakpoints View');
   await vs.until('the Breakpoints view', 'visible', ['.debug-breakpoints']);
-  const rows = await vs.check('rows', '.debug-breakpoints');
-  return rows.filter((r) => /^\S+ \d+/.test(r));
+  return vs.check('breakpoints');
 }
 
 /** expectHeat waits for a heat icon and after-line text on a line, and returns them. */

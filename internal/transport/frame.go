@@ -97,8 +97,9 @@ func (e *TooLargeError) Error() string {
 
 // Reader reads framed DAP messages.
 type Reader struct {
-	r     *bufio.Reader
-	limit int64 // 0: MaxMessage only
+	r      *bufio.Reader
+	limit  int64 // 0: MaxMessage only
+	broken error // the *ProtocolError returned, returned again ever after
 }
 
 // LimitMessages makes Read skip messages larger than n bytes (at most
@@ -135,8 +136,22 @@ func (r *Reader) readLine() (string, error) {
 // Content-Length value or a missing one (the caller may report it and read
 // on), a *ProtocolError for bytes that are not DAP at all (the caller must
 // close the connection), io.EOF at a clean end, and another error when the
-// stream is broken.
+// stream is broken. A *ProtocolError is terminal: every later Read returns
+// it again, so that no caller can resynchronise on bytes that were never
+// DAP (a browser's POST body run as requests).
 func (r *Reader) Read() ([]byte, error) {
+	if r.broken != nil {
+		return nil, r.broken
+	}
+	body, err := r.read()
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		r.broken = err
+	}
+	return body, err
+}
+
+func (r *Reader) read() ([]byte, error) {
 	length := -1
 	var bad string
 	sawHeader := false

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestPeek(t *testing.T) {
@@ -197,6 +199,58 @@ func FuzzPeek(f *testing.F) {
 		h2, err := Peek(out)
 		if err != nil || h2.Seq != 42 {
 			t.Fatalf("re-peek: %v %+v", err, h2)
+		}
+	})
+}
+
+// FuzzReader reads arbitrary bytes as a DAP stream, whole and one byte at
+// a time: it never panics, the two agree, no body is larger than the limit
+// in force, and a *ProtocolError ends the stream for good.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("Content-Length: 7\r\n\r\n{\"a\":1}Content-Length: 2\r\n\r\n{}"), uint16(0))
+	f.Add([]byte("Content-Length: x\r\n\r\nContent-Length: 2\r\nContent-Type: a\r\n\r\n{}"), uint16(1))
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\n\r\nContent-Length: 2\r\n\r\n{}"), uint16(0))
+	f.Add([]byte("POST / HTTP/1.1\r\n\r\nContent-Length: 2\r\n\r\n{}"), uint16(0))
+	f.Add([]byte("Content-Length: 9223372036854775807\r\n\r\n"), uint16(0))
+	f.Add([]byte("\r\n\r\nContent-Length: 10\r\n\r\n{}"), uint16(3))
+	f.Add(append([]byte("Content-Length: 9000\r\n\r\n"), bytes.Repeat([]byte("x"), 9000)...), uint16(1))
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16) {
+		read := func(src io.Reader) []string {
+			r := NewReader(src)
+			max := int64(MaxMessage)
+			if limit > 0 {
+				// LimitMessages keeps at least 2*tooLargeHead.
+				r.LimitMessages(int64(limit))
+				max = r.limit
+			}
+			var got []string
+			for i := 0; ; i++ {
+				if i > len(data)+1 {
+					t.Fatalf("more reads (%d) than input bytes (%d)", i, len(data))
+				}
+				body, err := r.Read()
+				if int64(len(body)) > max {
+					t.Fatalf("a body of %d bytes over the limit %d", len(body), max)
+				}
+				var pe *ProtocolError
+				switch {
+				case err == nil:
+					got = append(got, "body "+string(body))
+				case errors.As(err, &pe):
+					if _, again := r.Read(); !errors.As(again, &pe) {
+						t.Fatalf("after %v, Read returned %v", err, again)
+					}
+					return append(got, "protocol "+err.Error())
+				case errors.As(err, new(*FrameError)), errors.As(err, new(*TooLargeError)):
+					got = append(got, err.Error())
+				default:
+					return append(got, "end "+err.Error())
+				}
+			}
+		}
+		whole, bytewise := read(bytes.NewReader(data)), read(iotest.OneByteReader(bytes.NewReader(data)))
+		if !slices.Equal(whole, bytewise) {
+			t.Fatalf("whole: %q\none byte at a time: %q", whole, bytewise)
 		}
 	})
 }

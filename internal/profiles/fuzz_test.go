@@ -1,6 +1,46 @@
 package profiles
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// pprofSeeds adds a few of pprof's own test profiles (profile/testdata of
+// the github.com/google/pprof this module uses), when the module cache has
+// them: Go CPU, heap and thread profiles, and legacy C++ and Java
+// contention formats, which the loader must refuse or read but never
+// crash on. None is committed here: they are pprof's.
+func pprofSeeds(f *testing.F) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/google/pprof").Output()
+	if err != nil {
+		f.Logf("no pprof module to seed from: %v", err)
+		return
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "profile", "testdata")
+	for _, name := range []string{"go.crc32.cpu", "go.godoc.thread", "gobench.cpu", "gobench.heap",
+		"cppbench.contention", "java.contention"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+// checkResult fails on a result that breaks the model's invariants.
+func checkResult(t *testing.T, r Result) {
+	var share float64
+	for _, h := range r.Hotspots {
+		if h.DelayNs < 0 || h.CumDelayNs < h.DelayNs || h.Count < 0 {
+			t.Fatalf("bad hotspot %+v", h)
+		}
+		share += h.Share
+	}
+	if share > 1+1e-9 || r.TotalDelayNs < 0 {
+		t.Fatalf("shares %v total %d", share, r.TotalDelayNs)
+	}
+}
 
 // FuzzAnalyzeBytes feeds mutated profiles to the fast decoder: it must
 // return a result or an error, never panic (AnalyzeData's recover would
@@ -12,6 +52,7 @@ func FuzzAnalyzeBytes(f *testing.F) {
 		f.Add(b)
 		f.Add(gunzipAll(f, b))
 	}
+	pprofSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// First without AnalyzeData's recover, so a panic fails the fuzzer.
 		if raw, err := decompress(data, "fuzz", Options{}); err == nil {
@@ -23,15 +64,34 @@ func FuzzAnalyzeBytes(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var share float64
-		for _, h := range r.Hotspots {
-			if h.DelayNs < 0 || h.CumDelayNs < h.DelayNs || h.Count < 0 {
-				t.Fatalf("bad hotspot %+v", h)
+		checkResult(t, r)
+	})
+}
+
+// FuzzParse is the loader's other path: Parse (gzip layers under the
+// limits, then pprof's decoder), DetectKind and Analyze on whatever pprof
+// accepts, which may be a profile the runtime never writes.
+func FuzzParse(f *testing.F) {
+	for _, rc := range recorded {
+		f.Add(readProfile(f, rc.prog, rc.kind))
+	}
+	pprofSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data, "fuzz", Options{})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz: ") {
+				t.Errorf("error %q does not name the input", err)
 			}
-			share += h.Share
+			return
 		}
-		if share > 1+1e-9 || r.TotalDelayNs < 0 {
-			t.Fatalf("shares %v total %d", share, r.TotalDelayNs)
+		kind, err := DetectKind(p)
+		if err != nil {
+			return
 		}
+		r, err := Analyze(p, kind)
+		if err != nil {
+			return
+		}
+		checkResult(t, r)
 	})
 }

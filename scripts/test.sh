@@ -54,6 +54,15 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
+step "go fuzz (6 s a target)"
+# A short run of each fuzz target on top of its seeds: DAP framing, the
+# profile loader, the trace analyser, the crash and race parsers. A
+# failure leaves its input in the package's testdata/fuzz to reproduce.
+for target in transport:FuzzReader profiles:FuzzParse profiles:FuzzAnalyzeBytes \
+  tracechain:FuzzAnalyze crashrace:FuzzParseCrash crashrace:FuzzRaceParser; do
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 6s "./internal/${target%%:*}"
+done
+
 step "npm ci"
 command -v npm >/dev/null || { echo "npm is not installed (Node.js 20 or later is needed)" >&2; exit 1; }
 npm ci --no-audit --no-fund

@@ -74,11 +74,7 @@ export function installHelpers() {
         .sort((a, b) => a - b);
       return lines.find((l) => e2e.lineRect(file, l));
     },
-    lineHeight(file) {
-      const ed = e2e.editor(file);
-      const row = ed && ed.querySelector('.margin-view-overlays .line-numbers');
-      return row ? row.parentElement.offsetHeight || px(row.parentElement.style.height) : undefined;
-    },
+
     /** heatIcons lists the gutter heat icons: their top and icon file. */
     heatIcons(file) {
       const ed = e2e.editor(file);
@@ -151,6 +147,13 @@ export function installHelpers() {
           )
         : [];
     },
+    /** breakpointGlyphs lists the classes of every breakpoint glyph in the gutter. */
+    breakpointGlyphs(file) {
+      const ed = e2e.editor(file);
+      return ed
+        ? [...ed.querySelectorAll('.glyph-margin-widgets [class*="codicon-debug-breakpoint"]')].map((g) => g.className)
+        : [];
+    },
     /** lineOfTop maps a row top back to its line number. */
     lineOfTop(file, top) {
       const ed = e2e.editor(file);
@@ -196,12 +199,7 @@ export function installHelpers() {
       }
       return 'shown';
     },
-    /** rows lists the aria-labels of a list's rendered rows. */
-    rows(selector) {
-      return [...document.querySelectorAll(`${selector} .monaco-list-row`)]
-        .filter((r) => !r.classList.contains('monaco-tree-sticky-row'))
-        .map((r) => r.getAttribute('aria-label') || text(r));
-    },
+
     /** breakpoints lists the Breakpoints view's rows, without the adapter's exception filters. */
     breakpoints() {
       return [...document.querySelectorAll('.debug-breakpoints .monaco-list-row')]

@@ -168,25 +168,11 @@ export function debugProcesses() {
   );
 }
 
-/** describe prints processes for an error message. */
+/** describeProcs prints processes for an error message. */
 export function describeProcs(list) {
   return list
     .map((p) => `pid ${p.pid} (${p.comm}, state ${p.state}) exe=${p.exe} cwd=${p.cwd} cmd=${p.cmdline.slice(0, 200)}`)
     .join('\n');
-}
-
-/** descendants lists pid's process tree below it. */
-export function descendants(pid) {
-  const all = processes();
-  const out = [];
-  const walk = (p) => {
-    for (const c of all.filter((x) => x.ppid === p)) {
-      out.push(c);
-      walk(c.pid);
-    }
-  };
-  walk(pid);
-  return out;
 }
 
 // ---- workspace and code-server ---------------------------------------------
@@ -394,11 +380,6 @@ export class VSCode {
     }
   }
 
-  /** eval runs fn in the page. */
-  eval(fn, arg) {
-    return this.page.evaluate(fn, arg);
-  }
-
   async quickInputClosed() {
     await this.waitFor('the quick input to close', () => {
       const w = document.querySelector('.quick-input-widget');
@@ -495,6 +476,27 @@ export class VSCode {
       (base) => !!window.e2e.editor(base)?.querySelector('.view-lines .view-line'),
       base,
     );
+  }
+
+  /**
+   * activated waits for the lockscope extension to finish activating (its log
+   * channel says so, in the extension host's log folder): an F5 pressed while
+   * it activates was seen to start nothing.
+   */
+  async activated() {
+    const logs = path.join(this.dir, 'user-data', 'logs');
+    const said = () => {
+      for (const session of fs.existsSync(logs) ? fs.readdirSync(logs) : []) {
+        for (const host of fs.readdirSync(path.join(logs, session)).filter((d) => d.startsWith('exthost'))) {
+          const f = path.join(logs, session, host, 'lockscope.lockscope', 'lockscope.log');
+          if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes('lockscope activated')) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    await until('the lockscope extension to activate ("lockscope activated" in its log)', said, T.session);
   }
 
   /** check runs a window.e2e helper once. */

@@ -31,9 +31,13 @@ async function scenario(name, body) {
 
 /** startDebugging presses F5 in a file's editor and waits for the debug toolbar. */
 async function startDebugging(vs, file) {
+  await vs.activated();
   await vs.focusEditor(file);
   await vs.page.keyboard.press('F5');
   await vs.until('the debug toolbar (F5 started a session)', 'toolbar', [], T.session);
+  // The Debug Console opens with the first session and moves the editor's
+  // lines: let it settle before looking at lines.
+  await vs.until('the Debug Console to open', 'visible', ['.repl'], T.session);
 }
 
 /** describeStack prints a Call Stack for a message: each goroutine, its first and last frames. */
@@ -84,194 +88,198 @@ after(() => {
   assert.equal(left.length, 0, `processes of this run are still running:\n${describeProcs(left)}`);
 });
 
-test('contention: F5 draws the ledger hot lock; one click breaks on the contended write', async () => {
-  await scenario('1-contention', async (vs) => {
-    const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
-    const src = path.join(ws, MAIN);
-    const lock = markerLine(src, 'hot-lock');
-    const write = markerLine(src, 'hot-write');
-    const unlock = markerLine(src, 'hot-unlock');
-    await vs.start(ws);
+test(
+  'contention: F5 draws the ledger hot lock; one click breaks on the contended write',
+  { timeout: 240_000 },
+  async () => {
+    await scenario('1-contention', async (vs) => {
+      const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
+      const src = path.join(ws, MAIN);
+      const lock = markerLine(src, 'hot-lock');
+      const write = markerLine(src, 'hot-write');
+      const unlock = markerLine(src, 'hot-unlock');
+      await vs.start(ws);
 
-    await vs.open(MAIN);
-    assert.deepEqual(await breakpointRows(vs), [], 'a fresh profile starts with no breakpoints');
-    assert.deepEqual(await vs.check('conditionalBreakpoints', MAIN), [], 'no breakpoint glyph at start');
-    await vs.shot('no-breakpoints');
+      await vs.open(MAIN);
+      assert.deepEqual(await breakpointRows(vs), [], 'a fresh profile starts with no breakpoints');
+      assert.deepEqual(await vs.check('breakpointGlyphs', MAIN), [], 'no breakpoint glyph at start');
+      await vs.shot('no-breakpoints');
 
-    await startDebugging(vs, MAIN);
-    vs.log('debug toolbar shown');
-    await vs.shot('debugging');
+      await startDebugging(vs, MAIN);
+      vs.log('debug toolbar shown');
+      await vs.shot('debugging');
 
-    // The report arrives while the program runs: holder and waiter lines.
-    const holder = await expectHeat(vs, MAIN, unlock, 'holder');
-    const waiter = await expectHeat(vs, MAIN, lock, 'waiter');
-    vs.log(
-      `decorations: ${holder.icon} ${JSON.stringify(holder.texts)}; ${waiter.icon} ${JSON.stringify(waiter.texts)}`,
-    );
-    await vs.shot('decorations');
+      // The report arrives while the program runs: holder and waiter lines.
+      const holder = await expectHeat(vs, MAIN, unlock, 'holder');
+      const waiter = await expectHeat(vs, MAIN, lock, 'waiter');
+      vs.log(
+        `decorations: ${holder.icon} ${JSON.stringify(holder.texts)}; ${waiter.icon} ${JSON.stringify(waiter.texts)}`,
+      );
+      await vs.shot('decorations');
 
-    const hover = await vs.hoverLine(MAIN, unlock);
-    assert.match(hover, /stack/i, `the hover over the hot line shows a stack:\n${hover}`);
-    assert.match(
-      hover,
-      new RegExp(`deposit main\\.go:${unlock}\\b`),
-      `the hover's stack names main.deposit:\n${hover}`,
-    );
-    await vs.shot('hover');
+      const hover = await vs.hoverLine(MAIN, unlock);
+      assert.match(hover, /stack/i, `the hover over the hot line shows a stack:\n${hover}`);
+      assert.match(
+        hover,
+        new RegExp(`deposit main\\.go:${unlock}\\b`),
+        `the hover's stack names main.deposit:\n${hover}`,
+      );
+      await vs.shot('hover');
 
-    // The lens over the contended write.
-    await vs.focusEditor(MAIN);
-    const lens = await vs.waitFor(
-      `the "Break when contended" CodeLens above the map write (${MAIN}:${write})`,
-      ({ file, line }) => window.e2e.lensesAbove(file, line).find((t) => t.includes('Break when contended')),
-      { file: MAIN, line: write },
-      T.report,
-    );
-    vs.log(`lens: ${lens}`);
+      // The lens over the contended write.
+      await vs.focusEditor(MAIN);
+      const lens = await vs.waitFor(
+        `the "Break when contended" CodeLens above the map write (${MAIN}:${write})`,
+        ({ file, line }) => window.e2e.lensesAbove(file, line).find((t) => t.includes('Break when contended')),
+        { file: MAIN, line: write },
+        T.report,
+      );
+      vs.log(`lens: ${lens}`);
 
-    // The README's picture: decorations, the lens and a hover, no toasts.
-    await docsScreenshot(vs, src, lock);
+      // The README's picture: decorations, the lens and a hover, no toasts.
+      await docsScreenshot(vs, src, lock);
 
-    await vs.clickLens(
-      MAIN,
-      write,
-      'Break when contended',
-      (f) => window.e2e.conditionalBreakpoints(f).length > 0,
-      'a conditional breakpoint glyph after the click',
-    );
-    const glyphs = await vs.check('conditionalBreakpoints', MAIN);
-    assert.equal(glyphs.length, 1, 'exactly one conditional breakpoint glyph');
-    assert.equal(glyphs[0], await vs.check('rowTop', MAIN, write), `the glyph is on the map write, line ${write}`);
-    const bps = await breakpointRows(vs);
-    assert.equal(bps.length, 1, `exactly one breakpoint in the Breakpoints view: ${JSON.stringify(bps)}`);
-    const m = bps[0].match(/^main\.go (\d+), Condition: (.+)$/);
-    assert.ok(m, `the breakpoint has a condition: ${bps[0]}`);
-    assert.equal(Number(m[1]), write, 'the breakpoint is on the map write');
-    const condition = m[2];
-    vs.log(`breakpoint: ${bps[0]}`);
-    await vs.shot('breakpoint');
+      await vs.clickLens(
+        MAIN,
+        write,
+        'Break when contended',
+        (f) => window.e2e.conditionalBreakpoints(f).length > 0,
+        'a conditional breakpoint glyph after the click',
+      );
+      const glyphs = await vs.check('conditionalBreakpoints', MAIN);
+      assert.equal(glyphs.length, 1, 'exactly one conditional breakpoint glyph');
+      assert.equal(glyphs[0], await vs.check('rowTop', MAIN, write), `the glyph is on the map write, line ${write}`);
+      const bps = await breakpointRows(vs);
+      assert.equal(bps.length, 1, `exactly one breakpoint in the Breakpoints view: ${JSON.stringify(bps)}`);
+      const m = bps[0].match(/^main\.go (\d+), Condition: (.+)$/);
+      assert.ok(m, `the breakpoint has a condition: ${bps[0]}`);
+      assert.equal(Number(m[1]), write, 'the breakpoint is on the map write');
+      const condition = m[2];
+      vs.log(`breakpoint: ${bps[0]}`);
+      await vs.shot('breakpoint');
 
-    // It stops on the write, while goroutines wait.
-    await vs.waitFor(
-      `the program to stop on ${MAIN}:${write} (top stack frame)`,
-      ({ file, line }) => window.e2e.stoppedLine(file) === line,
-      { file: MAIN, line: write },
-      T.stop,
-    );
-    assert.equal(await vs.check('toolbar'), 'paused', 'the debug toolbar shows the program paused');
-    await vs.shot('stopped');
+      // It stops on the write, while goroutines wait.
+      await vs.waitFor(
+        `the program to stop on ${MAIN}:${write} (top stack frame)`,
+        ({ file, line }) => window.e2e.stoppedLine(file) === line,
+        { file: MAIN, line: write },
+        T.stop,
+      );
+      assert.equal(await vs.check('toolbar'), 'paused', 'the debug toolbar shows the program paused');
+      await vs.shot('stopped');
 
-    const cm = condition.match(/^(.+?)\s*(>=|>|==)\s*(\d+)$/);
-    assert.ok(cm, `the condition compares a lock expression with a count: ${condition}`);
-    const answer = await vs.evaluate(cm[1]);
-    const n = Number(answer.trim());
-    assert.ok(Number.isInteger(n), `the Debug Console answers ${cm[1]} with a number, not ${JSON.stringify(answer)}`);
-    const meets = { '>=': n >= Number(cm[3]), '>': n > Number(cm[3]), '==': n === Number(cm[3]) }[cm[2]];
-    assert.ok(meets, `${cm[1]} is ${n} at the stop, which does not meet ${condition}`);
-    vs.log(`evaluate ${cm[1]} = ${n} (condition ${condition})`);
-    await vs.shot('evaluate');
+      const cm = condition.match(/^(.+?)\s*(>=|>|==)\s*(\d+)$/);
+      assert.ok(cm, `the condition compares a lock expression with a count: ${condition}`);
+      const answer = await vs.evaluate(cm[1]);
+      const n = Number(answer.trim());
+      assert.ok(Number.isInteger(n), `the Debug Console answers ${cm[1]} with a number, not ${JSON.stringify(answer)}`);
+      const meets = { '>=': n >= Number(cm[3]), '>': n > Number(cm[3]), '==': n === Number(cm[3]) }[cm[2]];
+      assert.ok(meets, `${cm[1]} is ${n} at the stop, which does not meet ${condition}`);
+      vs.log(`evaluate ${cm[1]} = ${n} (condition ${condition})`);
+      await vs.shot('evaluate');
 
-    const stack = await vs.callStack();
-    const stopped = stack.filter((t) => !/ Paused$/.test(t.thread));
-    assert.equal(stopped.length, 1, `one goroutine stopped: ${stack.map((t) => t.thread).join('; ')}`);
-    assert.match(stopped[0].thread, /Paused on breakpoint$/, 'it stopped on the breakpoint');
-    assert.match(
-      stopped[0].frames[0] || '',
-      new RegExp(`^Stack Frame main\\.deposit, line ${write}, main\\.go$`),
-      'the stopped goroutine is in main.deposit on the write',
-    );
-    // The walk saw every goroutine, frames included: all eight depositors.
-    const depositors = stack.filter((t) => t.frames.some((f) => f.startsWith('Stack Frame main.main.func2,')));
-    assert.equal(depositors.length, 8, `the Call Stack shows the 8 depositors:\n${describeStack(stack)}`);
-    const agent = stack.filter((t) => [t.thread, ...t.frames].some((l) => /lockscope_?agent/i.test(l)));
-    await vs.soft(() =>
-      assert.deepEqual(
-        agent.map((t) => t.thread),
-        [],
-        `the Call Stack lists none of the capture agent’s goroutines:\n${describeStack(agent)}`,
-      ),
-    );
-    vs.log(`call stack: ${stack.length} goroutines:\n${describeStack(stack)}`);
-    await vs.shot('call-stack');
+      const stack = await vs.callStack();
+      const stopped = stack.filter((t) => !/ Paused$/.test(t.thread));
+      assert.equal(stopped.length, 1, `one goroutine stopped: ${stack.map((t) => t.thread).join('; ')}`);
+      assert.match(stopped[0].thread, /Paused on breakpoint$/, 'it stopped on the breakpoint');
+      assert.match(
+        stopped[0].frames[0] || '',
+        new RegExp(`^Stack Frame main\\.deposit, line ${write}, main\\.go$`),
+        'the stopped goroutine is in main.deposit on the write',
+      );
+      // The walk saw every goroutine, frames included: all eight depositors.
+      const depositors = stack.filter((t) => t.frames.some((f) => f.startsWith('Stack Frame main.main.func2,')));
+      assert.equal(depositors.length, 8, `the Call Stack shows the 8 depositors:\n${describeStack(stack)}`);
+      const agent = stack.filter((t) => [t.thread, ...t.frames].some((l) => /lockscope_?agent/i.test(l)));
+      await vs.soft(() =>
+        assert.deepEqual(
+          agent.map((t) => t.thread),
+          [],
+          `the Call Stack lists none of the capture agent’s goroutines:\n${describeStack(agent)}`,
+        ),
+      );
+      vs.log(`call stack: ${stack.length} goroutines:\n${describeStack(stack)}`);
+      await vs.shot('call-stack');
 
-    // The Contention view lists the hotspot; clicking it opens its line.
-    await vs.command('Run and Debug: Focus on Contention View');
-    const hot = `main.go:${unlock}`;
-    await vs.waitFor(
-      `the Contention view to list the hotspot ${hot}`,
-      (hot) => (window.e2e.paneRows('Contention') || []).some((r) => r.label.includes(hot)),
-      hot,
-    );
-    await vs.shot('contention-view');
-    await vs.command('View: Close All Editors');
-    await vs.waitFor('the editors to close', () => !document.querySelector('.tabs-container .tab'));
-    await vs.page
-      .locator('.pane', { has: vs.page.locator('.pane-header[aria-label^="Contention"]') })
-      .locator('.monaco-list-row', { hasText: hot })
-      .first()
-      .click();
-    await vs.waitFor(
-      `${MAIN} to open at line ${unlock} from the Contention view`,
-      (line) =>
-        !!document.querySelector('.tabs-container .tab.active[aria-label^="main.go"]') &&
-        (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith(`Ln ${line},`),
-      unlock,
-    );
-    await vs.shot('opened-from-view');
+      // The Contention view lists the hotspot; clicking it opens its line.
+      await vs.command('Run and Debug: Focus on Contention View');
+      const hot = `main.go:${unlock}`;
+      await vs.waitFor(
+        `the Contention view to list the hotspot ${hot}`,
+        (hot) => (window.e2e.paneRows('Contention') || []).some((r) => r.label.includes(hot)),
+        hot,
+      );
+      await vs.shot('contention-view');
+      await vs.command('View: Close All Editors');
+      await vs.waitFor('the editors to close', () => !document.querySelector('.tabs-container .tab'));
+      await vs.page
+        .locator('.pane', { has: vs.page.locator('.pane-header[aria-label^="Contention"]') })
+        .locator('.monaco-list-row', { hasText: hot })
+        .first()
+        .click();
+      await vs.waitFor(
+        `${MAIN} to open at line ${unlock} from the Contention view`,
+        (line) =>
+          !!document.querySelector('.tabs-container .tab.active[aria-label^="main.go"]') &&
+          (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith(`Ln ${line},`),
+        unlock,
+      );
+      await vs.shot('opened-from-view');
 
-    // Restart: a new process, its output in the Debug Console, decorations again.
-    await vs.command('Remove All Breakpoints');
-    await vs.command('lockscope: Clear Overlays');
-    await vs.waitFor('the overlays to clear', (file) => window.e2e.heatIcons(file).length === 0, MAIN);
-    const before = vs.debugProcesses().map((p) => p.pid);
-    await vs.command('Clear Console');
-    await vs.focusEditor(MAIN);
-    await vs.page.keyboard.press('Control+Shift+F5');
-    const fresh = await until(
-      'a new debuggee process after the restart',
-      () => {
-        const now = vs.debugProcesses().filter((p) => !before.includes(p.pid) && p.comm.startsWith('__debug_bin'));
-        return now.length > 0 ? now : null;
-      },
-      T.session,
-    );
-    vs.log(`restarted: pid ${fresh.map((p) => p.pid).join(', ')}`);
-    await vs.waitFor(
-      'the restarted program’s output ("ledger: 8 depositors started") in the Debug Console',
-      () => window.e2e.replRows().some((r) => r.startsWith('ledger: 8 depositors started')),
-      undefined,
-      T.session,
-    );
-    await vs.soft(
-      vs.waitFor(
-        'the debug toolbar to show the restarted program running (a Pause button, not Continue)',
-        () => window.e2e.toolbar() === 'running',
-      ),
-    );
-    await expectHeat(vs, MAIN, unlock, 'holder');
-    await expectHeat(vs, MAIN, lock, 'waiter');
-    await vs.shot('restarted');
+      // Restart: a new process, its output in the Debug Console, decorations again.
+      await vs.command('Remove All Breakpoints');
+      await vs.command('lockscope: Clear Overlays');
+      await vs.waitFor('the overlays to clear', (file) => window.e2e.heatIcons(file).length === 0, MAIN);
+      const before = vs.debugProcesses().map((p) => p.pid);
+      await vs.command('Clear Console');
+      await vs.focusEditor(MAIN);
+      await vs.page.keyboard.press('Control+Shift+F5');
+      const fresh = await until(
+        'a new debuggee process after the restart',
+        () => {
+          const now = vs.debugProcesses().filter((p) => !before.includes(p.pid) && p.comm.startsWith('__debug_bin'));
+          return now.length > 0 ? now : null;
+        },
+        T.session,
+      );
+      vs.log(`restarted: pid ${fresh.map((p) => p.pid).join(', ')}`);
+      await vs.waitFor(
+        'the restarted program’s output ("ledger: 8 depositors started") in the Debug Console',
+        () => window.e2e.replRows().some((r) => r.startsWith('ledger: 8 depositors started')),
+        undefined,
+        T.session,
+      );
+      await vs.soft(
+        vs.waitFor(
+          'the debug toolbar to show the restarted program running (a Pause button, not Continue)',
+          () => window.e2e.toolbar() === 'running',
+        ),
+      );
+      await expectHeat(vs, MAIN, unlock, 'holder');
+      await expectHeat(vs, MAIN, lock, 'waiter');
+      await vs.shot('restarted');
 
-    // Stop: overlays go, nothing is left running, no port is forwarded.
-    await vs.focusEditor(MAIN);
-    await vs.page.keyboard.press('Shift+F5');
-    await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
-    await noOverlays(vs, MAIN);
-    await until(
-      'the adapter and the debuggee to exit',
-      () => vs.debugProcesses().filter((p) => p.state !== 'Z').length === 0,
-      T.ui,
-    ).catch((err) => {
-      throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+      // Stop: overlays go, nothing is left running, no port is forwarded.
+      await vs.focusEditor(MAIN);
+      await vs.page.keyboard.press('Shift+F5');
+      await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
+      await noOverlays(vs, MAIN);
+      await until(
+        'the adapter and the debuggee to exit',
+        () => vs.debugProcesses().filter((p) => p.state !== 'Z').length === 0,
+        T.ui,
+      ).catch((err) => {
+        throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+      });
+      await vs.command('Ports: Focus on Ports View');
+      const ports = await vs.waitFor('the Ports view', () => window.e2e.forwardedPorts());
+      await vs.soft(() => assert.deepEqual(ports, [], 'the Ports view lists no port'));
+      await vs.shot('stopped-session');
+      const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
+      await vs.soft(() => assert.deepEqual(errors, [], `no error notification during the session: ${errors}`));
     });
-    await vs.command('Ports: Focus on Ports View');
-    const ports = await vs.waitFor('the Ports view', () => window.e2e.forwardedPorts());
-    await vs.soft(() => assert.deepEqual(ports, [], 'the Ports view lists no port'));
-    await vs.shot('stopped-session');
-    const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
-    await vs.soft(() => assert.deepEqual(errors, [], `no error notification during the session: ${errors}`));
-  });
-});
+  },
+);
 
 /** docsScreenshot saves the README's picture when LOCKSCOPE_E2E_DOCS=1, and always into the output folder. */
 async function docsScreenshot(vs, src, hoverLine) {
@@ -304,7 +312,7 @@ async function docsScreenshot(vs, src, hoverLine) {
   await vs.page.mouse.move(1, 1);
 }
 
-test('second writer: the crash shows on its line; the lens catches both writers', async () => {
+test('second writer: the crash shows on its line; the lens catches both writers', { timeout: 150_000 }, async () => {
   await scenario('2-second-writer', async (vs) => {
     const ws = makeWorkspace(path.join(vs.dir, 'crashmap'), { template: 'vscode-crashmap', program: 'crashmap' });
     const src = path.join(ws, MAIN);
@@ -428,7 +436,7 @@ const CANARY = `{
 }
 `;
 
-test('launch.json: each lockscope snippet inserts a configuration with no problem', async () => {
+test('launch.json: each lockscope snippet inserts a configuration with no problem', { timeout: 150_000 }, async () => {
   const snippets = manifest.contributes.debuggers.find((d) => d.type === 'lockscope').configurationSnippets;
   assert.ok(snippets.length >= 1, 'the manifest contributes lockscope snippets');
   await scenario('3-launch-json', async (vs) => {
@@ -504,43 +512,47 @@ test('launch.json: each lockscope snippet inserts a configuration with no proble
   });
 });
 
-test('analyze: Analyze Package… without a session draws the same decorations, with progress', async () => {
-  await scenario('4-analyze', async (vs) => {
-    const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
-    const src = path.join(ws, MAIN);
-    const lock = markerLine(src, 'hot-lock');
-    const write = markerLine(src, 'hot-write');
-    const unlock = markerLine(src, 'hot-unlock');
-    await vs.start(ws);
-    await vs.open(MAIN);
-    await vs.focusEditor(MAIN);
-    await vs.command('lockscope: Analyze Package…');
-    const progress = await vs.waitFor(
-      'a progress notification "lockscope: analyzing …"',
-      () => window.e2e.notifications().find((n) => /lockscope: analyzing/.test(n.text))?.text,
-    );
-    vs.log(`progress: ${progress}`);
-    await vs.shot('progress');
-    assert.equal(await vs.check('toolbar'), undefined, 'no debug session runs');
+test(
+  'analyze: Analyze Package… without a session draws the same decorations, with progress',
+  { timeout: 150_000 },
+  async () => {
+    await scenario('4-analyze', async (vs) => {
+      const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
+      const src = path.join(ws, MAIN);
+      const lock = markerLine(src, 'hot-lock');
+      const write = markerLine(src, 'hot-write');
+      const unlock = markerLine(src, 'hot-unlock');
+      await vs.start(ws);
+      await vs.open(MAIN);
+      await vs.focusEditor(MAIN);
+      await vs.command('lockscope: Analyze Package…');
+      const progress = await vs.waitFor(
+        'a progress notification "lockscope: analyzing …"',
+        () => window.e2e.notifications().find((n) => /lockscope: analyzing/.test(n.text))?.text,
+      );
+      vs.log(`progress: ${progress}`);
+      await vs.shot('progress');
+      assert.equal(await vs.check('toolbar'), undefined, 'no debug session runs');
 
-    await expectHeat(vs, MAIN, unlock, 'holder', T.session);
-    await expectHeat(vs, MAIN, lock, 'waiter');
-    await vs.focusEditor(MAIN);
-    await vs.waitFor(
-      `the "Break when contended" CodeLens above the map write (${MAIN}:${write})`,
-      ({ file, line }) => window.e2e.lensesAbove(file, line).some((t) => t.includes('Break when contended')),
-      { file: MAIN, line: write },
-    );
-    await vs.waitFor(
-      'the progress notification to go',
-      () => !window.e2e.notifications().some((n) => /lockscope: analyzing/.test(n.text)),
-    );
-    await vs.shot('analyzed');
-    const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
-    assert.deepEqual(errors, [], 'no error notification');
-    await until('lockscope analyze and its program to exit', () => vs.debugProcesses().length === 0);
-  });
-});
+      await expectHeat(vs, MAIN, unlock, 'holder', T.session);
+      await expectHeat(vs, MAIN, lock, 'waiter');
+      await vs.focusEditor(MAIN);
+      await vs.waitFor(
+        `the "Break when contended" CodeLens above the map write (${MAIN}:${write})`,
+        ({ file, line }) => window.e2e.lensesAbove(file, line).some((t) => t.includes('Break when contended')),
+        { file: MAIN, line: write },
+      );
+      await vs.waitFor(
+        'the progress notification to go',
+        () => !window.e2e.notifications().some((n) => /lockscope: analyzing/.test(n.text)),
+      );
+      await vs.shot('analyzed');
+      const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
+      assert.deepEqual(errors, [], 'no error notification');
+      await until('lockscope analyze and its program to exit', () => vs.debugProcesses().length === 0);
+    });
+  },
+);
 
 // Fail loudly if the environment is not the one the script sets up.
 assert.ok(fs.existsSync(env.extensions), `no extensions folder at ${env.extensions}`);

@@ -40,6 +40,11 @@ func TestRestartKeepsOutputAndReport(t *testing.T) {
 	if !resp.Success {
 		t.Fatalf("restart failed: %s", resp.Raw)
 	}
+	// The client must learn that the new run is running: VS Code kept
+	// showing the old run as paused without it.
+	c.WaitFor(t, "a continued event for the restarted run", 60*time.Second, func(m daptest.Message) bool {
+		return m.N >= mark && m.Event == "continued" && strings.Contains(string(m.Body), `"allThreadsContinued":true`)
+	})
 	c.WaitFor(t, "the restarted program's output", 60*time.Second, func(m daptest.Message) bool {
 		return m.Event == "output" && strings.Contains(string(m.Body), "accounts: 3")
 	})

@@ -51,6 +51,10 @@ type extension struct {
 	catchByFile map[string]int // the same, per file
 	restarts    int            // crash restarts so far
 	restarting  bool           // swallow the initialized event of a restart
+	// resumed: a client restart's new run is being configured; its
+	// configurationDone must tell the client the program runs (see
+	// observeResponse).
+	resumed bool
 	// bpRequests are the client's breakpoint requests in the order it sent
 	// them, which a crash restart replays to a new Delve: in that order
 	// Delve gives every breakpoint the id the client already knows.
@@ -302,7 +306,15 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 		if !e.stopOnEntry {
 			e.stopped = false
 		}
+		resumed := e.resumed && !e.stopOnEntry
+		e.resumed = false
 		e.mu.Unlock()
+		if resumed {
+			// After a restart from a stop, VS Code still showed the old run
+			// paused (its Call Stack, Locals and the Continue button): a new
+			// Delve sends no continued event for a run that simply starts.
+			e.s.sendEvent("continued", map[string]any{"threadId": 1, "allThreadsContinued": true})
+		}
 	}
 }
 

@@ -182,6 +182,7 @@ func (e *extension) relaunched(crash bool) {
 	// A crash restart configures the new Delve itself: its initialized
 	// event is not the client's.
 	e.restarting = crash
+	e.resumed = !crash
 }
 
 // endSession tells the client that the session is over and lets Serve

@@ -499,14 +499,15 @@ func (s *Session) backendLoop(bc *backendConn) {
 	if s.currentBackend() != bc || bc.retired.Load() {
 		// Replaced at launch or by a restart; the new one carries on, and
 		// what this one left unanswered never will be.
-		s.failPending(bc)
+		s.failPending(bc, true)
 		return
 	}
 	s.mu.Lock()
 	s.ended = true
 	termSent := s.termSent
+	expected := termSent || s.disconnected
 	s.mu.Unlock()
-	s.failPending(nil)
+	s.failPending(nil, expected)
 	if !termSent {
 		// Delve vanished without saying so: tell the client the session
 		// is over rather than leave it waiting.
@@ -516,8 +517,12 @@ func (s *Session) backendLoop(bc *backendConn) {
 }
 
 // failPending answers the requests that Delve bc (nil: any) will never
-// answer: an error to the client, a closed channel to the session.
-func (s *Session) failPending(bc *backendConn) {
+// answer: an error to the client, a closed channel to the session. When
+// Delve's end was expected (the client disconnected, the program
+// terminated, a restart retired it), the errors are not shown to the user:
+// VS Code polls threads and stack traces right up to the end, and a toast
+// for each would report an ordinary stop as a failure.
+func (s *Session) failPending(bc *backendConn, expected bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for seq, o := range s.pending {
@@ -530,7 +535,7 @@ func (s *Session) failPending(bc *backendConn) {
 			continue
 		}
 		s.mu.Unlock()
-		s.sendError(o.clientSeq, o.command, dapx.ErrBackend, "Delve went away", "the debugger ended before it answered", true)
+		s.sendError(o.clientSeq, o.command, dapx.ErrBackend, "Delve went away", "the debugger ended before it answered", !expected)
 		s.mu.Lock()
 	}
 }

@@ -157,6 +157,43 @@ func TestBackendVanishes(t *testing.T) {
 	}
 }
 
+// An unexpected end is shown to the user; requests still pending when
+// Delve ends after the client's disconnect or the program's terminated
+// event are answered without a toast: VS Code polls threads right up to the
+// end, and the real-VS-Code suite saw "Delve went away" after Shift+F5.
+func TestPendingAfterAnExpectedEndShowsNoToast(t *testing.T) {
+	r := start(t)
+	seq := r.c.Send("stackTrace", map[string]any{"threadId": 1})
+	r.read(t)
+	r.bconn.Close()
+	if resp := r.c.Response(t, seq); !strings.Contains(string(resp.Raw), `"showUser":true`) {
+		t.Fatalf("a vanished Delve: %s, want an error shown to the user", resp.Raw)
+	}
+
+	r = start(t)
+	threads := r.c.Send("threads", nil)
+	r.read(t)
+	disc := r.c.Send("disconnect", nil)
+	h, _ := r.read(t)
+	r.respond(t, h.Seq, "disconnect", nil)
+	r.c.Response(t, disc)
+	r.bconn.Close()
+	resp := r.c.Response(t, threads)
+	if resp.Success || !strings.Contains(string(resp.Raw), `"showUser":false`) {
+		t.Fatalf("threads pending at the disconnect: %s, want an error not shown to the user", resp.Raw)
+	}
+
+	r = start(t)
+	st := r.c.Send("stackTrace", map[string]any{"threadId": 1})
+	r.read(t)
+	_ = r.bw.Write([]byte(`{"seq":900,"type":"event","event":"terminated","body":{}}`))
+	r.c.Event(t, "terminated")
+	r.bconn.Close()
+	if resp := r.c.Response(t, st); !strings.Contains(string(resp.Raw), `"showUser":false`) {
+		t.Fatalf("stackTrace pending at terminated: %s, want an error not shown to the user", resp.Raw)
+	}
+}
+
 // A panic in a lockscope request handler becomes an error response, and
 // the session goes on.
 func TestHandlerPanicIsAnErrorResponse(t *testing.T) {

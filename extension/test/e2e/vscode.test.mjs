@@ -149,16 +149,9 @@ test(
       const glyphs = await vs.check('conditionalBreakpoints', MAIN);
       assert.equal(glyphs.length, 1, 'exactly one conditional breakpoint glyph');
       assert.equal(glyphs[0], await vs.check('rowTop', MAIN, write), `the glyph is on the map write, line ${write}`);
-      const bps = await breakpointRows(vs);
-      assert.equal(bps.length, 1, `exactly one breakpoint in the Breakpoints view: ${JSON.stringify(bps)}`);
-      const m = bps[0].match(/^main\.go (\d+), Condition: (.+)$/);
-      assert.ok(m, `the breakpoint has a condition: ${bps[0]}`);
-      assert.equal(Number(m[1]), write, 'the breakpoint is on the map write');
-      const condition = m[2];
-      vs.log(`breakpoint: ${bps[0]}`);
-      await vs.shot('breakpoint');
-
-      // It stops on the write, while goroutines wait.
+      // It stops on the write, while goroutines wait. (Wait for the stop
+      // before using the command palette: the stop takes the focus, and
+      // text typed into a closing palette would land in the editor.)
       await vs.waitFor(
         `the program to stop on ${MAIN}:${write} (top stack frame)`,
         ({ file, line }) => window.e2e.stoppedLine(file) === line,
@@ -167,6 +160,15 @@ test(
       );
       assert.equal(await vs.check('toolbar'), 'paused', 'the debug toolbar shows the program paused');
       await vs.shot('stopped');
+
+      const bps = await breakpointRows(vs);
+      assert.equal(bps.length, 1, `exactly one breakpoint in the Breakpoints view: ${JSON.stringify(bps)}`);
+      const m = bps[0].match(/^main\.go (\d+), Condition: (.+)$/);
+      assert.ok(m, `the breakpoint has a condition: ${bps[0]}`);
+      assert.equal(Number(m[1]), write, 'the breakpoint is on the map write');
+      const condition = m[2];
+      vs.log(`breakpoint: ${bps[0]}`);
+      await vs.shot('breakpoint');
 
       const cm = condition.match(/^(.+?)\s*(>=|>|==)\s*(\d+)$/);
       assert.ok(cm, `the condition compares a lock expression with a count: ${condition}`);

@@ -244,6 +244,9 @@ func TestAgentStoppedProgramDoesNotBlock(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// kill returns before every thread has stopped; a command written in
+	// between was answered, and the test failed under load.
+	waitStopped(t, cmd.Process.Pid)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err = ag.Profile(ctx, "mutex")
 	cancel()
@@ -525,4 +528,31 @@ func profileByStack(t *testing.T, data []byte) map[string][2]int64 {
 		out[key] = [2]int64{v[0] + s.Value[0], v[1] + s.Value[1]}
 	}
 	return out
+}
+
+// waitStopped waits until the kernel reports every thread of pid stopped
+// (state T in /proc/PID/task/*/stat).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		all := len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			// The state follows the command name in parentheses.
+			i := bytes.LastIndexByte(b, ')')
+			if err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop after SIGSTOP", pid)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for an outcome
+	}
 }

@@ -427,6 +427,10 @@ func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o o
 		s.mu.Lock()
 		_, open := s.pending[seq]
 		delete(s.pending, seq)
+		// As in failPending: a Delve that a restart retired, or one that
+		// ends after the client's disconnect or the program's end, is no
+		// failure to show (VS Code polls up to the end of a session).
+		expected := bc.retired.Load() || s.disconnected || s.ended || s.termSent
 		s.mu.Unlock()
 		if !open {
 			return // failPending answered it when Delve went away
@@ -435,7 +439,7 @@ func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o o
 			close(o.internal)
 			return
 		}
-		s.sendError(o.clientSeq, h.Command, dapx.ErrBackend, "Delve is not reachable", err.Error(), true)
+		s.sendError(o.clientSeq, h.Command, dapx.ErrBackend, "Delve is not reachable", err.Error(), !expected)
 	}
 }
 

@@ -182,6 +182,12 @@ func TestPendingAfterAnExpectedEndShowsNoToast(t *testing.T) {
 	if resp.Success || !strings.Contains(string(resp.Raw), `"showUser":false`) {
 		t.Fatalf("threads pending at the disconnect: %s, want an error not shown to the user", resp.Raw)
 	}
+	// A request sent after that meets a closed pipe ("Delve is not
+	// reachable", seen after Shift+F5 in a real VS Code): no toast either.
+	late := r.c.Send("threads", nil)
+	if resp := r.c.Response(t, late); resp.Success || !strings.Contains(string(resp.Raw), `"showUser":false`) {
+		t.Fatalf("threads after the disconnect: %s, want an error not shown to the user", resp.Raw)
+	}
 
 	r = start(t)
 	st := r.c.Send("stackTrace", map[string]any{"threadId": 1})

@@ -427,10 +427,8 @@ func (s *Session) forwardTo(bc *backendConn, h transport.Header, msg []byte, o o
 		s.mu.Lock()
 		_, open := s.pending[seq]
 		delete(s.pending, seq)
-		// As in failPending: a Delve that a restart retired, or one that
-		// ends after the client's disconnect or the program's end, is no
-		// failure to show (VS Code polls up to the end of a session).
-		expected := bc.retired.Load() || s.disconnected || s.ended || s.termSent
+		// After Delve ended (expectedly or not, the client was told once).
+		expected := s.endExpected(bc) || s.ended
 		s.mu.Unlock()
 		if !open {
 			return // failPending answered it when Delve went away
@@ -509,7 +507,7 @@ func (s *Session) backendLoop(bc *backendConn) {
 	s.mu.Lock()
 	s.ended = true
 	termSent := s.termSent
-	expected := termSent || s.disconnected
+	expected := s.endExpected(bc)
 	s.mu.Unlock()
 	s.failPending(nil, expected)
 	if !termSent {
@@ -518,6 +516,15 @@ func (s *Session) backendLoop(bc *backendConn) {
 		s.sendEvent("terminated", map[string]any{})
 	}
 	s.goneOnce.Do(func() { close(s.backendGone) })
+}
+
+// endExpected reports whether Delve bc ending now is the session's own
+// doing: a restart retired it, the client disconnected, or the program
+// ended. Requests it leaves unanswered are then no failure to show: VS Code
+// polls threads and stack traces up to the end of a session. Call with mu
+// held.
+func (s *Session) endExpected(bc *backendConn) bool {
+	return bc.retired.Load() || s.disconnected || s.termSent
 }
 
 // failPending answers the requests that Delve bc (nil: any) will never

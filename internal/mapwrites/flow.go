@@ -1,0 +1,287 @@
+// Control flow: the walker that carries the lock set through one
+// function's statements, branch by branch and loop by loop, recording
+// writes and lock calls with the set held at each.
+
+package mapwrites
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+
+	"github.com/lockscope/lockscope/internal/contention"
+)
+
+// walker walks the statements of one function body, fn, for builder b.
+type walker struct {
+	b  *builder
+	fn *funcNode
+}
+
+// flow is the result of walking statements: the state at the end, and
+// whether control certainly leaves (return, panic, break, continue, goto).
+type flow struct {
+	s    lockState
+	left bool
+}
+
+// merge joins the flows of alternative branches.
+func merge(fs ...flow) flow {
+	var out *lockState
+	for _, f := range fs {
+		if f.left {
+			continue
+		}
+		if out == nil {
+			s := f.s
+			out = &s
+		} else {
+			m := meet(*out, f.s)
+			out = &m
+		}
+	}
+	if out == nil {
+		return flow{s: lockState{}, left: true}
+	}
+	return flow{s: *out}
+}
+
+// block walks a list of statements from state s. With rec set it records
+// writes and lock sites; without, it only computes the state (loopEntry's
+// passes).
+func (w *walker) block(list []ast.Stmt, s lockState, rec bool) flow {
+	f := flow{s: s}
+	for _, st := range list {
+		if f.left {
+			// Unreachable code after return: analyse it with no locks
+			// rather than drop its writes.
+			f = flow{s: lockState{}}
+		}
+		f = w.stmt(st, f.s, rec)
+	}
+	return f
+}
+
+// stmt walks one statement from state s: see the package doc's Guards for
+// what each kind of statement does to the locks held.
+func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
+	b := w.b
+	ex := func(n ast.Node) {
+		if rec {
+			b.exprs(w.fn, n)
+		}
+	}
+	switch st := st.(type) {
+	case *ast.BlockStmt:
+		return w.block(st.List, s, rec)
+	case *ast.LabeledStmt:
+		return w.stmt(st.Stmt, s, rec)
+	case *ast.ExprStmt:
+		call, ok := ast.Unparen(st.X).(*ast.CallExpr)
+		if !ok {
+			ex(st.X)
+			return flow{s: s}
+		}
+		if l, ok := w.lockCall(call); ok {
+			if rec {
+				w.addSite(call, l, false)
+			}
+			ex(call.Fun)
+			switch l.method {
+			case "Lock", "RLock":
+				return flow{s: s.with(l.held)}
+			case "Unlock", "RUnlock":
+				return flow{s: s.without(l.held.key)}
+			}
+			return flow{s: s}
+		}
+		if rec {
+			w.builtinWrite(call, st.Pos(), s)
+		}
+		ex(st.X)
+		if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok {
+			if _, isB := b.info.Uses[id].(*types.Builtin); isB && id.Name == "panic" {
+				return flow{s: s, left: true}
+			}
+		}
+		return flow{s: s}
+	case *ast.AssignStmt:
+		ex(st)
+		if rec && st.Tok != token.DEFINE {
+			op := contention.OpAssign
+			if st.Tok != token.ASSIGN {
+				op = contention.OpOpAssign
+			}
+			for _, lhs := range st.Lhs {
+				w.indexWrite(lhs, op, st.Pos(), s)
+			}
+		}
+		return flow{s: s}
+	case *ast.IncDecStmt:
+		ex(st)
+		if rec {
+			w.indexWrite(st.X, contention.OpIncDec, st.Pos(), s)
+		}
+		return flow{s: s}
+	case *ast.DeferStmt:
+		if l, ok := w.lockCall(st.Call); ok {
+			if rec {
+				w.addSite(st.Call, l, true)
+			}
+			// A deferred Unlock keeps the lock to the end of the function.
+			return flow{s: s}
+		}
+		if lit, ok := ast.Unparen(st.Call.Fun).(*ast.FuncLit); ok && rec {
+			fn := b.literal(w.fn, lit)
+			fn.deferred = true
+			b.funcBody(fn, lit.Body)
+			for _, a := range st.Call.Args {
+				ex(a)
+			}
+			return flow{s: s}
+		}
+		ex(st.Call)
+		return flow{s: s}
+	case *ast.GoStmt:
+		if rec {
+			w.goStmt(st)
+		}
+		return flow{s: s}
+	case *ast.ReturnStmt:
+		ex(st)
+		return flow{s: s, left: true}
+	case *ast.BranchStmt:
+		if st.Tok == token.FALLTHROUGH {
+			return flow{s: s}
+		}
+		return flow{s: s, left: true}
+	case *ast.IfStmt:
+		f := flow{s: s}
+		if st.Init != nil {
+			f = w.stmt(st.Init, s, rec)
+		}
+		ex(st.Cond)
+		then := w.block(st.Body.List, f.s, rec)
+		els := flow{s: f.s}
+		if st.Else != nil {
+			els = w.stmt(st.Else, f.s, rec)
+		}
+		return merge(then, els)
+	case *ast.ForStmt:
+		f := flow{s: s}
+		if st.Init != nil {
+			f = w.stmt(st.Init, s, rec)
+		}
+		ex(st.Cond)
+		entry := w.loopEntry(f.s, func(s lockState, rec bool) flow {
+			body := w.block(st.Body.List, s, rec)
+			if st.Post != nil && !body.left {
+				body = w.stmt(st.Post, body.s, rec)
+			}
+			return body
+		}, rec)
+		return flow{s: entry}
+	case *ast.RangeStmt:
+		ex(st.X)
+		if rec && st.Tok == token.ASSIGN {
+			for _, lhs := range []ast.Expr{st.Key, st.Value} {
+				if lhs != nil {
+					w.indexWrite(lhs, contention.OpAssign, st.Pos(), s)
+				}
+			}
+		}
+		entry := w.loopEntry(s, func(s lockState, rec bool) flow {
+			return w.block(st.Body.List, s, rec)
+		}, rec)
+		return flow{s: entry}
+	case *ast.SwitchStmt:
+		f := flow{s: s}
+		if st.Init != nil {
+			f = w.stmt(st.Init, s, rec)
+		}
+		ex(st.Tag)
+		return w.clauses(st.Body, f.s, rec)
+	case *ast.TypeSwitchStmt:
+		f := flow{s: s}
+		if st.Init != nil {
+			f = w.stmt(st.Init, s, rec)
+		}
+		ex(st.Assign)
+		return w.clauses(st.Body, f.s, rec)
+	case *ast.SelectStmt:
+		var fs []flow
+		for _, c := range st.Body.List {
+			cc := c.(*ast.CommClause)
+			cs := s
+			if cc.Comm != nil {
+				cs = w.stmt(cc.Comm, s, rec).s
+			}
+			fs = append(fs, w.block(cc.Body, cs, rec))
+		}
+		if len(fs) == 0 {
+			return flow{s: s, left: true} // select {} blocks forever
+		}
+		return merge(fs...)
+	default:
+		// DeclStmt, SendStmt, EmptyStmt and the rest change no lock.
+		ex(st)
+		return flow{s: s}
+	}
+}
+
+// loopEntry finds the state certainly held at the top of each iteration,
+// then walks the body once more to record it.
+//
+// The passes need no bound. Each pass either keeps entry, which ends the
+// loop, or drops at least one lock from it (meet keeps a subset of entry),
+// and entry is finite. In fact two passes always do: the walk treats each
+// held lock on its own (a Lock adds it, an Unlock or a Lock of the other
+// mode drops it, a join keeps it only where every branch does, and an
+// unreachable tail starts from nothing), so whether a lock is held at the
+// body's end depends only on whether it was held at the top. A lock the
+// first pass drops is one the body always drops; the second pass finds
+// nothing more to drop. TestLoopEntryConverges checks that on generated
+// nested loops. (An earlier version stopped after four passes, a bound
+// that could never be reached.)
+func (w *walker) loopEntry(s lockState, body func(lockState, bool) flow, rec bool) lockState {
+	entry := s
+	passes := 0
+	for {
+		passes++
+		end := body(entry, false)
+		next := entry
+		if !end.left {
+			next = meet(entry, end.s)
+		}
+		if equalState(next, entry) {
+			break
+		}
+		entry = next
+	}
+	w.b.loopPasses = max(w.b.loopPasses, passes)
+	body(entry, rec)
+	return entry
+}
+
+// clauses walks the cases of a switch or type switch, each from state s,
+// and joins them; without a default, control may skip every case.
+func (w *walker) clauses(body *ast.BlockStmt, s lockState, rec bool) flow {
+	var fs []flow
+	hasDefault := false
+	for _, c := range body.List {
+		cc := c.(*ast.CaseClause)
+		if cc.List == nil {
+			hasDefault = true
+		}
+		if rec {
+			for _, e := range cc.List {
+				w.b.exprs(w.fn, e)
+			}
+		}
+		fs = append(fs, w.block(cc.Body, s, rec))
+	}
+	if !hasDefault {
+		fs = append(fs, flow{s: s})
+	}
+	return merge(fs...)
+}

@@ -1,0 +1,98 @@
+// Guards: the program-wide pass that picks each write's guard from the
+// locks held there (Eraser's candidate set), marks the unguarded writes
+// other goroutines can reach, and links the writers of each map.
+
+package mapwrites
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/lockscope/lockscope/internal/contention"
+)
+
+// finish runs the program-wide passes and builds the Index: each write's
+// guard, whether an unguarded write is shared, and its other writers, in
+// file and line order.
+func (b *builder) finish() *Index {
+	reach := b.reachable()
+
+	// Eraser's candidate set: the mutexes held at every guarded write of
+	// each map.
+	common := map[string]map[string]bool{}
+	for _, r := range b.writes {
+		if len(r.held) == 0 {
+			continue
+		}
+		ids := map[string]bool{}
+		for _, h := range r.held {
+			ids[h.id] = true
+		}
+		if c, ok := common[r.w.MapID]; ok {
+			for id := range c {
+				if !ids[id] {
+					delete(c, id)
+				}
+			}
+		} else {
+			common[r.w.MapID] = ids
+		}
+	}
+
+	ix := &Index{sites: b.sites, problems: b.problems}
+	for _, r := range b.writes {
+		w := r.w
+		if len(r.held) > 0 {
+			g := r.held[len(r.held)-1]
+			for i := len(r.held) - 1; i >= 0; i-- {
+				if common[w.MapID][r.held[i].id] {
+					g = r.held[i]
+					break
+				}
+			}
+			w.Guard, w.GuardKind, w.GuardRead, w.GuardID, w.GuardEval = g.expr, g.kind, g.read, g.id, g.eval
+		} else {
+			w.Unguarded = b.shared(r, reach)
+		}
+		ix.writes = append(ix.writes, w)
+	}
+
+	// Writers: every other write site of the same map.
+	byMap := map[string][]int{}
+	for i, w := range ix.writes {
+		byMap[w.MapID] = append(byMap[w.MapID], i)
+	}
+	for i := range ix.writes {
+		w := &ix.writes[i]
+		w.Writers = []contention.Site{}
+		seen := map[string]bool{fmt.Sprintf("%s:%d", w.File, w.Line): true}
+		for _, j := range byMap[w.MapID] {
+			o := ix.writes[j]
+			k := fmt.Sprintf("%s:%d", o.File, o.Line)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			w.Writers = append(w.Writers, contention.Site{File: o.File, Line: o.Line, Function: o.Function})
+		}
+		sort.Slice(w.Writers, func(a, c int) bool {
+			if w.Writers[a].File != w.Writers[c].File {
+				return w.Writers[a].File < w.Writers[c].File
+			}
+			return w.Writers[a].Line < w.Writers[c].Line
+		})
+	}
+	sort.SliceStable(ix.writes, func(i, j int) bool {
+		if ix.writes[i].File != ix.writes[j].File {
+			return ix.writes[i].File < ix.writes[j].File
+		}
+		return ix.writes[i].Line < ix.writes[j].Line
+	})
+	sort.SliceStable(ix.sites, func(i, j int) bool {
+		if ix.sites[i].File != ix.sites[j].File {
+			return ix.sites[i].File < ix.sites[j].File
+		}
+		return ix.sites[i].Line < ix.sites[j].Line
+	})
+	return ix
+}

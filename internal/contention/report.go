@@ -24,6 +24,11 @@ type Report struct {
 	Crash       *Crash       `json:"crash,omitempty"`
 	Races       []Race       `json:"races"`
 	Sources     []Source     `json:"sources"`
+	// Stuck are the goroutines that wait for a lock longer than the
+	// threshold, or for good; Deadlocks are the cycles among them. Both
+	// come from goroutine dumps, and are [] when none was found.
+	Stuck     []StuckWait `json:"stuck"`
+	Deadlocks []Deadlock  `json:"deadlocks"`
 
 	// RuntimeInternal holds contention inside the runtime itself
 	// (runtime.unlock, runtime._LostContendedRuntimeLock). It is kept apart
@@ -84,6 +89,12 @@ func (r *Report) normalize() {
 	}
 	if r.Sources == nil {
 		r.Sources = []Source{}
+	}
+	if r.Stuck == nil {
+		r.Stuck = []StuckWait{}
+	}
+	if r.Deadlocks == nil {
+		r.Deadlocks = []Deadlock{}
 	}
 }
 

@@ -1,3 +1,7 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+// The agent takes its commands through a named pipe (fifo_unix.go).
+
 package capture
 
 import (
@@ -36,7 +40,7 @@ func TestAgentShortProgramKeepsProfiles(t *testing.T) {
 		t.Fatalf("the exit hook did not run: rendezvous has %v", keys(files))
 	}
 	main := filepath.Join(dir, "main.go")
-	line := markerLine(t, main, "lockscope:short-unlock")
+	line := testutil.MarkerLine(t, main, "short-unlock")
 	if d := hotLine(t, files["mutex"], main, line); d <= 0 {
 		t.Errorf("mutex profile charges nothing to main.go:%d (short-unlock)", line)
 	}
@@ -65,7 +69,7 @@ func TestAgentFailingExitKeepsProfiles(t *testing.T) {
 		t.Fatalf("Final: exited=%v err=%v files=%v", exited, err, keys(files))
 	}
 	main := filepath.Join(dir, "main.go")
-	if d := hotLine(t, files["mutex"], main, markerLine(t, main, "lockscope:exit-unlock")); d <= 0 {
+	if d := hotLine(t, files["mutex"], main, testutil.MarkerLine(t, main, "exit-unlock")); d <= 0 {
 		t.Errorf("mutex profile charges nothing to the exit-unlock line")
 	}
 }
@@ -105,7 +109,7 @@ func TestAgentSnapshotSurvivesKill(t *testing.T) {
 		t.Errorf("exit hook reported as run after SIGKILL")
 	}
 	main := filepath.Join(dir, "main.go")
-	if d := hotLine(t, files["mutex"], main, markerLine(t, main, "lockscope:hot-unlock")); d <= 0 {
+	if d := hotLine(t, files["mutex"], main, testutil.MarkerLine(t, main, "hot-unlock")); d <= 0 {
 		t.Errorf("snapshot mutex profile charges nothing to hot-unlock")
 	}
 }
@@ -152,14 +156,14 @@ func TestAgentServesThroughItsPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	main := filepath.Join(dir, "main.go")
-	if d := hotLine(t, mutex, main, markerLine(t, main, "lockscope:hot-unlock")); d <= 0 {
+	if d := hotLine(t, mutex, main, testutil.MarkerLine(t, main, "hot-unlock")); d <= 0 {
 		t.Errorf("live mutex profile charges nothing to hot-unlock")
 	}
 	block, err := ag.Profile(ctx, "block")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := hotLine(t, block, main, markerLine(t, main, "lockscope:hot-write")-1); d <= 0 {
+	if d := hotLine(t, block, main, testutil.MarkerLine(t, main, "hot-write")-1); d <= 0 {
 		t.Errorf("live block profile charges nothing to the hot Lock")
 	}
 	if _, err := ag.Profile(ctx, "heap/../../etc"); err == nil {

@@ -1,10 +1,8 @@
 package capture
 
 import (
-	"bufio"
 	"context"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,24 +11,6 @@ import (
 
 	"github.com/google/pprof/profile"
 )
-
-// markerLine returns the 1-based line of file that carries marker.
-func markerLine(t testing.TB, file, marker string) int {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		if strings.Contains(sc.Text(), "// "+marker) {
-			return n
-		}
-	}
-	t.Fatalf("%s: no line with marker %s", file, marker)
-	return 0
-}
 
 // buildAgent prepares an injection for dir and builds the program with it,
 // in dir (the program may be in another module). It returns the injection

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // crashMarkers names, per fixture, the marker of each function that can
@@ -41,7 +42,7 @@ func checkCrash(t *testing.T, name, prog, text string, c *contention.Crash) {
 	if !ok {
 		t.Fatalf("%s: charged to %q (%s:%d), want one of %v", name, c.Function, c.File, c.Line, crashMarkers[prog])
 	}
-	if want := markerLine(t, prog, marker); c.Line != want {
+	if want := testutil.MarkerLine(t, "testdata/"+prog+"/main.go", marker); c.Line != want {
 		t.Errorf("%s: line %d, want %d (marker %s)", name, c.Line, want, marker)
 	}
 	if !isFixtureFile(c.File, prog) {
@@ -288,8 +289,8 @@ func TestCrashFromStop(t *testing.T) {
 }
 
 func TestAddWriters(t *testing.T) {
-	hitLine := markerLine(t, "crashmap", "crash-hit")
-	resetLine := markerLine(t, "crashmap", "crash-reset")
+	hitLine := testutil.MarkerLine(t, "testdata/crashmap/main.go", "crash-hit")
+	resetLine := testutil.MarkerLine(t, "testdata/crashmap/main.go", "crash-reset")
 	file := "/src/lockscope/testdata/crashmap/main.go"
 	hit := contention.Site{File: file, Line: hitLine, Function: "main.hit"}
 	reset := contention.Site{File: file, Line: resetLine, Function: "main.resetPage"}
@@ -409,7 +410,7 @@ func TestCrashFromStopRecorded(t *testing.T) {
 			if !ok {
 				t.Fatalf("charged to %q", c.Function)
 			}
-			if line := markerLine(t, prog, marker); c.Line != line || !isFixtureFile(c.File, prog) || c.Reason != crashReasons[prog] {
+			if line := testutil.MarkerLine(t, "testdata/"+prog+"/main.go", marker); c.Line != line || !isFixtureFile(c.File, prog) || c.Reason != crashReasons[prog] {
 				t.Errorf("got %s:%d %q, want line %d %q", c.File, c.Line, c.Reason, line, crashReasons[prog])
 			}
 		})

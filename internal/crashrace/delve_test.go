@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-dap"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/crashrace/delve-*.json from a live Delve session")
@@ -246,7 +247,7 @@ func TestDelveFatalThrow(t *testing.T) {
 				if !ok {
 					t.Fatalf("charged to %q (%s:%d), want one of %v", crash.Function, crash.File, crash.Line, crashMarkers[prog])
 				}
-				if line := markerLine(t, prog, marker); crash.Line != line || !isFixtureFile(crash.File, prog) {
+				if line := testutil.MarkerLine(t, "testdata/"+prog+"/main.go", marker); crash.Line != line || !isFixtureFile(crash.File, prog) {
 					t.Errorf("charged %s:%d, want line %d of testdata/%s/main.go", crash.File, crash.Line, line, prog)
 				}
 

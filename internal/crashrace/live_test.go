@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 var fixtures struct {
@@ -163,7 +164,7 @@ func TestLiveRaceThenCrash(t *testing.T) {
 	if len(races) == 0 {
 		t.Fatalf("no races in 8 runs; the last printed:\n%s", all.String())
 	}
-	read := markerLine(t, "crashread", "crashread-read")
+	read := testutil.MarkerLine(t, "testdata/crashread/main.go", "crashread-read")
 	for _, r := range races {
 		if r.Truncated {
 			t.Errorf("truncated race %+v", r)

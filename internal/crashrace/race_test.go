@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 var raceRecordings = []string{"racymap-race.txt", "crashread-race.txt", "crashiter-race.txt"}
@@ -24,8 +25,8 @@ func checkRacymap(t *testing.T, name string, races []contention.Race) {
 		t.Errorf("%s: truncated", name)
 	}
 	want := map[string]int{
-		"main.record": markerLine(t, "racymap", "racy-record"),
-		"main.forget": markerLine(t, "racymap", "racy-forget"),
+		"main.record": testutil.MarkerLine(t, "testdata/racymap/main.go", "racy-record"),
+		"main.forget": testutil.MarkerLine(t, "testdata/racymap/main.go", "racy-forget"),
 	}
 	wantOp := map[string]string{"main.record": "runtime.mapassign_fast64", "main.forget": "runtime.mapdelete_fast64"}
 	seen := map[string]bool{}
@@ -68,8 +69,8 @@ func TestRaceRacymap(t *testing.T) {
 }
 
 func TestRaceReadWrite(t *testing.T) {
-	read := markerLine(t, "crashread", "crashread-read")
-	write := markerLine(t, "crashread", "crashread-write")
+	read := testutil.MarkerLine(t, "testdata/crashread/main.go", "crashread-read")
+	write := testutil.MarkerLine(t, "testdata/crashread/main.go", "crashread-write")
 	races := ParseRaces(readRecorded(t, "crashread-race.txt"))
 	if len(races) == 0 {
 		t.Fatal("no races")
@@ -104,7 +105,7 @@ func TestRaceReadWrite(t *testing.T) {
 }
 
 func TestRaceIteration(t *testing.T) {
-	rng := markerLine(t, "crashiter", "crashiter-range")
+	rng := testutil.MarkerLine(t, "testdata/crashiter/main.go", "crashiter-range")
 	races := ParseRaces(readRecorded(t, "crashiter-race.txt"))
 	iter := 0
 	for _, r := range races {

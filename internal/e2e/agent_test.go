@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // agentThreads stops ledger at its hot write in a session with capture on,
@@ -38,7 +39,7 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 		})
 		rep = reportEvent(t, c, 60*time.Second, "a refresh after the trace", func(r *contention.Report) bool { return true })
 	}
-	setBreakpoints(t, c, ledger, map[string]any{"line": markerLine(t, ledger, "hot-write")})
+	setBreakpoints(t, c, ledger, map[string]any{"line": testutil.MarkerLine(t, ledger, "hot-write")})
 	if st := c.Stopped(t); st.Reason != "breakpoint" {
 		t.Fatalf("stopped for %q, want the breakpoint", st.Reason)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // stoppedAtAdd launches basic and stops at the add breakpoint; it returns
@@ -17,7 +18,7 @@ func stoppedAtAdd(b *testing.B, c *daptest.Client, extra map[string]any) (thread
 		args[k] = v
 	}
 	launch(b, c, args)
-	setBreakpoints(b, c, basicMain(), map[string]any{"line": markerLine(b, basicMain(), "add-body")})
+	setBreakpoints(b, c, basicMain(), map[string]any{"line": testutil.MarkerLine(b, basicMain(), "add-body")})
 	c.Call(b, "configurationDone", nil)
 	st := c.Stopped(b)
 	frames := c.StackTrace(b, st.ThreadID)

@@ -12,6 +12,7 @@ import (
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/daptest"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // reportEvent waits for a lockscope/report event that satisfies ok.
@@ -49,8 +50,8 @@ func TestLiveCaptureFindsTheHotLock(t *testing.T) {
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
 		"lockscope": map[string]any{"refreshSeconds": 0.5}})
 	c.Call(t, "configurationDone", nil)
-	unlock := markerLine(t, ledger, "hot-unlock")
-	write := markerLine(t, ledger, "hot-write")
+	unlock := testutil.MarkerLine(t, ledger, "hot-unlock")
+	write := testutil.MarkerLine(t, ledger, "hot-write")
 	start := time.Now()
 	r := reportEvent(t, c, 30*time.Second, "main.deposit on top", func(r *contention.Report) bool {
 		m, b := topOfKind(r, contention.KindMutex), topOfKind(r, contention.KindBlock)
@@ -107,8 +108,8 @@ func TestShortProgramKeepsItsProfiles(t *testing.T) {
 		m := topOfKind(r, contention.KindMutex)
 		return m != nil && m.Function == "main.bump"
 	})
-	if m := topOfKind(r, contention.KindMutex); m.Line != markerLine(t, short, "short-unlock") {
-		t.Errorf("top mutex hotspot at line %d, want %d", m.Line, markerLine(t, short, "short-unlock"))
+	if m := topOfKind(r, contention.KindMutex); m.Line != testutil.MarkerLine(t, short, "short-unlock") {
+		t.Errorf("top mutex hotspot at line %d, want %d", m.Line, testutil.MarkerLine(t, short, "short-unlock"))
 	}
 	c.Event(t, "terminated")
 	c.Call(t, "disconnect", nil)
@@ -185,7 +186,7 @@ func TestTraceWindowChainsInSession(t *testing.T) {
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("handoff"), "args": []string{"-d", "0"},
 		"lockscope": map[string]any{"refreshSeconds": 0.5, "traceSeconds": 1}})
 	c.Call(t, "configurationDone", nil)
-	waiter, last := markerLine(t, file, "chain-waiter"), markerLine(t, file, "chain-holder")
+	waiter, last := testutil.MarkerLine(t, file, "chain-waiter"), testutil.MarkerLine(t, file, "chain-holder")
 	r := reportEvent(t, c, 60*time.Second, "a chain from withdraw to auditor", func(r *contention.Report) bool {
 		for _, ch := range r.Chains {
 			if len(ch.Links) >= 3 && ch.Links[0].Line == waiter && ch.Links[len(ch.Links)-1].Line == last {
@@ -283,7 +284,7 @@ func TestAttachWithPprofURL(t *testing.T) {
 		m := topOfKind(r, contention.KindMutex)
 		return m != nil && m.Function == "main.record"
 	})
-	if m := topOfKind(r, contention.KindMutex); m.File != file || m.Line != markerLine(t, file, "service-unlock") {
+	if m := topOfKind(r, contention.KindMutex); m.File != file || m.Line != testutil.MarkerLine(t, file, "service-unlock") {
 		t.Errorf("top mutex hotspot at %s:%d, want the service's Unlock line", m.File, m.Line)
 	}
 	if r.Sources[0].Origin != "url" {
@@ -333,7 +334,7 @@ func TestSingleFileProgramSaysCaptureIsOff(t *testing.T) {
 	c.WaitFor(t, "a console line saying capture is off", 30*time.Second, func(m daptest.Message) bool {
 		return m.Event == "output" && strings.Contains(string(m.Body), "capture is off") && strings.Contains(string(m.Body), "single file")
 	})
-	setBreakpoints(t, c, file, map[string]any{"line": markerLine(t, file, "othermod-greet")})
+	setBreakpoints(t, c, file, map[string]any{"line": testutil.MarkerLine(t, file, "othermod-greet")})
 	c.Call(t, "configurationDone", nil)
 	if st := c.Stopped(t); st.Reason != "breakpoint" {
 		t.Fatalf("stopped for %q, want breakpoint", st.Reason)

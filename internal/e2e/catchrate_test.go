@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // BenchmarkUnguardedCatchRate runs fresh sessions on crashmap through
@@ -21,7 +23,7 @@ func BenchmarkUnguardedCatchRate(b *testing.B) {
 		runs = v
 	}
 	file := filepath.Join(testdataDir("crashmap"), "main.go")
-	hit, reset := markerLine(b, file, "crash-hit"), markerLine(b, file, "crash-reset")
+	hit, reset := testutil.MarkerLine(b, file, "crash-hit"), testutil.MarkerLine(b, file, "crash-reset")
 	caught, both, restarts := 0, 0, 0
 	var took []time.Duration
 	for i := 0; i < runs; i++ {

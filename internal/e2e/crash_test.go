@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // A crash stop on a map carries a report: the reason, the write that
@@ -14,7 +15,7 @@ func TestCrashStopSendsReport(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("crashmap"), "main.go")
-	hit, reset := markerLine(t, file, "crash-hit"), markerLine(t, file, "crash-reset")
+	hit, reset := testutil.MarkerLine(t, file, "crash-hit"), testutil.MarkerLine(t, file, "crash-reset")
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("crashmap")})
 	c.Call(t, "configurationDone", nil)
 	st := c.Stopped(t)
@@ -57,7 +58,7 @@ func TestRaceReportsInSession(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("racymap"), "main.go")
-	record, forget := markerLine(t, file, "racy-record"), markerLine(t, file, "racy-forget")
+	record, forget := testutil.MarkerLine(t, file, "racy-record"), testutil.MarkerLine(t, file, "racy-forget")
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("racymap"), "env": map[string]string{"GORACE": "halt_on_error=0"},
 		"lockscope": map[string]any{"race": true}})
 	c.Call(t, "configurationDone", nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/daptest"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 var basicMain = func() string { return filepath.Join(testdataDir("basic"), "main.go") }
@@ -28,7 +29,7 @@ func TestLineBreakpointVariables(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
-	line := markerLine(t, basicMain(), "main-print")
+	line := testutil.MarkerLine(t, basicMain(), "main-print")
 	setBreakpoints(t, c, basicMain(), map[string]any{"line": line})
 	c.Call(t, "configurationDone", nil)
 	st := c.Stopped(t)
@@ -66,9 +67,9 @@ func TestConditionalHitCountAndLogpoint(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
-	addLine := markerLine(t, basicMain(), "add-body")
-	loopLine := markerLine(t, basicMain(), "compute-loop")
-	retLine := markerLine(t, basicMain(), "compute-return")
+	addLine := testutil.MarkerLine(t, basicMain(), "add-body")
+	loopLine := testutil.MarkerLine(t, basicMain(), "compute-loop")
+	retLine := testutil.MarkerLine(t, basicMain(), "compute-return")
 	// compute(5) calls add(0,0), add(0,1), add(1,2), add(3,3), add(6,4).
 	setBreakpoints(t, c, basicMain(),
 		map[string]any{"line": addLine, "condition": "a == 6"},
@@ -117,8 +118,8 @@ func TestFunctionBreakpointAndStepping(t *testing.T) {
 	if frames[0].Name != "main.compute" {
 		t.Fatalf("stopped in %s, want main.compute", frames[0].Name)
 	}
-	loopLine := markerLine(t, basicMain(), "compute-loop")
-	addLine := markerLine(t, basicMain(), "add-body")
+	loopLine := testutil.MarkerLine(t, basicMain(), "compute-loop")
+	addLine := testutil.MarkerLine(t, basicMain(), "add-body")
 	// Step over until the loop line.
 	for i := 0; i < 5 && frames[0].Line != loopLine; i++ {
 		c.Call(t, "next", map[string]any{"threadId": st.ThreadID})
@@ -151,7 +152,7 @@ func TestGoroutinesAsThreadsAndPause(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
-	setBreakpoints(t, c, basicMain(), map[string]any{"line": markerLine(t, basicMain(), "main-compute")})
+	setBreakpoints(t, c, basicMain(), map[string]any{"line": testutil.MarkerLine(t, basicMain(), "main-compute")})
 	c.Call(t, "configurationDone", nil)
 	c.Stopped(t)
 	var b struct {

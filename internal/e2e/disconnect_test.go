@@ -13,6 +13,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // How a session ends, in the disconnect matrix.
@@ -111,7 +112,7 @@ func runDisconnectCase(t *testing.T, dc disconnectCase, bin string) {
 		}
 		launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("basic"), "args": []string{"-wait", wait}})
 		if dc.state == "stopped" {
-			setBreakpoints(t, c, basicMain(), map[string]any{"line": markerLine(t, basicMain(), "compute-loop")})
+			setBreakpoints(t, c, basicMain(), map[string]any{"line": testutil.MarkerLine(t, basicMain(), "compute-loop")})
 		}
 		c.Call(t, "configurationDone", nil)
 		pid = processPid(t, c)

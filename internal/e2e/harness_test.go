@@ -61,22 +61,6 @@ func run(m *testing.M) int {
 // testdataDir returns the absolute path of testdata/<name>.
 func testdataDir(name string) string { return filepath.Join(moduleRoot, "testdata", name) }
 
-// markerLine returns the line of file that carries "lockscope:<marker>".
-func markerLine(t testing.TB, file, marker string) int {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range strings.Split(string(data), "\n") {
-		if strings.Contains(l, "lockscope:"+marker) && !strings.Contains(l, "lockscope:"+marker+"-") {
-			return i + 1
-		}
-	}
-	t.Fatalf("no marker lockscope:%s in %s", marker, file)
-	return 0
-}
-
 // builtDlv builds dlv from the pinned module once per machine.
 func builtDlv(t testing.TB) string { return testutil.Dlv(t) }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // countEvents counts the events of one name the client has received.
@@ -61,7 +62,7 @@ func TestNoDebugLaunchCaptures(t *testing.T) {
 		m := topOfKind(r, contention.KindMutex)
 		return m != nil && m.Function == "main.deposit"
 	})
-	if m := topOfKind(r, contention.KindMutex); m.File != ledger || m.Line != markerLine(t, ledger, "hot-unlock") {
+	if m := topOfKind(r, contention.KindMutex); m.File != ledger || m.Line != testutil.MarkerLine(t, ledger, "hot-unlock") {
 		t.Errorf("top mutex hotspot at %s:%d, want the hot Unlock", m.File, m.Line)
 	}
 	c.WaitFor(t, "the program's own output", 30*time.Second, func(m daptest.Message) bool {

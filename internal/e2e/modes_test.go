@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // stopAt launches with args, sets one breakpoint at file:line, and checks
@@ -34,13 +35,13 @@ func TestTestMode(t *testing.T) {
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("basic"), "basic_test.go")
 	stopAt(t, a.c, map[string]any{"mode": "test", "program": testdataDir("basic"), "args": []string{"-test.run", "TestCompute"},
-		"lockscope": map[string]any{"capture": "off"}}, file, markerLine(t, file, "test-compute"))
+		"lockscope": map[string]any{"capture": "off"}}, file, testutil.MarkerLine(t, file, "test-compute"))
 }
 
 func TestExecMode(t *testing.T) {
 	bin := buildProgram(t, "basic")
 	a := startAdapter(t)
-	stopAt(t, a.c, map[string]any{"mode": "exec", "program": bin}, basicMain(), markerLine(t, basicMain(), "add-body"))
+	stopAt(t, a.c, map[string]any{"mode": "exec", "program": bin}, basicMain(), testutil.MarkerLine(t, basicMain(), "add-body"))
 }
 
 // A program in another module must build: Delve alone builds from its own
@@ -49,14 +50,14 @@ func TestProgramInAnotherModule(t *testing.T) {
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("othermod"), "main.go")
 	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("othermod"), "lockscope": map[string]any{"capture": "off"}},
-		file, markerLine(t, file, "othermod-greet"))
+		file, testutil.MarkerLine(t, file, "othermod-greet"))
 }
 
 func TestExternalDlvFlag(t *testing.T) {
 	dlv := builtDlv(t)
 	a := startAdapter(t, "--dlv", dlv)
 	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("basic"), "lockscope": map[string]any{"capture": "off"}},
-		basicMain(), markerLine(t, basicMain(), "add-body"), func() { requireChildExe(t, a, dlv) })
+		basicMain(), testutil.MarkerLine(t, basicMain(), "add-body"), func() { requireChildExe(t, a, dlv) })
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
 	}
@@ -76,7 +77,7 @@ func TestExternalDlvLaunchAttribute(t *testing.T) {
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("othermod"), "main.go")
 	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("othermod"), "dlvPath": dlv, "lockscope": map[string]any{"capture": "off"}},
-		file, markerLine(t, file, "othermod-greet"), func() { requireChildExe(t, a, dlv) })
+		file, testutil.MarkerLine(t, file, "othermod-greet"), func() { requireChildExe(t, a, dlv) })
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
 	}
@@ -94,7 +95,7 @@ func TestListenServesOneClient(t *testing.T) {
 	conn := dial(t, addr)
 	c := daptest.New(conn, conn)
 	stopAt(t, c, map[string]any{"mode": "debug", "program": testdataDir("basic"), "lockscope": map[string]any{"capture": "off"}},
-		basicMain(), markerLine(t, basicMain(), "add-body"))
+		basicMain(), testutil.MarkerLine(t, basicMain(), "add-body"))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -153,7 +154,7 @@ func TestAutoMode(t *testing.T) {
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("basic"), "basic_test.go")
 	stopAt(t, a.c, map[string]any{"mode": "auto", "program": file, "args": []string{"-test.run", "TestCompute"},
-		"lockscope": map[string]any{"capture": "off"}}, file, markerLine(t, file, "test-compute"))
+		"lockscope": map[string]any{"capture": "off"}}, file, testutil.MarkerLine(t, file, "test-compute"))
 }
 
 // A program that does not build: the compiler's message reaches the Debug

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // A client may write initialize, launch, setBreakpoints and
@@ -16,7 +17,7 @@ import (
 func TestPipelinedLaunch(t *testing.T) {
 	a := startAdapter(t)
 	c := a.c
-	line := markerLine(t, basicMain(), "main-print")
+	line := testutil.MarkerLine(t, basicMain(), "main-print")
 	// Capture stays on (the default), so that the launch is rewritten with
 	// an agent: the slowest rewrite, the widest window for overtaking.
 	seqs := []int{

@@ -10,6 +10,7 @@ import (
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/daptest"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // suggestions asks lockscope/breakpoints for file:line until the report
@@ -90,7 +91,7 @@ func contendedStop(t *testing.T, program, file, marker string) (*daptest.Client,
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir(program), "args": []string{"-d", "0"},
 		"lockscope": map[string]any{"refreshSeconds": 0.5}})
 	c.Call(t, "configurationDone", nil)
-	line := markerLine(t, file, marker)
+	line := testutil.MarkerLine(t, file, marker)
 	bps := suggestions(t, c, file, line)
 	var stopBP *contention.Breakpoint
 	for i := range bps {
@@ -164,7 +165,7 @@ func TestContendedStructFieldWriteInOtherPackage(t *testing.T) {
 // writers are named before the runtime's crash, which names one.
 func TestUnguardedTwoWriterBreakpoint(t *testing.T) {
 	file := filepath.Join(testdataDir("crashmap"), "main.go")
-	hit, reset := markerLine(t, file, "crash-hit"), markerLine(t, file, "crash-reset")
+	hit, reset := testutil.MarkerLine(t, file, "crash-hit"), testutil.MarkerLine(t, file, "crash-reset")
 	a := startAdapter(t)
 	c := a.c
 	// Stop on entry so that the breakpoints are in before the race begins.
@@ -215,7 +216,7 @@ func TestContendedWriteLogpoint(t *testing.T) {
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
 		"lockscope": map[string]any{"refreshSeconds": 0.5}})
 	c.Call(t, "configurationDone", nil)
-	line := markerLine(t, file, "hot-write")
+	line := testutil.MarkerLine(t, file, "hot-write")
 	var logBP *contention.Breakpoint
 	deadline := time.Now().Add(60 * time.Second)
 	for logBP == nil && time.Now().Before(deadline) {

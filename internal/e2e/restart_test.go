@@ -9,6 +9,7 @@ import (
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/daptest"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // VS Code's restart (Ctrl+Shift+F5) sends the launch configuration again.
@@ -71,7 +72,7 @@ func TestCrashRestartKeepsOutput(t *testing.T) {
 	file := filepath.Join(testdataDir("crashonce"), "main.go")
 	marker := filepath.Join(t.TempDir(), "ran")
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("crashonce"), "args": []string{"-marker", marker}})
-	setBreakpoints(t, c, file, map[string]any{"line": markerLine(t, file, "crashonce-spare"),
+	setBreakpoints(t, c, file, map[string]any{"line": testutil.MarkerLine(t, file, "crashonce-spare"),
 		"condition": `(*(**"internal/runtime/maps.Map")(uintptr(&hits))).writing != 0`})
 	c.Call(t, "configurationDone", nil)
 	c.WaitFor(t, "the console saying the program restarts", 60*time.Second, func(m daptest.Message) bool {

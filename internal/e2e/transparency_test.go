@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // startPlainDlv runs `dlv dap` on loopback, as vscode-go does, and connects.
@@ -81,8 +82,8 @@ func scenario(t *testing.T, c *daptest.Client, extra map[string]any) []string {
 	}
 	call("launch", args)
 	event("initialized")
-	addLine := markerLine(t, basicMain(), "add-body")
-	printLine := markerLine(t, basicMain(), "main-print")
+	addLine := testutil.MarkerLine(t, basicMain(), "add-body")
+	printLine := testutil.MarkerLine(t, basicMain(), "main-print")
 	call("setBreakpoints", map[string]any{"source": map[string]any{"path": basicMain()},
 		"breakpoints": []map[string]any{{"line": addLine, "condition": "a == 6"}, {"line": printLine}}})
 	call("setFunctionBreakpoints", map[string]any{"breakpoints": []map[string]any{{"name": "main.compute"}}})

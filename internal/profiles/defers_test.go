@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // readModule reads a file recorded in a profile from this checkout.
@@ -21,7 +22,7 @@ func readModule(file string) ([]byte, error) {
 // .deferwrap1 puts it by itself.
 func TestAttributeDefers(t *testing.T) {
 	const store = "testdata/inventory/store/store.go"
-	unlock := markerLine(t, store, "store-unlock")
+	unlock := testutil.MarkerLine(t, store, "store-unlock")
 
 	opt := analyzeRecorded(t, "inventory", contention.KindMutex)
 	if opt.Hotspots[0].Line == unlock {

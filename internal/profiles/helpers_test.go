@@ -93,18 +93,6 @@ func markers(t testing.TB, rel string) map[int]string {
 	return m
 }
 
-// markerLine returns the line of a marker in a file under the module root.
-func markerLine(t testing.TB, rel, marker string) int {
-	t.Helper()
-	for line, m := range markers(t, rel) {
-		if m == marker {
-			return line
-		}
-	}
-	t.Fatalf("marker lockscope:%s not found in %s", marker, rel)
-	return 0
-}
-
 // lineBefore returns the last line before `before` whose text contains s,
 // to find lines without a marker (such as the Lock above a marked write).
 func lineBefore(t testing.TB, rel string, before int, s string) int {

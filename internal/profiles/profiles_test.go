@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // TestRecordedHotspots checks, by marker, where the recorded profiles of the
@@ -47,13 +48,13 @@ func TestRecordedHotspots(t *testing.T) {
 
 	t.Run("ledger", func(t *testing.T) {
 		m := analyzeRecorded(t, "ledger", contention.KindMutex)
-		hotUnlock := markerLine(t, ledger, "hot-unlock")
+		hotUnlock := testutil.MarkerLine(t, ledger, "hot-unlock")
 		check(t, m.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Unlock", hotUnlock})
 		if m.Hotspots[0].Share < 0.9 {
 			t.Errorf("hot-unlock share = %.3f, want > 0.9", m.Hotspots[0].Share)
 		}
 		b := analyzeRecorded(t, "ledger", contention.KindBlock)
-		lock := lineBefore(t, ledger, markerLine(t, ledger, "hot-write"), "balMu.Lock()")
+		lock := lineBefore(t, ledger, testutil.MarkerLine(t, ledger, "hot-write"), "balMu.Lock()")
 		check(t, b.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Lock", lock})
 		// The auditor's select on time.After is shown, after the locks, and
 		// never called lock contention.
@@ -77,12 +78,12 @@ func TestRecordedHotspots(t *testing.T) {
 		// library's are bare import paths, so GOROOT cannot be told from
 		// the runtime's frames and the import-path rule decides.
 		m := analyzeRecorded(t, "ledger-trimpath", contention.KindMutex)
-		check(t, m.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Unlock", markerLine(t, ledger, "hot-unlock")})
+		check(t, m.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Unlock", testutil.MarkerLine(t, ledger, "hot-unlock")})
 		if !strings.HasPrefix(m.Hotspots[0].File, "github.com/lockscope/lockscope/") {
 			t.Errorf("file %q, want the module-relative path -trimpath records", m.Hotspots[0].File)
 		}
 		b := analyzeRecorded(t, "ledger-trimpath", contention.KindBlock)
-		lock := lineBefore(t, ledger, markerLine(t, ledger, "hot-write"), "balMu.Lock()")
+		lock := lineBefore(t, ledger, testutil.MarkerLine(t, ledger, "hot-write"), "balMu.Lock()")
 		check(t, b.Hotspots[0], want{ledger, "main.deposit", contention.PrimMutex, "Lock", lock})
 		for _, h := range append(b.Hotspots, m.Hotspots...) {
 			if !strings.HasPrefix(h.Function, "main.") {
@@ -93,8 +94,8 @@ func TestRecordedHotspots(t *testing.T) {
 
 	t.Run("rwcache", func(t *testing.T) {
 		m := analyzeRecorded(t, "rwcache", contention.KindMutex)
-		check(t, m.Hotspots[0], want{rwcache, "main.(*Cache).Refresh", contention.PrimRWMutex, "Unlock", markerLine(t, rwcache, "rw-unlock")})
-		runlock := lineBefore(t, rwcache, markerLine(t, rwcache, "rw-write"), "c.mu.RUnlock()")
+		check(t, m.Hotspots[0], want{rwcache, "main.(*Cache).Refresh", contention.PrimRWMutex, "Unlock", testutil.MarkerLine(t, rwcache, "rw-unlock")})
+		runlock := lineBefore(t, rwcache, testutil.MarkerLine(t, rwcache, "rw-write"), "c.mu.RUnlock()")
 		check(t, m.Hotspots[1], want{rwcache, "main.(*Cache).Get", contention.PrimRWMutex, "RUnlock", runlock})
 		if len(m.RuntimeInternal) == 0 {
 			t.Error("no runtime-internal contention, but the profile has runtime.unlock samples")
@@ -107,7 +108,7 @@ func TestRecordedHotspots(t *testing.T) {
 		b := analyzeRecorded(t, "rwcache", contention.KindBlock)
 		rlock := lineBefore(t, rwcache, runlock, "c.mu.RLock()")
 		check(t, b.Hotspots[0], want{rwcache, "main.(*Cache).Get", contention.PrimRWMutex, "RLock", rlock})
-		lock := lineBefore(t, rwcache, markerLine(t, rwcache, "rw-write"), "c.mu.Lock()")
+		lock := lineBefore(t, rwcache, testutil.MarkerLine(t, rwcache, "rw-write"), "c.mu.Lock()")
 		check(t, b.Hotspots[1], want{rwcache, "main.(*Cache).Refresh", contention.PrimRWMutex, "Lock", lock})
 	})
 
@@ -116,7 +117,7 @@ func TestRecordedHotspots(t *testing.T) {
 		// runs in the compiler's .deferwrap1 at the defer line: it counts as
 		// Add, and pprof's name is kept.
 		m := analyzeRecorded(t, "inventory-noopt", contention.KindMutex)
-		unlock := markerLine(t, store, "store-unlock")
+		unlock := testutil.MarkerLine(t, store, "store-unlock")
 		check(t, m.Hotspots[0], want{store, storeFn, contention.PrimMutex, "Unlock", unlock})
 		if m.Hotspots[0].PprofFunction != storeFn+".deferwrap1" {
 			t.Errorf("PprofFunction = %q, want the deferwrap1 name", m.Hotspots[0].PprofFunction)
@@ -134,17 +135,17 @@ func TestRecordedHotspots(t *testing.T) {
 	t.Run("handoff", func(t *testing.T) {
 		m := analyzeRecorded(t, "handoff", contention.KindMutex)
 		for _, w := range []want{
-			{handoff, "main.reconcile", contention.PrimMutex, "Unlock", markerLine(t, handoff, "chain-last-unlock")},
-			{handoff, "main.auditor", contention.PrimMutex, "Unlock", markerLine(t, handoff, "chain-holder")},
-			{handoff, "main.transfer", contention.PrimMutex, "Unlock", markerLine(t, handoff, "chain-middle-unlock")},
+			{handoff, "main.reconcile", contention.PrimMutex, "Unlock", testutil.MarkerLine(t, handoff, "chain-last-unlock")},
+			{handoff, "main.auditor", contention.PrimMutex, "Unlock", testutil.MarkerLine(t, handoff, "chain-holder")},
+			{handoff, "main.transfer", contention.PrimMutex, "Unlock", testutil.MarkerLine(t, handoff, "chain-middle-unlock")},
 		} {
 			check(t, find(t, m.Hotspots, w.rel, w.line), w)
 		}
 		b := analyzeRecorded(t, "handoff", contention.KindBlock)
 		for _, w := range []want{
-			{handoff, "main.withdraw", contention.PrimMutex, "Lock", markerLine(t, handoff, "chain-waiter")},
-			{handoff, "main.transfer", contention.PrimMutex, "Lock", markerLine(t, handoff, "chain-middle")},
-			{handoff, "main.reconcile", contention.PrimMutex, "Lock", markerLine(t, handoff, "chain-last-wait")},
+			{handoff, "main.withdraw", contention.PrimMutex, "Lock", testutil.MarkerLine(t, handoff, "chain-waiter")},
+			{handoff, "main.transfer", contention.PrimMutex, "Lock", testutil.MarkerLine(t, handoff, "chain-middle")},
+			{handoff, "main.reconcile", contention.PrimMutex, "Lock", testutil.MarkerLine(t, handoff, "chain-last-wait")},
 		} {
 			check(t, find(t, b.Hotspots, w.rel, w.line), w)
 		}
@@ -154,12 +155,12 @@ func TestRecordedHotspots(t *testing.T) {
 		const src = "testdata/profiles/testwait/wait_test.go"
 		const fn = "github.com/lockscope/lockscope/testdata/profiles/testwait.TestWorkers"
 		m := analyzeRecorded(t, "testwait", contention.KindMutex)
-		check(t, m.Hotspots[0], want{src, fn + ".func1", contention.PrimMutex, "Unlock", markerLine(t, src, "test-unlock")})
+		check(t, m.Hotspots[0], want{src, fn + ".func1", contention.PrimMutex, "Unlock", testutil.MarkerLine(t, src, "test-unlock")})
 		b := analyzeRecorded(t, "testwait", contention.KindBlock)
-		check(t, b.Hotspots[0], want{src, fn + ".func1", contention.PrimMutex, "Lock", markerLine(t, src, "test-lock")})
+		check(t, b.Hotspots[0], want{src, fn + ".func1", contention.PrimMutex, "Lock", testutil.MarkerLine(t, src, "test-lock")})
 		// The test function's wg.Wait (called by testing.tRunner) and the
 		// generated test main's wait for the test are not hotspots.
-		find(t, b.Excluded, src, markerLine(t, src, "test-wait"))
+		find(t, b.Excluded, src, testutil.MarkerLine(t, src, "test-wait"))
 		var mainWait bool
 		for _, h := range b.Excluded {
 			mainWait = mainWait || (h.Function == "main.main" && h.Primitive == contention.PrimChan)

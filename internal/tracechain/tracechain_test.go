@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // The recorded traces (see testdata/traces/README.md).
@@ -55,20 +56,6 @@ func sourceLine(t *testing.T, prog string, what string, match func(string) bool)
 	}
 	t.Fatalf("testdata/%s/main.go: no line %s", prog, what)
 	return 0
-}
-
-// markerLine finds the line carrying "// lockscope:<marker>" exactly.
-func markerLine(t *testing.T, prog, marker string) int {
-	t.Helper()
-	tag := "lockscope:" + marker
-	return sourceLine(t, prog, tag, func(s string) bool {
-		i := strings.Index(s, tag)
-		if i < 0 {
-			return false
-		}
-		rest := s[i+len(tag):]
-		return rest == "" || rest[0] == ' '
-	})
 }
 
 type siteID struct {
@@ -194,10 +181,10 @@ func TestHandoffChain(t *testing.T) {
 		released int
 	}
 	want := []hop{
-		{"main.withdraw", markerLine(t, "handoff", "chain-waiter"), RoleWaits, markerLine(t, "handoff", "chain-middle-unlock")},
-		{"main.transfer", markerLine(t, "handoff", "chain-middle"), RoleWaits, markerLine(t, "handoff", "chain-last-unlock")},
-		{"main.reconcile", markerLine(t, "handoff", "chain-last-wait"), RoleWaits, markerLine(t, "handoff", "chain-holder")},
-		{"main.auditor", markerLine(t, "handoff", "chain-holder"), RoleHolds, 0},
+		{"main.withdraw", testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-waiter"), RoleWaits, testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-middle-unlock")},
+		{"main.transfer", testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-middle"), RoleWaits, testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-last-unlock")},
+		{"main.reconcile", testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-last-wait"), RoleWaits, testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-holder")},
+		{"main.auditor", testutil.MarkerLine(t, "testdata/handoff/main.go", "chain-holder"), RoleHolds, 0},
 	}
 	var found *contention.Chain
 	for i, c := range res.Chains {
@@ -247,8 +234,8 @@ func TestHandoffChain(t *testing.T) {
 // (testdata/ledger) make one edge with a count, not a chain of repeats.
 func TestQueueIsOneEdge(t *testing.T) {
 	res := analyzeFile(t, tracePath("ledger"), Options{MaxChains: 1 << 20})
-	hotWrite := markerLine(t, "ledger", "hot-write")
-	unlock := markerLine(t, "ledger", "hot-unlock")
+	hotWrite := testutil.MarkerLine(t, "testdata/ledger/main.go", "hot-write")
+	unlock := testutil.MarkerLine(t, "testdata/ledger/main.go", "hot-unlock")
 	lock := sourceLine(t, "ledger", "balMu.Lock() in deposit", func(s string) bool {
 		return strings.TrimSpace(s) == "balMu.Lock()"
 	})

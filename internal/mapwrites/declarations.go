@@ -53,6 +53,7 @@ type builder struct {
 	roots    map[string]bool       // functions started by go statements
 	escaped  map[types.Object]bool // variables named in go statements or captured by go literals
 	seen     map[string]bool       // dedup of writes and sites by position
+	held     map[heldKey][]Held    // the locks held on each line (held.go)
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see loopEntry). Nothing reads it but the test
 	// that proves the passes need no bound.

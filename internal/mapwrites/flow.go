@@ -66,6 +66,9 @@ func (w *walker) block(list []ast.Stmt, s lockState, rec bool) flow {
 // what each kind of statement does to the locks held.
 func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 	b := w.b
+	if rec {
+		b.noteHeld(w.fn, st, s)
+	}
 	ex := func(n ast.Node) {
 		if rec {
 			b.exprs(w.fn, n)

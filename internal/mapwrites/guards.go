@@ -39,7 +39,7 @@ func (b *builder) finish() *Index {
 		}
 	}
 
-	ix := &Index{sites: b.sites, problems: b.problems}
+	ix := &Index{sites: b.sites, problems: b.problems, held: b.held}
 	for _, r := range b.writes {
 		w := r.w
 		if len(r.held) > 0 {

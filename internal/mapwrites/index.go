@@ -97,6 +97,7 @@ type Index struct {
 	writes   []contention.MapWrite
 	sites    []LockSite
 	problems []string
+	held     map[heldKey][]Held // the locks held on each line (held.go)
 }
 
 // Options tunes [LoadWithOptions].

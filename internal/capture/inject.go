@@ -343,7 +343,10 @@ func (inj *Injection) AgentGoroutines() (map[int64]bool, error) {
 // Final returns what the agent saved in the rendezvous dir: "mutex" and
 // "block" (uncompressed pprof protos, from the last snapshot or from the
 // exit hook), "trace" (the flight recorder at exit) and "trace-window" (a trace
-// window cut short by exit), whichever exist. Exited reports whether the
+// window cut short by exit), and "goroutines" (every goroutine's stack, as
+// [Agent.Goroutines] gives it, at exit or when the agent stepped aside for
+// a program whose goroutines were all blocked: see [Injection.Blocked]),
+// whichever exist. Exited reports whether the
 // exit hook ran (so the profiles cover the whole run).
 func (inj *Injection) Final() (files map[string][]byte, exited bool, err error) {
 	files = map[string][]byte{}
@@ -352,6 +355,7 @@ func (inj *Injection) Final() (files map[string][]byte, exited bool, err error) 
 		"block":        "block.pb",
 		"trace":        "trace.out",
 		"trace-window": "trace-window.out",
+		"goroutines":   "goroutines.txt",
 	} {
 		data, err := os.ReadFile(filepath.Join(inj.rendezvous, name))
 		if errors.Is(err, os.ErrNotExist) {

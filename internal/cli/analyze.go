@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -18,8 +17,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
-	"github.com/lockscope/lockscope/internal/mapwrites"
-	"github.com/lockscope/lockscope/internal/recipes"
+	"github.com/lockscope/lockscope/internal/pipeline"
 	"github.com/lockscope/lockscope/internal/report"
 )
 
@@ -130,8 +128,7 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 	// The program's stdout and stderr are copied by two goroutines, and
 	// progress comes from a third: one lock keeps stderr whole.
 	stderr = &syncWriter{w: stderr}
-	a := &analyzer{cfg: cfg, stderr: stderr, builder: report.NewBuilder()}
-	a.builder.SetSourceReader(os.ReadFile)
+	a := &analyzer{cfg: cfg, stderr: stderr, pipe: pipeline.New()}
 	r, err := a.run(ctx)
 	if err != nil {
 		var ee *exitErr
@@ -250,16 +247,16 @@ func indexOf(ss []string, s string) int {
 	return -1
 }
 
-// analyzer runs one analyze invocation.
+// analyzer runs one analyze invocation: it decides what to run and
+// capture, and internal/pipeline turns what it captured into the report.
 type analyzer struct {
-	cfg     *analyzeConfig
-	stderr  io.Writer
-	builder *report.Builder
+	cfg    *analyzeConfig
+	stderr io.Writer
+	pipe   *pipeline.Pipeline
 	// analysed counts inputs that fed the report; failed collects the
 	// errors of those that could not.
 	analysed int
 	failed   []error
-	index    *indexJob
 }
 
 func (a *analyzer) progress(format string, args ...any) {
@@ -272,8 +269,12 @@ func (a *analyzer) run(ctx context.Context) (*contention.Report, error) {
 	switch {
 	case cfg.mutexFile != "" || cfg.blockFile != "" || cfg.traceFile != "" || len(cfg.loadFiles) > 0 || cfg.pprofURL != "":
 		if cfg.targetGiven {
-			a.startIndex(ctx, cfg.target, false)
-			a.useRecipes("")
+			if dir, derr := packageDir(cfg.target); derr != nil {
+				a.failed = append(a.failed, derr)
+			} else {
+				a.startIndex(dir, false)
+				a.pipe.SetGoVersion(pipeline.GoVersionIn(dir))
+			}
 		}
 		err = a.external(ctx)
 	case cfg.test:
@@ -284,81 +285,23 @@ func (a *analyzer) run(ctx context.Context) (*contention.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.finishIndex()
+	a.pipe.WaitIndex(ctx)
 	if a.analysed == 0 && len(a.failed) > 0 {
 		return nil, &exitErr{code: ExitNoAnalysis, err: errors.Join(a.failed...)}
 	}
 	for _, e := range a.failed {
-		a.builder.AddNote("%v", e)
+		a.pipe.Note("%v", e)
 	}
-	return a.builder.Build(), nil
+	return a.pipe.Build(), nil
 }
 
-// indexJob is the source index, loading in the background while the
-// program builds and runs.
-type indexJob struct {
-	done chan struct{}
-	ix   *mapwrites.Index
-	err  error
-	dir  string
-}
-
-func (a *analyzer) startIndex(ctx context.Context, target string, tests bool) *indexJob {
+// startIndex indexes the package in dir, with the build's flags, in the
+// background while the program builds and runs.
+func (a *analyzer) startIndex(dir string, tests bool) {
 	if a.cfg.noIndex {
-		return nil
-	}
-	j := &indexJob{done: make(chan struct{})}
-	dir, err := packageDir(target)
-	if err != nil {
-		a.failed = append(a.failed, err)
-		close(j.done)
-		a.index = j
-		return j
-	}
-	j.dir = dir
-	flags, _ := capture.DelveBuildFlags(a.cfg.buildFlags)
-	go func() {
-		defer close(j.done)
-		j.ix, j.err = mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: flags, Tests: tests})
-	}()
-	a.index = j
-	return j
-}
-
-func (a *analyzer) finishIndex() {
-	j := a.index
-	if j == nil {
 		return
 	}
-	<-j.done
-	if j.err != nil {
-		a.builder.AddNote("map writes were not indexed: %v", j.err)
-		return
-	}
-	if j.ix != nil {
-		a.builder.SetIndex(j.ix, contention.Source{Path: j.dir, Origin: "source"})
-	}
-}
-
-// useRecipes makes the report suggest breakpoints for the program's Go
-// version (as read from its binary, or of the local toolchain).
-func (a *analyzer) useRecipes(goVersion string) {
-	if goVersion == "" {
-		out, err := exec.Command("go", "env", "GOVERSION").Output()
-		if err != nil {
-			a.builder.AddNote("no breakpoints suggested: the Go version is unknown (%v)", err)
-			return
-		}
-		goVersion = strings.TrimSpace(string(out))
-	}
-	if _, err := recipes.ParseGoVersion(goVersion); err != nil {
-		a.builder.AddNote("no breakpoints suggested: %v", err)
-		return
-	}
-	a.builder.SetSuggester(func(writes []contention.MapWrite) []contention.Breakpoint {
-		bps, _ := recipes.Suggest(writes, goVersion)
-		return bps
-	})
+	a.pipe.StartIndex(dir, pipeline.IndexOptions{BuildFlags: a.userBuildFlags(), Tests: tests}, nil)
 }
 
 // packageDir finds the directory of a package given as a directory, a .go
@@ -377,29 +320,23 @@ func packageDir(target string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// addProfile feeds one profile to the builder, or records why it could not.
-func (a *analyzer) addProfile(kind string, data []byte, src contention.Source) {
-	if err := a.builder.AddProfile(kind, data, src); err != nil {
+// add adds an analysed input to the report, or records why it could not
+// be analysed.
+func (a *analyzer) add(part *report.Part, err error) {
+	if err != nil {
 		a.failed = append(a.failed, err)
 		return
 	}
+	a.pipe.Add(part)
 	a.analysed++
 }
 
-func (a *analyzer) addTrace(data []byte, src contention.Source) {
-	a.addTraceFrom(bytes.NewReader(data), int64(len(data)), src)
-}
-
-func (a *analyzer) addTraceFrom(r io.Reader, size int64, src contention.Source) {
+// addTrace analyses a trace and says how long it took: a trace of hundreds
+// of MB takes seconds, and the user should see where they went.
+func (a *analyzer) addTrace(ctx context.Context, r io.Reader, size int64, src contention.Source) {
 	start := time.Now()
-	defer func() {
-		a.progress("read a %.1f MB trace in %s", float64(size)/1e6, time.Since(start).Round(time.Millisecond))
-	}()
-	if err := a.builder.AddTrace(r, src); err != nil {
-		a.failed = append(a.failed, err)
-		return
-	}
-	a.analysed++
+	a.add(a.pipe.Trace(ctx, r, src))
+	a.progress("read a %.1f MB trace in %s", float64(size)/1e6, time.Since(start).Round(time.Millisecond))
 }
 
 // external analyses files and a live pprof endpoint.
@@ -408,7 +345,7 @@ func (a *analyzer) external(ctx context.Context) error {
 	inputs := []struct{ kind, path string }{
 		{contention.KindMutex, cfg.mutexFile},
 		{contention.KindBlock, cfg.blockFile},
-		{"trace", cfg.traceFile},
+		{contention.KindTrace, cfg.traceFile},
 	}
 	for _, p := range cfg.loadFiles {
 		inputs = append(inputs, struct{ kind, path string }{"", p})
@@ -417,68 +354,45 @@ func (a *analyzer) external(ctx context.Context) error {
 		if f.path == "" {
 			continue
 		}
-		in, err := capture.OpenInput(f.path)
-		if err != nil {
+		start := time.Now()
+		part, err := a.pipe.LoadFile(ctx, absPath(f.path), f.kind)
+		var ie *pipeline.InputError
+		if errors.As(err, &ie) {
 			return &exitErr{code: ExitInput, err: err}
 		}
-		src := contention.Source{Path: absPath(f.path), Origin: "file"}
-		if f.kind == "" {
-			// --load: the file says what it is, as for lockscope/load.
-			f.kind = "trace"
-			if in.Kind != capture.InputTrace {
-				f.kind = ""
-			}
+		if err == nil && part.Kind() == contention.KindTrace {
+			a.progress("read the trace %s in %s", displayPath(absPath(f.path)), time.Since(start).Round(time.Millisecond))
 		}
-		switch {
-		case f.kind == "trace" && in.Kind != capture.InputTrace:
-			in.Close()
-			return fail(ExitInput, "%s: given as --trace but it is a pprof profile", f.path)
-		case f.kind != "trace" && f.kind != "" && in.Kind == capture.InputTrace:
-			in.Close()
-			return fail(ExitInput, "%s: given as --%s but it is an execution trace (use --trace)", f.path, f.kind)
-		}
-		if f.kind == "trace" {
-			// Streamed: the analysis holds one generation, not the file.
-			a.addTraceFrom(in, in.Size, src)
-			in.Close()
-			continue
-		}
-		in.Close()
-		data, _, err := capture.ReadInput(f.path)
-		if err != nil {
-			return &exitErr{code: ExitInput, err: err}
-		}
-		a.addProfile(f.kind, data, src)
+		a.add(part, err)
 	}
 	if cfg.pprofURL == "" {
 		return nil
 	}
+	if _, err := capture.PprofURL(cfg.pprofURL, contention.KindMutex); err != nil {
+		return &exitErr{code: ExitUsage, err: err}
+	}
 	a.progress("capturing %gs from %s", cfg.seconds, cfg.pprofURL)
 	type got struct {
-		kind, url string
-		data      []byte
-		err       error
+		part *report.Part
+		err  error
 	}
 	kinds := []string{contention.KindMutex, contention.KindBlock}
 	if cfg.traceSeconds > 0 {
-		kinds = append(kinds, "trace")
+		kinds = append(kinds, contention.KindTrace)
 	}
+	// The kinds are captured at once: each takes the whole window.
 	results := make([]got, len(kinds))
 	var wg sync.WaitGroup
 	for i, k := range kinds {
-		u, err := capture.PprofURL(cfg.pprofURL, k)
-		if err != nil {
-			return &exitErr{code: ExitUsage, err: err}
-		}
-		secs := cfg.seconds
-		if k == "trace" {
-			secs = min(cfg.traceSeconds, cfg.seconds)
+		o := pipeline.URLOptions{Base: cfg.pprofURL, Seconds: cfg.seconds, AllowHosts: cfg.allowHosts}
+		if k == contention.KindTrace {
+			o.Seconds = min(cfg.traceSeconds, cfg.seconds)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			data, err := capture.FetchURL(ctx, u, secs, cfg.allowHosts)
-			results[i] = got{k, u, data, err}
+			part, err := a.pipe.FetchURL(ctx, k, o)
+			results[i] = got{part, err}
 		}()
 	}
 	wg.Wait()
@@ -488,12 +402,7 @@ func (a *analyzer) external(ctx context.Context) error {
 			errs = append(errs, r.err)
 			continue
 		}
-		src := contention.Source{URL: r.url, Origin: "url", DurationNs: int64(cfg.seconds * 1e9)}
-		if r.kind == "trace" {
-			a.addTrace(r.data, src)
-		} else {
-			a.addProfile(r.kind, r.data, src)
-		}
+		a.add(r.part, nil)
 	}
 	if len(errs) == len(results) {
 		// Nothing came back: the URL itself is wrong or refused.

@@ -14,38 +14,8 @@ import (
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
-	"github.com/lockscope/lockscope/internal/crashrace"
-	"github.com/lockscope/lockscope/internal/recipes"
+	"github.com/lockscope/lockscope/internal/pipeline"
 )
-
-// maxKeptOutput caps the program output kept for crash parsing; a crash
-// report is at its end, so the tail is kept.
-const maxKeptOutput = 8 << 20
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-	cut bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-		t.cut = true
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
-}
 
 // goBuild runs the go command in dir, passing its output through to
 // stderr. A failure is ExitBuild: the compiler's message is on stderr.
@@ -90,7 +60,7 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 		return &exitErr{code: ExitInput, err: err}
 	}
 	defer inj.Close()
-	a.startIndex(ctx, inj.PackageDir, false)
+	a.startIndex(inj.PackageDir, false)
 
 	bin := filepath.Join(inj.Dir, "program")
 	a.progress("building %s", displayPath(inj.PackageDir))
@@ -98,17 +68,15 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	if err := a.goBuild(ctx, inj.PackageDir, append(args, ".")); err != nil {
 		return err
 	}
-	gv, _ := recipes.GoVersionOfBinary(bin)
-	a.useRecipes(gv)
+	a.useGoVersionOf(bin, inj.PackageDir)
 
-	out := &tailBuffer{max: maxKeptOutput}
-	races := &crashrace.RaceParser{}
+	out := a.pipe.NewOutput(contention.Source{Path: inj.PackageDir})
 	cmd := exec.Command(bin, cfg.progArgs...)
 	cmd.Env = inj.Environ(os.Environ())
 	// The program's output is shown as it comes, on stderr so that stdout
 	// holds the report alone.
-	cmd.Stdout = io.MultiWriter(a.stderr, races)
-	cmd.Stderr = io.MultiWriter(a.stderr, out, races)
+	cmd.Stdout = io.MultiWriter(a.stderr, out)
+	cmd.Stderr = io.MultiWriter(a.stderr, out)
 	detach(cmd)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -167,19 +135,22 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	select {
 	case waitErr = <-exited:
 	case <-stopTimer:
-		stoppedBy = "after " + cfg.duration.String()
+		stoppedBy = "(--duration " + cfg.duration.String() + ")"
 	case <-ctx.Done():
-		stoppedBy = "on interrupt"
+		stoppedBy = "(interrupt)"
 	}
-	live := map[string][]byte{}
+	// live holds the profiles taken just before lockscope stopped the
+	// program; nil when the program ended by itself.
+	var live map[string][]byte
 	if stoppedBy != "" {
+		live = map[string][]byte{}
 		// Let a trace window that is still open finish (it is at most
 		// --trace-seconds long), unless the user is interrupting.
 		if ctx.Err() == nil {
 			select {
 			case <-agentDone:
 			case waitErr = <-exited:
-				stoppedBy = ""
+				stoppedBy, live = "", nil
 			}
 		}
 		agentMu.Lock()
@@ -210,48 +181,40 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	}
 	a.progress("program %s after %s", status, elapsed.Round(10*time.Millisecond))
 
-	final, hookRan, err := inj.Final()
-	if err != nil {
-		return &exitErr{code: ExitInternal, err: err}
+	if stoppedBy != "" {
+		traceErr = nil // the window was cut on purpose
 	}
-	src := func() contention.Source {
-		return contention.Source{Path: inj.PackageDir, Origin: "agent", DurationNs: elapsed.Nanoseconds()}
-	}
-	for _, k := range []string{contention.KindMutex, contention.KindBlock} {
-		data := live[k]
-		if data == nil {
-			data = final[k]
-		}
-		if data == nil {
-			a.failed = append(a.failed, fmt.Errorf("no %s profile was captured (the program ended before the agent saved one)", k))
-			continue
-		}
-		a.addProfile(k, data, src())
-	}
-	if stoppedBy == "" && !hookRan && (final["mutex"] != nil || final["block"] != nil) {
-		a.builder.AddNote("the program ended without running its exit hooks (a fatal error or a signal): the profiles are the last periodic snapshot, up to %s old", capture.DefaultSnapshot)
-	}
-	switch {
-	case traceBuf != nil:
-		a.addTrace(traceBuf, src())
-	case final["trace-window"] != nil:
-		a.addTrace(final["trace-window"], src())
-	case cfg.traceSeconds > 0 && traceErr != nil && stoppedBy == "":
-		a.builder.AddNote("no execution trace: %v", traceErr)
-	}
+	// Not ctx: an interrupt means "stop and report", so the analysis of
+	// what was captured must still run.
+	added, errs := a.pipe.AgentFinal(context.Background(), inj, pipeline.FinalOptions{Live: live, Window: traceBuf, WindowErr: traceErr, DurationNs: elapsed.Nanoseconds(), Path: inj.PackageDir})
+	a.analysed += added
+	a.failed = append(a.failed, errs...)
+	a.output(out)
+	return nil
+}
 
-	text := out.String()
-	if a.builder.AddCrashText(text, contention.Source{Origin: "output", Path: inj.PackageDir}) {
+// useGoVersionOf sets the Go version from the binary just built (the local
+// toolchain's when it does not say).
+func (a *analyzer) useGoVersionOf(bin, dir string) {
+	gv := pipeline.GoVersionOf(bin)
+	if gv == "" {
+		gv = pipeline.GoVersionIn(dir)
+	}
+	a.pipe.SetGoVersion(gv)
+}
+
+// output ends the program's output: a crash and the race reports in it
+// join the report.
+func (a *analyzer) output(out *pipeline.Output) {
+	crashed, races := out.Close()
+	if crashed {
 		a.analysed++
 		a.progress("the program crashed; the crash is in the report")
 	}
-	races.Flush()
-	if rs := races.Races(); len(rs) > 0 {
+	if races > 0 {
 		a.analysed++
-		a.builder.AddRaces(rs, contention.Source{Origin: "output", Path: inj.PackageDir})
-		a.progress("the race detector reported %d race(s)", len(rs))
+		a.progress("the race detector reported %d race(s)", races)
 	}
-	return nil
 }
 
 // runTests builds the package's test binary and runs it with go test's
@@ -262,7 +225,7 @@ func (a *analyzer) runTests(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.startIndex(ctx, dir, true)
+	a.startIndex(dir, true)
 	tmp, err := os.MkdirTemp("", "lockscope-test-")
 	if err != nil {
 		return &exitErr{code: ExitInternal, err: err}
@@ -277,8 +240,7 @@ func (a *analyzer) runTests(ctx context.Context) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fail(ExitInput, "%s has no tests to run", displayPath(dir))
 	}
-	gv, _ := recipes.GoVersionOfBinary(bin)
-	a.useRecipes(gv)
+	a.useGoVersionOf(bin, dir)
 	targs := capture.TestFlags(tmp, cfg.mutexFraction, cfg.blockRate, cfg.traceSeconds > 0, true)
 	if cfg.run != "" {
 		targs = append(targs, "-test.run="+cfg.run)
@@ -287,12 +249,11 @@ func (a *analyzer) runTests(ctx context.Context) error {
 		targs = append(targs, "-test.bench="+cfg.bench)
 	}
 	targs = append(targs, cfg.progArgs...)
-	out := &tailBuffer{max: maxKeptOutput}
-	races := &crashrace.RaceParser{}
+	out := a.pipe.NewOutput(contention.Source{Path: dir})
 	cmd := exec.CommandContext(ctx, bin, targs...)
 	cmd.Dir = dir // tests run in their package's directory, as go test does
-	cmd.Stdout = io.MultiWriter(a.stderr, races)
-	cmd.Stderr = io.MultiWriter(a.stderr, out, races)
+	cmd.Stdout = io.MultiWriter(a.stderr, out)
+	cmd.Stderr = io.MultiWriter(a.stderr, out)
 	a.progress("running the tests")
 	start := time.Now()
 	waitErr := cmd.Run()
@@ -303,36 +264,33 @@ func (a *analyzer) runTests(ctx context.Context) error {
 		if !errors.As(waitErr, &ee) {
 			return fail(ExitInput, "running the tests: %v", waitErr)
 		}
-		a.builder.AddNote("the tests failed (%s)", exitStatus(waitErr))
+		a.pipe.Note("the tests failed (%s)", exitStatus(waitErr))
 	}
+	src := contention.Source{Path: dir, Origin: contention.OriginTest, DurationNs: elapsed.Nanoseconds()}
 	for _, f := range []struct{ kind, name string }{
 		{contention.KindMutex, capture.TestMutexFile},
 		{contention.KindBlock, capture.TestBlockFile},
-		{"trace", capture.TestTraceFile},
+		{contention.KindTrace, capture.TestTraceFile},
 	} {
-		if f.kind == "trace" && cfg.traceSeconds == 0 {
+		if f.kind == contention.KindTrace && cfg.traceSeconds == 0 {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(tmp, f.name))
+		file, err := os.Open(filepath.Join(tmp, f.name))
 		if err != nil {
 			a.failed = append(a.failed, fmt.Errorf("the test binary wrote no %s file (it ended early?)", f.kind))
 			continue
 		}
-		src := contention.Source{Path: dir, Origin: "test", DurationNs: elapsed.Nanoseconds()}
-		if f.kind == "trace" {
-			a.addTrace(data, src)
+		if f.kind == contention.KindTrace {
+			st, _ := file.Stat()
+			a.addTrace(context.Background(), file, st.Size(), src)
+		} else if data, err := io.ReadAll(io.LimitReader(file, capture.MaxFileSize)); err != nil {
+			a.failed = append(a.failed, fmt.Errorf("reading the test's %s profile: %w", f.kind, err))
 		} else {
-			a.addProfile(f.kind, data, src)
+			a.add(a.pipe.Profile(context.Background(), f.kind, data, src))
 		}
+		file.Close()
 	}
-	if a.builder.AddCrashText(out.String(), contention.Source{Origin: "output", Path: dir}) {
-		a.analysed++
-	}
-	races.Flush()
-	if rs := races.Races(); len(rs) > 0 {
-		a.analysed++
-		a.builder.AddRaces(rs, contention.Source{Origin: "output", Path: dir})
-	}
+	a.output(out)
 	return nil
 }
 

@@ -11,6 +11,25 @@ const (
 	KindTraceBlocks  = "trace-blocks"  // trace: this line unblocked others (it held what they waited for)
 )
 
+// Source kinds besides the hotspot kinds: what else can feed a report.
+const (
+	KindTrace  = "trace"  // an execution trace (its hotspots are KindTraceBlocked and KindTraceBlocks)
+	KindRace   = "race"   // race detector reports
+	KindCrash  = "crash"  // a fatal runtime error
+	KindSource = "source" // the source index of map writes
+)
+
+// Origins: how lockscope got an input (Source.Origin).
+const (
+	OriginAgent  = "agent"  // lockscope's injected agent, in the running program
+	OriginFile   = "file"   // a file the user named
+	OriginURL    = "url"    // a net/http/pprof endpoint
+	OriginTest   = "test"   // a test binary's -test.*profile files
+	OriginOutput = "output" // the program's own output (crash and race text)
+	OriginDelve  = "delve"  // a stop that Delve reported
+	OriginSource = "source" // the program's source code
+)
+
 // Primitives, as named in the report.
 const (
 	PrimMutex     = "sync.Mutex"

@@ -30,6 +30,7 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -97,54 +98,83 @@ func NewBuilder() *Builder {
 	return &Builder{}
 }
 
-// AddProfile analyses a mutex or block profile (gzipped or raw pprof
-// proto). kind is contention.KindMutex, contention.KindBlock or "" to tell
-// from the stacks. src says where the bytes came from; its Kind is set to
-// the profile's kind. Errors name src (its Path or URL).
-func (b *Builder) AddProfile(kind string, data []byte, src contention.Source) error {
+// Part is the analysis of one input (a profile or a trace), not yet in
+// the report. Analysing outside the builder's lock and adding the result
+// in one step is what lets a live refresh and an on-demand capture of the
+// same kind run at once: each [Builder.Replace] swaps the kind's data
+// whole, so a profile can never be counted twice.
+type Part struct {
+	// kinds are the hotspot and source kinds this part supplies; Replace
+	// drops what the builder holds of them first.
+	kinds    []string
+	hotspots []contention.Hotspot
+	runtime  []contention.Hotspot
+	chains   []contention.Chain
+	notes    []string
+	source   contention.Source
+}
+
+// Kind is the kind of the part's input: contention.KindMutex,
+// contention.KindBlock or contention.KindTrace.
+func (p *Part) Kind() string { return p.source.Kind }
+
+// AnalyzeProfile analyses a mutex or block profile (gzipped or raw pprof
+// proto) without adding it. kind is contention.KindMutex,
+// contention.KindBlock or "" to tell from the stacks. src says where the
+// bytes came from; its Kind is set to the profile's kind. Errors name src
+// (its Path or URL).
+func (b *Builder) AnalyzeProfile(ctx context.Context, kind string, data []byte, src contention.Source) (*Part, error) {
 	name := sourceName(src, "profile")
-	res, err := profiles.AnalyzeBytes(data, name, kind)
+	res, err := profiles.AnalyzeBytes(ctx, data, name, kind)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.readSource != nil && res.Kind == contention.KindMutex {
+	readSource := b.readSource
+	b.mu.Unlock()
+	if readSource != nil && res.Kind == contention.KindMutex {
 		// An optimised build charges a deferred Unlock to the function's
 		// exit; put it back on the defer line, where the user wrote it.
-		res.Hotspots, _ = profiles.AttributeDefers(res.Hotspots, b.readSource)
+		res.Hotspots, _ = profiles.AttributeDefers(res.Hotspots, readSource)
 	}
-	b.hotspots = append(b.hotspots, dropAgent(res.Hotspots)...)
+	p := &Part{kinds: []string{res.Kind}, hotspots: dropAgent(res.Hotspots)}
 	for _, h := range dropAgent(res.RuntimeInternal) {
 		if !traceMachinery(h.Stacks) {
-			b.runtime = append(b.runtime, h)
+			p.runtime = append(p.runtime, h)
 		}
 	}
 	for _, n := range res.Notes {
-		if strings.Contains(n, "contention on the runtime's own locks") {
+		switch {
+		case n.Code == profiles.NoteRuntimeInternal:
 			// The report lists those apart (RuntimeInternal), after
 			// dropping what the capture itself caused; the note's total
 			// would count that too.
-			continue
-		}
-		if src.Origin == "agent" || src.Origin == "test" {
+		case src.Origin == "agent" || src.Origin == "test":
 			// lockscope set the rates itself: the hint does not apply.
-			n = strings.Replace(n, " (is the profiling rate set?)", "", 1)
+			p.notes = append(p.notes, name+": "+n.Text)
+		default:
+			p.notes = append(p.notes, name+": "+n.String())
 		}
-		b.notes = append(b.notes, name+": "+n)
 	}
 	src.Kind = res.Kind
-	b.addSource(src)
-	return nil
+	p.source = src
+	return p, nil
 }
 
-// AddTrace analyses an execution trace read from r. A truncated trace
-// keeps its complete generations and adds a note.
-func (b *Builder) AddTrace(r io.Reader, src contention.Source) error {
+// AnalyzeTrace analyses an execution trace read from r without adding it.
+// A truncated trace keeps its complete generations and adds a note. A
+// cancelled ctx stops the analysis between batches of events.
+func (b *Builder) AnalyzeTrace(ctx context.Context, r io.Reader, src contention.Source) (*Part, error) {
 	name := sourceName(src, "trace")
 	res, err := tracechain.Analyze(r, tracechain.Options{Name: name})
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	// The agent's own goroutines (the trace window, the profile writer)
 	// show in the trace; their hotspots carry the agent in their stacks,
@@ -155,24 +185,67 @@ func (b *Builder) AddTrace(r io.Reader, src contention.Source) error {
 			tainted[contention.Site{File: h.File, Line: h.Line, Function: h.Function}] = true
 		}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	p := &Part{kinds: []string{contention.KindTrace, contention.KindTraceBlocked, contention.KindTraceBlocks}, notes: res.Notes}
 	for _, h := range res.Hotspots {
 		if !tainted[contention.Site{File: h.File, Line: h.Line, Function: h.Function}] {
-			b.hotspots = append(b.hotspots, h)
+			p.hotspots = append(p.hotspots, h)
 		}
 	}
 	for _, c := range res.Chains {
 		if !chainInAgent(c, tainted) && chainHasUser(c) {
-			b.chains = append(b.chains, c)
+			p.chains = append(p.chains, c)
 		}
 	}
-	b.notes = append(b.notes, res.Notes...)
-	src.Kind = "trace"
+	src.Kind = contention.KindTrace
 	if src.DurationNs == 0 {
 		src.DurationNs = res.DurationNs
 	}
-	b.addSource(src)
+	p.source = src
+	return p, nil
+}
+
+// Add adds an analysed input to what the builder holds.
+func (b *Builder) Add(p *Part) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.add(p)
+}
+
+// Replace drops what the builder holds of the part's kinds and adds the
+// part, in one step. A running process's profiles are cumulative since it
+// started, so each fresh capture replaces the last one of its kind.
+func (b *Builder) Replace(p *Part) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clear(p.kinds)
+	b.add(p)
+}
+
+func (b *Builder) add(p *Part) {
+	b.hotspots = append(b.hotspots, p.hotspots...)
+	b.runtime = append(b.runtime, p.runtime...)
+	b.chains = append(b.chains, p.chains...)
+	b.notes = append(b.notes, p.notes...)
+	b.addSource(p.source)
+}
+
+// AddProfile analyses a profile (see [Builder.AnalyzeProfile]) and adds it.
+func (b *Builder) AddProfile(ctx context.Context, kind string, data []byte, src contention.Source) error {
+	p, err := b.AnalyzeProfile(ctx, kind, data, src)
+	if err != nil {
+		return err
+	}
+	b.Add(p)
+	return nil
+}
+
+// AddTrace analyses a trace (see [Builder.AnalyzeTrace]) and adds it.
+func (b *Builder) AddTrace(ctx context.Context, r io.Reader, src contention.Source) error {
+	p, err := b.AnalyzeTrace(ctx, r, src)
+	if err != nil {
+		return err
+	}
+	b.Add(p)
 	return nil
 }
 
@@ -247,11 +320,14 @@ func (b *Builder) AddNote(format string, args ...any) {
 }
 
 // Clear forgets the hotspots of the given kinds (all when none is given)
-// and their sources. The session calls it before adding a fresh capture of
-// a running process, whose profiles are cumulative since it started.
+// and their sources; the source index stays. lockscope/clear uses it.
 func (b *Builder) Clear(kinds ...string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.clear(kinds)
+}
+
+func (b *Builder) clear(kinds []string) {
 	drop := map[string]bool{}
 	for _, k := range kinds {
 		drop[k] = true
@@ -272,12 +348,12 @@ func (b *Builder) Clear(kinds ...string) {
 		}
 	}
 	b.runtime = rt
-	if all || drop["trace"] || drop[contention.KindTraceBlocked] {
+	if all || drop[contention.KindTrace] || drop[contention.KindTraceBlocked] {
 		b.chains = nil
 	}
 	var srcs []contention.Source
 	for _, s := range b.sources {
-		if keep(s.Kind) || s.Kind == "source" {
+		if keep(s.Kind) || s.Kind == contention.KindSource {
 			srcs = append(srcs, s)
 		}
 	}

@@ -2,7 +2,9 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -109,18 +111,19 @@ func markerLine(t *testing.T, file, marker string) int {
 }
 
 func TestBuilderProfilesAndTrace(t *testing.T) {
+	ctx := context.Background()
 	mutex, block, tr := realInputs(t)
 	self, _ := filepath.Abs("builder_test.go")
 	unlock := markerLine(t, self, "lockscope:report-spin-unlock")
 
 	b := NewBuilder()
-	if err := b.AddProfile("", mutex, contention.Source{Origin: "test"}); err != nil {
+	if err := b.AddProfile(ctx, "", mutex, contention.Source{Origin: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.AddProfile(contention.KindBlock, block, contention.Source{Origin: "test"}); err != nil {
+	if err := b.AddProfile(ctx, contention.KindBlock, block, contention.Source{Origin: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.AddTrace(bytes.NewReader(tr), contention.Source{Origin: "test"}); err != nil {
+	if err := b.AddTrace(ctx, bytes.NewReader(tr), contention.Source{Origin: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	r := b.Build()
@@ -174,7 +177,7 @@ func TestBuilderProfilesAndTrace(t *testing.T) {
 	}
 
 	// The same profile added twice sums on the same line; Clear drops it.
-	b.AddProfile(contention.KindMutex, mutex, contention.Source{Origin: "again"})
+	b.AddProfile(ctx, contention.KindMutex, mutex, contention.Source{Origin: "again"})
 	r2 := b.Build()
 	for _, h := range r2.Hotspots {
 		if h.Kind == top.Kind && h.File == top.File && h.Line == top.Line && h.DelayNs != 2*top.DelayNs {
@@ -196,17 +199,18 @@ func TestBuilderProfilesAndTrace(t *testing.T) {
 }
 
 func TestBuilderBadInputsNameTheSource(t *testing.T) {
+	ctx := context.Background()
 	b := NewBuilder()
-	err := b.AddProfile(contention.KindMutex, []byte("nope"), contention.Source{Path: "/x/bad.pb.gz"})
+	err := b.AddProfile(ctx, contention.KindMutex, []byte("nope"), contention.Source{Path: "/x/bad.pb.gz"})
 	if err == nil || !strings.Contains(err.Error(), "/x/bad.pb.gz") {
 		t.Errorf("bad profile: %v, want an error naming the file", err)
 	}
-	err = b.AddTrace(strings.NewReader("go 1.26 trace\x00\x00\x00garbage"), contention.Source{URL: "http://127.0.0.1:1/debug/pprof/trace"})
+	err = b.AddTrace(ctx, strings.NewReader("go 1.26 trace\x00\x00\x00garbage"), contention.Source{URL: "http://127.0.0.1:1/debug/pprof/trace"})
 	if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:1/debug/pprof/trace") {
 		t.Errorf("bad trace: %v, want an error naming the URL", err)
 	}
 	_, block, _ := realInputs(t)
-	err = b.AddProfile(contention.KindMutex, block, contention.Source{Path: "block-as-mutex.pb.gz"})
+	err = b.AddProfile(ctx, contention.KindMutex, block, contention.Source{Path: "block-as-mutex.pb.gz"})
 	if err == nil || !strings.Contains(err.Error(), "block-as-mutex.pb.gz") {
 		t.Errorf("block profile given as mutex: %v", err)
 	}
@@ -264,18 +268,97 @@ func TestBuilderCrashAndRaceText(t *testing.T) {
 // Build may run while inputs arrive from other goroutines (the session
 // captures while the client asks for the report).
 func TestBuilderConcurrent(t *testing.T) {
+	ctx := context.Background()
 	mutex, _, _ := realInputs(t)
 	b := NewBuilder()
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(2)
-		go func() { defer wg.Done(); b.AddProfile(contention.KindMutex, mutex, contention.Source{}) }()
+		go func() { defer wg.Done(); b.AddProfile(ctx, contention.KindMutex, mutex, contention.Source{}) }()
 		go func() { defer wg.Done(); b.Build() }()
 	}
 	wg.Wait()
 	if n := len(b.Build().Sources); n != 4 {
 		t.Errorf("%d sources after 4 concurrent adds", n)
 	}
+}
+
+// A live refresh and an on-demand capture of the same kind may run at
+// once, each swapping in a fresh cumulative profile. Whatever their
+// interleaving, the report holds one profile of the kind, never two
+// (before Replace, Clear then Add let both adds land after both clears).
+func TestBuilderReplaceIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	mutex, _, _ := realInputs(t)
+	once := NewBuilder()
+	if err := once.AddProfile(ctx, contention.KindMutex, mutex, contention.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	want := totalDelay(once.Build(), contention.KindMutex)
+	if want == 0 {
+		t.Fatal("the profile has no mutex delay")
+	}
+	b := NewBuilder()
+	part, err := b.AnalyzeProfile(ctx, contention.KindMutex, mutex, contention.Source{Origin: contention.OriginAgent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Replace(part)
+	// Two writers swap the kind as fast as they can while a reader
+	// checks; the analysis is done once, so that the swaps overlap often.
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 3000; i++ {
+				b.Replace(part)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	for bad := 0; ; {
+		select {
+		case <-done:
+			if r := b.Build(); len(r.Sources) != 1 || totalDelay(r, contention.KindMutex) != want {
+				t.Errorf("after the replaces: %d sources, delay %d; want 1 source, delay %d", len(r.Sources), totalDelay(r, contention.KindMutex), want)
+			}
+			return
+		default:
+		}
+		if got := totalDelay(b.Build(), contention.KindMutex); got != want && bad == 0 {
+			bad++
+			t.Errorf("mutex delay %d while replacing, want %d (one profile)", got, want)
+		}
+	}
+}
+
+// A cancelled analysis adds nothing.
+func TestBuilderCancelledAnalysisAddsNothing(t *testing.T) {
+	mutex, _, tr := realInputs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := NewBuilder()
+	if err := b.AddProfile(ctx, contention.KindMutex, mutex, contention.Source{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled profile: err %v, want context.Canceled", err)
+	}
+	if err := b.AddTrace(ctx, bytes.NewReader(tr), contention.Source{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled trace: err %v, want context.Canceled", err)
+	}
+	if r := b.Build(); len(r.Hotspots) != 0 || len(r.Sources) != 0 || len(r.Chains) != 0 {
+		t.Errorf("a cancelled analysis changed the report: %d hotspots, %d sources", len(r.Hotspots), len(r.Sources))
+	}
+}
+
+func totalDelay(r *contention.Report, kind string) int64 {
+	var sum int64
+	for _, h := range r.Hotspots {
+		if h.Kind == kind {
+			sum += h.DelayNs
+		}
+	}
+	return sum
 }
 
 func TestUserFunc(t *testing.T) {

@@ -1,12 +1,10 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -17,8 +15,8 @@ import (
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/dapx"
-	"github.com/lockscope/lockscope/internal/mapwrites"
-	"github.com/lockscope/lockscope/internal/recipes"
+	"github.com/lockscope/lockscope/internal/pipeline"
+	"github.com/lockscope/lockscope/internal/report"
 )
 
 // DefaultRefresh is how often a running debuggee's profiles are fetched
@@ -104,72 +102,35 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		b, _ := json.Marshal(flags)
 		args["buildFlags"] = b
 	}
-	gv := goEnvVersion(info.ProgramDir)
-	e.mu.Lock()
-	e.goVersion = gv
-	e.mu.Unlock()
-	e.checkGoVersion(gv)
-	e.startIndex(*info)
+	e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
+	e.startIndex(*info, userFlags)
 	return nil
 }
 
-// startIndex indexes the program's sources while Delve builds it. Every
-// child process lockscope starts (go list here) must finish before the
-// debuggee runs: the embedded Delve waits for any child (wait4(-1)) while
-// the debuggee runs and would reap ours. The session therefore holds the
-// client's configurationDone until waitIndex returns.
-func (e *extension) startIndex(info launchInfo) {
+// startIndex indexes the program's sources, with the build's own flags,
+// while Delve builds it. Every child process lockscope starts (go list
+// here) must finish before the debuggee runs: the embedded Delve waits for
+// any child (wait4(-1)) while the debuggee runs and would reap ours. The
+// session therefore holds the client's configurationDone until waitIndex
+// returns.
+func (e *extension) startIndex(info launchInfo, buildFlags []string) {
 	if info.ProgramDir == "" {
 		return
 	}
-	done := make(chan struct{})
-	e.mu.Lock()
-	e.indexDone = done
-	e.mu.Unlock()
-	e.goAsync(func() {
-		defer close(done)
-		e.loadIndex(info)
+	t0 := time.Now()
+	e.pipe.StartIndex(info.ProgramDir, pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test"}, func() {
+		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
+		e.rebuild(false)
 	})
 }
 
 // waitIndex waits, for a bounded time, until the source index is loaded.
 func (e *extension) waitIndex() {
-	e.mu.Lock()
-	done := e.indexDone
-	e.mu.Unlock()
-	if done == nil {
-		return
-	}
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
+	defer cancel()
+	if !e.pipe.WaitIndex(ctx) && e.ctx.Err() == nil {
 		e.s.log.Warn("the source index is still loading; the program starts anyway")
-	case <-e.ctx.Done():
 	}
-}
-
-// checkGoVersion says plainly in the report when the debuggee's Go version
-// has no known runtime layout: no breakpoint is offered then, rather than a
-// guess that Delve would evaluate wrongly.
-func (e *extension) checkGoVersion(gv string) {
-	if gv == "" {
-		e.builder.AddNote("no breakpoints can be suggested: the debuggee's Go version is unknown")
-		return
-	}
-	if _, err := recipes.ParseGoVersion(gv); err != nil {
-		e.builder.AddNote("no breakpoints can be suggested: %v", err)
-	}
-}
-
-// goEnvVersion asks the go command which Go version builds in dir.
-func goEnvVersion(dir string) string {
-	cmd := exec.Command("go", "env", "GOVERSION")
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // endRun forgets the program that ran: its capture loops stop and, unless
@@ -279,7 +240,7 @@ func (e *extension) started() {
 		e.goAsync(func() { e.loadFile(p, "") })
 	}
 	for _, p := range cfg.Traces {
-		e.goAsync(func() { e.loadFile(p, "trace") })
+		e.goAsync(func() { e.loadFile(p, contention.KindTrace) })
 	}
 	e.startCapture()
 }
@@ -297,14 +258,10 @@ func (e *extension) startCapture() {
 		e.stopRun()
 	}
 	e.stopRun = stop
-	checkExec := e.goVersion == "" && info.Mode == "exec" && info.Program != ""
-	if checkExec {
-		e.goVersion, _ = recipes.GoVersionOfBinary(info.Program)
-	}
-	inj, gv := e.inj, e.goVersion
+	inj := e.inj
 	e.mu.Unlock()
-	if checkExec {
-		e.checkGoVersion(gv)
+	if e.pipe.GoVersion() == "" && info.Mode == "exec" && info.Program != "" {
+		e.pipe.SetGoVersion(pipeline.GoVersionOf(info.Program))
 	}
 	switch {
 	case cfg.Capture == "off":
@@ -313,20 +270,6 @@ func (e *extension) startCapture() {
 	case cfg.PprofURL != "":
 		e.goAsync(func() { e.urlRefreshLoop(ctx, cfg) })
 	}
-}
-
-// loadIndex indexes the map writes of the debuggee's packages.
-func (e *extension) loadIndex(info launchInfo) {
-	t0 := time.Now()
-	ix, err := mapwrites.LoadProgram(info.ProgramDir, mapwrites.Options{Tests: info.Mode == "test"})
-	e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0), "err", err)
-	if err != nil {
-		e.builder.AddNote("the source index could not be built: %v", err)
-		e.rebuild(false)
-		return
-	}
-	e.builder.SetIndex(ix, contention.Source{Path: info.ProgramDir, Origin: "source"})
-	e.rebuild(false)
 }
 
 // refreshPeriod is the launch's refreshSeconds, or the default.
@@ -417,14 +360,7 @@ func (e *extension) urlRefreshLoop(run context.Context, cfg dapx.LaunchConfig) {
 	reported := false
 	e.every(run, refreshPeriod(cfg), func(ctx context.Context) {
 		for _, k := range []string{contention.KindMutex, contention.KindBlock} {
-			u, err := capture.PprofURL(cfg.PprofURL, k)
-			if err == nil {
-				var data []byte
-				if data, err = capture.FetchURL(ctx, u, 0, cfg.AllowHosts); err == nil {
-					e.builder.Clear(k)
-					err = e.builder.AddProfile(k, data, contention.Source{Kind: k, Origin: "url", URL: u})
-				}
-			}
+			part, err := e.pipe.FetchURL(ctx, k, pipeline.URLOptions{Base: cfg.PprofURL, AllowHosts: cfg.AllowHosts})
 			if err != nil {
 				if !reported {
 					reported = true // once: the service may not be up yet
@@ -432,6 +368,7 @@ func (e *extension) urlRefreshLoop(run context.Context, cfg dapx.LaunchConfig) {
 				}
 				return
 			}
+			e.pipe.Replace(part)
 		}
 	})
 }
@@ -442,13 +379,12 @@ func (e *extension) captureTrace(run context.Context, agent *capture.Agent, seco
 	err := e.withProgress(run, fmt.Sprintf("lockscope: tracing %gs", seconds), func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds*float64(time.Second))+30*time.Second)
 		defer cancel()
-		data, err := agent.Trace(ctx, seconds)
+		part, err := e.pipe.FromAgent(ctx, agent, contention.KindTrace, seconds)
 		if err != nil {
 			return err
 		}
-		e.builder.Clear("trace", contention.KindTraceBlocked, contention.KindTraceBlocks)
-		return e.builder.AddTrace(bytes.NewReader(data), contention.Source{Kind: "trace", Origin: "agent",
-			URL: "agent:" + agent.Addr, DurationNs: int64(seconds * float64(time.Second))})
+		e.pipe.Replace(part)
+		return nil
 	})
 	if err != nil && run.Err() == nil {
 		e.console("lockscope: trace capture: " + err.Error())
@@ -459,14 +395,11 @@ func (e *extension) captureTrace(run context.Context, agent *capture.Agent, seco
 // ones: they are cumulative since the program started.
 func (e *extension) fetchProfiles(ctx context.Context, agent *capture.Agent, kinds []string) error {
 	for _, k := range kinds {
-		data, err := agent.Profile(ctx, k)
+		part, err := e.pipe.FromAgent(ctx, agent, k, 0)
 		if err != nil {
 			return err
 		}
-		e.builder.Clear(k)
-		if err := e.builder.AddProfile(k, data, contention.Source{Kind: k, Origin: "agent", URL: "agent:" + agent.Addr}); err != nil {
-			return err
-		}
+		e.pipe.Replace(part)
 	}
 	return nil
 }
@@ -481,25 +414,9 @@ func (e *extension) onExited() {
 	if inj == nil {
 		return
 	}
-	files, _, err := inj.Final()
-	if err != nil {
-		e.console("lockscope: reading the final profiles: " + err.Error())
-		return
-	}
-	for _, k := range []string{contention.KindMutex, contention.KindBlock} {
-		if data, ok := files[k]; ok {
-			e.builder.Clear(k)
-			if err := e.builder.AddProfile(k, data, contention.Source{Kind: k, Origin: "agent", Path: inj.RendezvousDir()}); err != nil {
-				e.console("lockscope: " + err.Error())
-			}
-		}
-	}
-	for _, k := range []string{"trace", "trace-window"} {
-		if data, ok := files[k]; ok {
-			if err := e.builder.AddTrace(bytes.NewReader(data), contention.Source{Kind: "trace", Origin: "agent"}); err != nil {
-				e.console("lockscope: " + err.Error())
-			}
-		}
+	_, errs := e.pipe.AgentFinal(e.ctx, inj, pipeline.FinalOptions{Path: inj.RendezvousDir()})
+	for _, err := range errs {
+		e.console("lockscope: " + err.Error())
 	}
 	e.rebuild(false)
 }
@@ -558,7 +475,7 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 		kinds = []string{contention.KindMutex, contention.KindBlock}
 	}
 	for _, k := range kinds {
-		if k != contention.KindMutex && k != contention.KindBlock && k != "trace" {
+		if k != contention.KindMutex && k != contention.KindBlock && k != contention.KindTrace {
 			return nil, badArgs(fmt.Errorf("unknown capture kind %q (want mutex, block or trace)", k))
 		}
 	}
@@ -591,39 +508,27 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 		seconds = 2
 	}
 	err := e.withProgress(ctx, "lockscope: capturing "+strings.Join(kinds, ", "), func(ctx context.Context) error {
+		// All kinds first, then the report: a cancel or a failure part
+		// way leaves the report as it was.
+		var parts []*report.Part
 		for _, k := range kinds {
-			var data []byte
+			var part *report.Part
 			var err error
-			src := contention.Source{Kind: k}
 			if agent != nil {
-				src.Origin, src.URL = "agent", "agent:"+agent.Addr
-				if k == "trace" {
-					src.DurationNs = int64(seconds * float64(time.Second))
-					data, err = agent.Trace(ctx, seconds)
-				} else {
-					data, err = agent.Profile(ctx, k)
-				}
+				part, err = e.pipe.FromAgent(ctx, agent, k, seconds)
 			} else {
-				u, uerr := capture.PprofURL(cfg.PprofURL, k)
-				if uerr != nil {
-					return uerr
-				}
-				src.Origin, src.URL = "url", u
-				data, err = capture.FetchURL(ctx, u, seconds, cfg.AllowHosts)
+				part, err = e.pipe.FetchURL(ctx, k, pipeline.URLOptions{Base: cfg.PprofURL, Seconds: seconds, AllowHosts: cfg.AllowHosts})
 			}
 			if err != nil {
 				return err
 			}
-			if k == "trace" {
-				e.builder.Clear("trace", contention.KindTraceBlocked, contention.KindTraceBlocks)
-				err = e.builder.AddTrace(bytes.NewReader(data), src)
-			} else {
-				e.builder.Clear(k)
-				err = e.builder.AddProfile(k, data, src)
-			}
-			if err != nil {
-				return err
-			}
+			parts = append(parts, part)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, part := range parts {
+			e.pipe.Replace(part)
 		}
 		return nil
 	})
@@ -648,10 +553,16 @@ func (e *extension) onLoad(ctx context.Context, raw json.RawMessage) (any, *reqE
 		return nil, badArgs(fmt.Errorf("a path of %d bytes is longer than any file system takes (%d); it begins %q",
 			len(args.Path), maxPath, dapx.Shorten(args.Path)))
 	}
-	var lerr error
 	err := e.withProgress(ctx, "lockscope: loading "+dapx.Shorten(args.Path), func(ctx context.Context) error {
-		lerr = e.loadFileErr(args.Path, args.Kind)
-		return lerr
+		part, err := e.pipe.LoadFile(ctx, args.Path, args.Kind)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err // cancelled at the last moment: the report stays as it was
+		}
+		e.pipe.Add(part)
+		return nil
 	})
 	if errors.Is(err, errCancelled) {
 		return nil, &reqError{id: dapx.ErrCancelled, summary: "Load cancelled", details: "the load was cancelled"}
@@ -669,39 +580,13 @@ const maxPath = 4096
 
 // loadFile loads a file listed in the launch; errors go to the console.
 func (e *extension) loadFile(path, kind string) {
-	if err := e.loadFileErr(path, kind); err != nil {
+	part, err := e.pipe.LoadFile(e.ctx, path, kind)
+	if err != nil {
 		e.console("lockscope: " + err.Error())
 		return
 	}
+	e.pipe.Add(part)
 	e.rebuild(false)
-}
-
-func (e *extension) loadFileErr(path, kind string) error {
-	in, err := capture.OpenInput(path)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if kind == "" {
-		kind = in.Kind
-	}
-	src := contention.Source{Path: path, Origin: "file"}
-	if kind == "trace" {
-		// Streamed: the analysis holds one generation, not the file.
-		src.Kind = "trace"
-		return e.builder.AddTrace(in, src)
-	}
-	data, _, err := capture.ReadInput(path)
-	if err != nil {
-		return err
-	}
-	if kind != contention.KindMutex && kind != contention.KindBlock && kind != "" && kind != "profile" {
-		return fmt.Errorf("%s: unknown kind %q (want mutex, block or trace)", path, kind)
-	}
-	if kind == "profile" {
-		kind = ""
-	}
-	return e.builder.AddProfile(kind, data, src)
 }
 
 // console writes a line to the client's Debug Console.

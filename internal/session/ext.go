@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -13,10 +12,9 @@ import (
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
-	"github.com/lockscope/lockscope/internal/crashrace"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/pipeline"
 	"github.com/lockscope/lockscope/internal/recipes"
-	"github.com/lockscope/lockscope/internal/report"
 	"github.com/lockscope/lockscope/internal/transport"
 )
 
@@ -30,7 +28,7 @@ type extension struct {
 	info launchInfo // guarded by s.mu
 
 	mu      sync.Mutex
-	builder *report.Builder
+	pipe    *pipeline.Pipeline
 	report  *contention.Report
 	sent    []byte // fingerprint of the last report event
 	stopped bool   // the debuggee is stopped (breakpoint, pause, crash)
@@ -38,14 +36,11 @@ type extension struct {
 	// startedOnce: Delve accepted a launch or attach in this session.
 	startedOnce bool
 	// requests cancels the lockscope/* requests in flight, by client seq.
-	requests  map[int]context.CancelFunc
-	inj       *capture.Injection
-	agent     *capture.Agent
-	goVersion string
-	races     *crashrace.RaceParser
-	nRaces    int
-	progress  map[string]context.CancelFunc // our progress ids -> cancel
-	indexDone chan struct{}                 // closed when the source index is loaded
+	requests map[int]context.CancelFunc
+	inj      *capture.Injection
+	agent    *capture.Agent
+	output   *pipeline.Output              // the debuggee's output, read for race reports
+	progress map[string]context.CancelFunc // our progress ids -> cancel
 
 	catchBPs    int            // second-writer breakpoints the client has set
 	catchByFile map[string]int // the same, per file
@@ -73,11 +68,10 @@ type extension struct {
 
 func newExtension(s *Session) *extension {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &extension{s: s, builder: report.NewBuilder(), report: contention.Empty(), ctx: ctx, cancel: cancel,
-		races: &crashrace.RaceParser{}, progress: map[string]context.CancelFunc{}, requests: map[int]context.CancelFunc{}}
-	e.builder.SetSuggester(e.suggest)
-	e.builder.SetSourceReader(os.ReadFile)
-	return e
+	p := pipeline.New()
+	return &extension{s: s, pipe: p, report: contention.Empty(), ctx: ctx, cancel: cancel,
+		output:   p.NewOutput(contention.Source{}),
+		progress: map[string]context.CancelFunc{}, requests: map[int]context.CancelFunc{}}
 }
 
 // track returns the context of a lockscope/* request, which a DAP cancel
@@ -182,10 +176,10 @@ func (e *extension) snapshot() *contention.Report {
 	return e.report
 }
 
-// rebuild builds the report from the builder and sends the lockscope/report
+// rebuild builds the report from the pipeline and sends the lockscope/report
 // event when it changed (or always, when force is set).
 func (e *extension) rebuild(force bool) *contention.Report {
-	r := e.builder.Build()
+	r := e.pipe.Build()
 	fp := fingerprint(r)
 	e.mu.Lock()
 	changed := !bytes.Equal(fp, e.sent)
@@ -214,7 +208,7 @@ func (e *extension) onReport(ctx context.Context, _ json.RawMessage) (any, *reqE
 }
 
 func (e *extension) onClear(ctx context.Context, _ json.RawMessage) (any, *reqError) {
-	e.builder.Clear()
+	e.pipe.Clear()
 	return e.rebuild(true), nil
 }
 
@@ -226,65 +220,11 @@ func (e *extension) onBreakpoints(ctx context.Context, raw json.RawMessage) (any
 	if args.File == "" || args.Line <= 0 {
 		return nil, badArgs(fmt.Errorf("lockscope/breakpoints needs a file and a line"))
 	}
-	r := e.snapshot()
-	body := dapx.BreakpointsResponseBody{Breakpoints: []contention.Breakpoint{}}
-	at := fmt.Sprintf("%s:%d", args.File, args.Line)
-	var target *contention.MapWrite
-	for i := range r.MapWrites {
-		if r.MapWrites[i].File == args.File && r.MapWrites[i].Line == args.Line {
-			target = &r.MapWrites[i]
-			break
-		}
+	bps, reason := e.pipe.BreakpointsAt(e.snapshot(), args.File, args.Line)
+	if bps == nil {
+		bps = []contention.Breakpoint{}
 	}
-	// Only the clicked write's own breakpoints: for an unguarded map a
-	// condition on every writer line made the runtime's crash win more
-	// often (internal/recipes measured 3/20 against 18/40 first-run catches),
-	// because Delve releases both writers together; crash restarts make up
-	// the rest.
-	for _, bp := range r.Breakpoints {
-		if bp.ForWrite == at || (bp.File == args.File && bp.Line == args.Line) {
-			body.Breakpoints = append(body.Breakpoints, bp)
-		}
-	}
-	if len(body.Breakpoints) > 0 {
-		return body, nil
-	}
-	// Not in the report (for example not contended): offer the recipe for
-	// the write at that line anyway, when there is one.
-	if target == nil {
-		if len(r.MapWrites) == 0 {
-			body.Reason = "the source index is not loaded yet (or the program has no map writes)"
-		} else {
-			body.Reason = fmt.Sprintf("no map write at %s", at)
-		}
-		return body, nil
-	}
-	e.mu.Lock()
-	gv := e.goVersion
-	e.mu.Unlock()
-	bps, err := recipes.ForWrite(*target, r.MapWrites, gv, recipes.Options{})
-	if err != nil {
-		body.Reason = err.Error()
-		return body, nil
-	}
-	body.Breakpoints = append(body.Breakpoints, bps...)
-	return body, nil
-}
-
-// suggest is the report builder's breakpoint suggester: recipes for every
-// contended or unguarded write, for the debuggee's Go version.
-func (e *extension) suggest(writes []contention.MapWrite) []contention.Breakpoint {
-	e.mu.Lock()
-	gv := e.goVersion
-	e.mu.Unlock()
-	if gv == "" {
-		return nil
-	}
-	bps, err := recipes.Suggest(writes, gv)
-	if err != nil {
-		e.s.log.Warn("breakpoint recipes", "err", err)
-	}
-	return bps
+	return dapx.BreakpointsResponseBody{Breakpoints: bps, Reason: reason}, nil
 }
 
 // observeResponse sees every response from Delve to the client.
@@ -424,14 +364,8 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 
 // onOutput feeds the program's output to the race report parser.
 func (e *extension) onOutput(text string) {
-	_, _ = e.races.Write([]byte(text))
-	races := e.races.Races()
-	e.mu.Lock()
-	fresh := races[min(e.nRaces, len(races)):]
-	e.nRaces = len(races)
-	e.mu.Unlock()
-	if len(fresh) > 0 {
-		e.builder.AddRaces(fresh, contention.Source{Kind: "race", Origin: "output"})
+	_, _ = e.output.Write([]byte(text))
+	if e.output.Races() > 0 {
 		e.goAsync(func() { e.rebuild(false) })
 	}
 }
@@ -474,7 +408,7 @@ func (e *extension) onException(thread int, h transport.Header, msg []byte) {
 	}
 	// Delve quotes the reason: "\"concurrent map writes\"".
 	reason := strings.Trim(info.Body.Description, `"`)
-	if crashrace.IsMapCrash(reason) && e.shouldRestart() {
+	if pipeline.IsMapCrash(reason) && e.shouldRestart() {
 		if err := e.restartAfterCrash(reason); err != nil {
 			e.console("lockscope: could not restart after the crash: " + err.Error())
 		}
@@ -504,13 +438,11 @@ func (e *extension) onException(thread int, h transport.Header, msg []byte) {
 	for _, f := range st.Body.StackFrames {
 		frames = append(frames, contention.Frame{Function: f.Name, File: f.Source.Path, Line: f.Line})
 	}
-	c, ok := crashrace.CrashFromStop("fatal error: "+reason, frames, int64(thread))
+	ok := e.pipe.CrashStop(reason, frames, int64(thread))
 	forward()
-	if !ok {
-		return
+	if ok {
+		e.rebuild(true)
 	}
-	e.builder.SetCrash(c, contention.Source{Kind: "crash", Origin: "delve"})
-	e.rebuild(true)
 }
 
 // MaxCrashRestarts bounds how often one session restarts a program whose
@@ -637,6 +569,7 @@ func (e *extension) goAsync(f func()) {
 func (e *extension) close() {
 	e.cancel()
 	e.wg.Wait()
+	e.pipe.Close()
 	e.mu.Lock()
 	inj := e.inj
 	e.inj = nil

@@ -30,6 +30,10 @@ type launchPlan struct {
 	dlvPath string // the launch's own dlvPath attribute
 }
 
+// testHookLaunch, when set by a test, runs at the start of every launch
+// (a test makes it panic).
+var testHookLaunch func()
+
 // onLaunch rewrites a launch or attach request before Delve sees it:
 //   - it strips the lockscope attribute (and dlvPath) and acts on them;
 //   - it makes a relative program absolute and, unless dlvCwd is set, builds
@@ -39,9 +43,21 @@ type launchPlan struct {
 //     launch chose otherwise, so nothing but DAP ever reaches our stdout;
 //   - it lets the extension add the capture agent and -race.
 //
-// It runs off the client read loop (it may build an overlay or start an
-// external dlv); the client waits for the answer before it goes on.
+// It runs off the client read loop, in a goroutine of goRequest (it may
+// build an overlay or start an external dlv); the client's next requests
+// are held until it is done.
 func (s *Session) onLaunch(h transport.Header, msg []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Undo what the launch had set up (the agent's folder), then
+			// let goRequest answer the request.
+			s.ext.launchFailed()
+			panic(r)
+		}
+	}()
+	if testHookLaunch != nil {
+		testHookLaunch()
+	}
 	if s.ext.hasStarted() {
 		// Delve refuses it too, but only after lockscope had prepared an
 		// agent folder for it: one folder left per attempt.

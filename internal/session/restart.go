@@ -98,7 +98,7 @@ func (e *extension) restartConfig(raw json.RawMessage) (json.RawMessage, error) 
 // forgetRun drops what the ended program left in the report and the
 // breakpoint requests, which the client sends again to the new Delve.
 func (e *extension) forgetRun() {
-	e.builder.Clear()
+	e.pipe.Clear()
 	e.mu.Lock()
 	e.bpRequests = nil
 	e.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,8 +67,11 @@ type backendConn struct {
 
 // Session is one client's debug session.
 type Session struct {
-	opts Options
-	log  *slog.Logger
+	// requests are the request handlers running off the read loop
+	// (goRequest).
+	requests sync.WaitGroup
+	opts     Options
+	log      *slog.Logger
 
 	cr *transport.Reader
 	cw *transport.Writer
@@ -182,6 +186,10 @@ func (s *Session) Serve(ctx context.Context) error {
 		s.log.Info("stopping on signal; disconnecting from Delve")
 		s.disconnectBackend()
 	}
+	// Requests still running end with the extension's context; the
+	// session waits for them, so that none outlives it.
+	s.ext.cancel()
+	s.requests.Wait()
 	s.ext.close()
 	s.mu.Lock()
 	bc := s.backend
@@ -193,6 +201,26 @@ func (s *Session) Serve(ctx context.Context) error {
 	}
 	s.removeWorkDir()
 	return nil
+}
+
+// goRequest runs a request's handler off the read loop: a launch builds
+// the program, and a lockscope/* request may capture for seconds. Serve
+// waits for it before returning, and a panic in it becomes an error
+// response, with its stack in the log: one request never kills the
+// session (Delve's recoverPanic does the same per request).
+func (s *Session) goRequest(h transport.Header, f func()) {
+	s.requests.Add(1)
+	go func() {
+		defer s.requests.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic in a request", "command", h.Command, "panic", r, "stack", string(debug.Stack()))
+				s.sendError(h.Seq, h.Command, dapx.ErrInternal, "Internal error",
+					fmt.Sprintf("lockscope failed while handling %s: %v", h.Command, r), true)
+			}
+		}()
+		f()
+	}()
 }
 
 // disconnectBackend asks Delve to end its session with default semantics,
@@ -333,17 +361,17 @@ func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 	switch {
 	case strings.HasPrefix(h.Command, dapx.Prefix):
 		ctx := s.ext.track(h.Seq)
-		go s.ext.handle(ctx, h, msg)
+		s.goRequest(h, func() { s.ext.handle(ctx, h, msg) })
 		return false
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
 	case h.Command == "restart" && s.ext.relaunches():
 		// Off the read loop: it builds the program again.
 		s.hold()
-		go func() {
+		s.goRequest(h, func() {
 			defer s.release()
 			s.onRestart(h, msg)
-		}()
+		})
 		return true
 	case h.Command == "setBreakpoints" || h.Command == "setFunctionBreakpoints" ||
 		h.Command == "setExceptionBreakpoints" || h.Command == "setInstructionBreakpoints":
@@ -372,10 +400,10 @@ func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 		// off the read loop so that the client is never blocked on it,
 		// and hold what follows until the launch is on its way to Delve.
 		s.hold()
-		go func() {
+		s.goRequest(h, func() {
 			defer s.release()
 			s.onLaunch(h, msg)
-		}()
+		})
 		return true
 	}
 	s.forward(h, msg, origin{clientSeq: h.Seq, command: h.Command})

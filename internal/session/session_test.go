@@ -218,26 +218,9 @@ func TestHandlerPanicIsAnErrorResponse(t *testing.T) {
 		t.Fatalf("panicking handler answered %s, want internal error 7003", resp.Raw)
 	}
 	r.s.ext.mu.Lock()
-	r.s.ext.report = r.s.ext.builder.Build()
+	r.s.ext.report = r.s.ext.pipe.Build()
 	r.s.ext.mu.Unlock()
 	r.c.Call(t, "lockscope/report", nil)
-}
-
-// A Go version with no known runtime layout is said plainly in the report,
-// and no breakpoint is guessed.
-func TestUnknownGoVersionIsSaid(t *testing.T) {
-	r := start(t)
-	r.s.ext.checkGoVersion("go1.40.1")
-	rep := r.s.ext.rebuild(false)
-	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "no known runtime layout") {
-		t.Fatalf("notes %q: want one saying the layout is unknown", rep.Notes)
-	}
-	r.s.ext.mu.Lock()
-	r.s.ext.goVersion = "go1.40.1"
-	r.s.ext.mu.Unlock()
-	if bps := r.s.ext.suggest(nil); len(bps) != 0 {
-		t.Fatalf("suggested %v for an unknown runtime", bps)
-	}
 }
 
 // A capture asked while the program is stopped or after it exited answers
@@ -321,5 +304,34 @@ func TestThreadsLeaveOutTheAgent(t *testing.T) {
 	r.s.mu.Unlock()
 	if got := ask(); !slices.Equal(got, []int{1, 7, 8, 12}) {
 		t.Errorf("with showAgentGoroutines: threads %v, want all four", got)
+	}
+}
+
+// A panic while preparing a launch becomes an error response for that
+// launch; the requests held behind it go on, and Serve still returns when
+// Delve leaves (the launch's goroutine is the session's own).
+func TestPanickingLaunchIsAnErrorResponse(t *testing.T) {
+	testHookLaunch = func() { panic("launch hook exploded") }
+	t.Cleanup(func() { testHookLaunch = nil })
+	r := start(t)
+	seq := r.c.Send("launch", map[string]any{"mode": "exec", "program": "/nonexistent"})
+	next := r.c.Send("threads", nil)
+	resp := r.c.Response(t, seq)
+	if resp.Success || resp.ErrorID() != dapx.ErrInternal || !strings.Contains(string(resp.Raw), "launch hook exploded") {
+		t.Fatalf("panicking launch answered %s, want internal error %d naming the panic", resp.Raw, dapx.ErrInternal)
+	}
+	h, _ := r.read(t)
+	if h.Command != "threads" {
+		t.Fatalf("backend got %q after the failed launch, want the held threads request", h.Command)
+	}
+	r.respond(t, h.Seq, "threads", map[string]any{"threads": []any{}})
+	if resp := r.c.Response(t, next); !resp.Success {
+		t.Fatalf("threads after the failed launch: %s", resp.Raw)
+	}
+	r.bconn.Close()
+	select {
+	case <-r.served:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve did not return after Delve left")
 	}
 }

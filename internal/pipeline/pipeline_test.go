@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
+)
+
+// The source index is built with the build's own flags: a map write in a
+// file behind a build tag is in the report exactly when the build has the
+// tag. (The session once indexed without the launch's buildFlags, and
+// reported other writes than `analyze --build-flags` did.)
+func TestIndexUsesTheBuildFlags(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "tagged")
+	extra := filepath.Join(dir, "extra.go")
+	tagged := testutil.MarkerLine(t, extra, "tagged-write")
+	untagged := testutil.MarkerLine(t, filepath.Join(dir, "main.go"), "untagged-write")
+	for _, tc := range []struct {
+		flags      []string
+		wantTagged bool
+	}{
+		{nil, false},
+		{[]string{"-tags=lockscope_extra"}, true},
+	} {
+		p := New()
+		p.StartIndex(dir, IndexOptions{BuildFlags: tc.flags}, nil)
+		if !p.WaitIndex(context.Background()) {
+			t.Fatal("WaitIndex gave up")
+		}
+		r := p.Build()
+		gotTagged, gotUntagged := false, false
+		for _, w := range r.MapWrites {
+			gotTagged = gotTagged || (w.File == extra && w.Line == tagged)
+			gotUntagged = gotUntagged || (filepath.Base(w.File) == "main.go" && w.Line == untagged)
+		}
+		if !gotUntagged || gotTagged != tc.wantTagged {
+			t.Errorf("flags %q: write at extra.go:%d found %v (want %v), main.go:%d found %v; writes %+v",
+				tc.flags, tagged, gotTagged, tc.wantTagged, untagged, gotUntagged, r.MapWrites)
+		}
+		p.Close()
+	}
+}
+
+// A Go version with no known runtime layout is said plainly in the
+// report, and no breakpoint is guessed.
+func TestUnknownGoVersionIsSaid(t *testing.T) {
+	p := New()
+	p.SetGoVersion("go1.40.1")
+	r := p.Build()
+	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "no known runtime layout") {
+		t.Fatalf("notes %q: want one saying the layout is unknown", r.Notes)
+	}
+	w := contention.MapWrite{File: "/x/main.go", Line: 3, Function: "main.f", Map: "m", Unguarded: true}
+	if bps := p.suggest([]contention.MapWrite{w}); len(bps) != 0 {
+		t.Fatalf("suggested %v for an unknown runtime", bps)
+	}
+	p.SetGoVersion("")
+	if r := p.Build(); !strings.Contains(strings.Join(r.Notes, "\n"), "Go version is unknown") {
+		t.Fatalf("notes %q: want one saying the version is unknown", r.Notes)
+	}
+}
+
+// A file of the wrong kind, or a kind lockscope does not know, is an
+// input error naming the file; nothing joins the report.
+func TestLoadFileRefusesTheWrongKind(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	profile := filepath.Join(root, "testdata", "profiles", "ledger.mutex.pb.gz")
+	trace := filepath.Join(root, "testdata", "traces", "ledger.trace")
+	for _, tc := range []struct{ path, kind, want string }{
+		{profile, contention.KindTrace, "given as a trace but it is a pprof profile"},
+		{trace, contention.KindMutex, "given as a mutex profile but it is an execution trace"},
+		{trace, "cpu", `unknown kind "cpu"`},
+		{filepath.Join(root, "testdata", "nope.pb.gz"), "", "no such file"},
+		{root, "", "is a directory"},
+	} {
+		p := New()
+		_, err := p.LoadFile(context.Background(), tc.path, tc.kind)
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadFile(%s, %q): err %v, want an InputError saying %q", filepath.Base(tc.path), tc.kind, err, tc.want)
+		}
+	}
+	// The right kinds, and "" telling from the file.
+	p := New()
+	for _, tc := range []struct{ path, kind, want string }{
+		{profile, "", contention.KindMutex},
+		{profile, "profile", contention.KindMutex},
+		{trace, "", contention.KindTrace},
+	} {
+		part, err := p.LoadFile(context.Background(), tc.path, tc.kind)
+		if err != nil || part.Kind() != tc.want {
+			t.Fatalf("LoadFile(%s, %q): kind %v, err %v; want %s", filepath.Base(tc.path), tc.kind, part, err, tc.want)
+		}
+	}
+}
+
+// A cancelled load leaves the report as it was.
+func TestCancelledLoadChangesNothing(t *testing.T) {
+	trace := filepath.Join(testutil.ModuleRoot(t), "testdata", "traces", "ledger.trace")
+	p := New()
+	before := p.Build()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	part, err := p.LoadFile(ctx, trace, "")
+	if !errors.Is(err, context.Canceled) || part != nil {
+		t.Fatalf("cancelled load: part %v, err %v; want context.Canceled and no part", part, err)
+	}
+	if after := p.Build(); len(after.Sources) != len(before.Sources) || len(after.Hotspots) != 0 {
+		t.Fatalf("a cancelled load changed the report: %d sources, %d hotspots", len(after.Sources), len(after.Hotspots))
+	}
+}
+
+// The program's output is read as it comes: a race report joins the
+// report when it completes, once, and a crash at the end is found on
+// Close. The texts are recorded from real runs (testdata/crashrace).
+func TestOutputRacesAndCrash(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "crashrace")
+	race, err := os.ReadFile(filepath.Join(dir, "crashread-race.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash, err := os.ReadFile(filepath.Join(dir, "crashmap.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New()
+	out := p.NewOutput(contention.Source{Path: "/prog"})
+	// In odd pieces, as pipes deliver it.
+	for rest := race; len(rest) > 0; {
+		n := min(len(rest), 777)
+		out.Write(rest[:n])
+		rest = rest[n:]
+	}
+	first := out.Races()
+	if first == 0 {
+		t.Fatal("no race after the whole report was written")
+	}
+	if n := out.Races(); n != 0 {
+		t.Fatalf("the same races added again (%d more)", n)
+	}
+	out.Write(crash)
+	crashed, races := out.Close()
+	r := p.Build()
+	if !crashed || r.Crash == nil || r.Crash.Reason != "concurrent map writes" {
+		t.Fatalf("crash %v, report crash %+v; want the concurrent map writes", crashed, r.Crash)
+	}
+	if races != first || len(r.Races) != first {
+		t.Fatalf("%d races in all, %d in the report; want %d", races, len(r.Races), first)
+	}
+}

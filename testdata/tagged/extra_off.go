@@ -1,0 +1,5 @@
+//go:build !lockscope_extra
+
+package main
+
+func extra() {}

@@ -10,7 +10,7 @@ import "sort"
 // Spacing of the layout, in SVG user units (pixels).
 const (
 	layerGap = 150.0 // between two layers, with room for the edges' labels
-	nodeGap  = 28.0 // between two nodes of a layer
+	nodeGap  = 28.0  // between two nodes of a layer
 	margin   = 24.0
 )
 

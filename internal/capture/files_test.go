@@ -1,3 +1,7 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+// The test makes a named pipe.
+
 package capture
 
 import (

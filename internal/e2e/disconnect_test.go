@@ -142,7 +142,7 @@ func runDisconnectCase(t *testing.T, dc disconnectCase, bin string) {
 			c.Stopped(t)
 		case "exited":
 			// Delve passes the signal on; the program dies of it.
-			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			if err := kill(pid, syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -217,7 +216,7 @@ func processPid(t testing.TB, c *daptest.Client) int {
 }
 
 func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
+	if err := kill(pid, 0); err != nil {
 		return false
 	}
 	// A zombie is not alive.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -143,11 +142,11 @@ func BenchmarkBombPeakRSS(b *testing.B) {
 			if err != nil {
 				b.Fatalf("helper: %v\n%s", err, out)
 			}
-			ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			mb, ok := childPeakRSSMB(cmd.ProcessState)
 			if !ok {
 				b.Skip("no rusage on this platform")
 			}
-			b.ReportMetric(float64(ru.Maxrss)/1024, in.name+"-peakRSS-MB") // Linux reports KiB
+			b.ReportMetric(mb, in.name+"-peakRSS-MB")
 		}
 	}
 }

@@ -1,14 +1,12 @@
 package session
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // The session's work folder. Everything a session writes outside the
@@ -109,7 +107,7 @@ func ownerGone(line string) bool {
 	if err != nil || pid <= 0 {
 		return false
 	}
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+	if processGone(pid) {
 		return true
 	}
 	if len(f) > 1 {

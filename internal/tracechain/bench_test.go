@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -203,11 +202,10 @@ func BenchmarkAnalyze(b *testing.B) {
 		b.Fatalf("%s -pprof=sync: %v\n%s", tool, err, stderr.String())
 	}
 	toolS := time.Since(start).Seconds()
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	toolCPU := tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+	toolCPU := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	// Maxrss is at least this process's RSS at the spawn (see
 	// childResult); go tool trace's own peak is far above that.
-	toolRSS := float64(ru.Maxrss) / 1024
+	toolRSS := childMaxRSSMB(cmd.ProcessState)
 	b.Logf("go tool trace -pprof=sync: %.2f s wall, %.2f s CPU, peak RSS %.0f MB", toolS, toolCPU, toolRSS)
 	b.Logf("ratios: Analyze/read loop %.2fx wall, %.2fx CPU (target <= 1.2); Analyze/go tool trace %.2fx wall, %.2fx CPU (target <= 0.35); RSS %.0f MB vs %.0f MB (target <= 150 MB)",
 		analyzeS/readS, analyzeCPU/readCPU, analyzeS/toolS, analyzeCPU/toolCPU, rss, toolRSS)
@@ -232,16 +230,6 @@ func measure(f func()) (wall, cpu float64) {
 	f()
 	return time.Since(t0).Seconds(), processCPU() - c0
 }
-
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
-}
-
-func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
 
 func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)

@@ -262,7 +262,7 @@ func TestAnalyzeDuration(t *testing.T) {
 	r := analyze(t, "--json", "--no-index", "--duration", "1500ms", "--trace-seconds", "0.5", fixture(t, "ledger"), "--", "-d", "0")
 	mustOK(t, r)
 	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), main, markerLine(t, main, "lockscope:hot-unlock"), "main.deposit")
-	if !strings.Contains(r.stderr, "stopped by lockscope after 1.5s") {
+	if !strings.Contains(r.stderr, "stopped by lockscope (--duration 1.5s) after ") {
 		t.Errorf("progress does not say the program was stopped:\n%s", r.stderr)
 	}
 	m := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(r.stderr)
@@ -540,7 +540,7 @@ func TestAnalyzeInterrupt(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "stopped by lockscope on interrupt") {
+	if !strings.Contains(stderr, "stopped by lockscope (interrupt)") {
 		t.Errorf("progress does not say the program was stopped on interrupt:\n%s", stderr)
 	}
 	var r contention.Report

@@ -440,8 +440,7 @@ func TestDelveUnguardedCatchRate(t *testing.T) {
 	n := 0
 	fmt.Sscan(os.Getenv("LOCKSCOPE_CATCH_RUNS"), &n)
 	if n <= 0 {
-		t.Log("set LOCKSCOPE_CATCH_RUNS=20 to measure the catch rate")
-		return
+		t.Skip("a measurement, not a check: set LOCKSCOPE_CATCH_RUNS=20 to run it")
 	}
 	writes := indexed(t, "crashmap")
 	bin := buildProg(t, "crashmap")
@@ -540,73 +539,190 @@ func TestDelveExpressionsEvaluate(t *testing.T) {
 	t.Logf("evaluated the recipes at %d write lines", len(checked))
 }
 
-// TestDelveOlderRuntime proves the pre-Go 1.24 layouts (sync.Mutex.state,
-// RWMutex.w.state, runtime.hmap flags) on programs built by an older
-// toolchain. It needs that toolchain, which the go command downloads as a
-// module: set LOCKSCOPE_OLD_TOOLCHAIN=go1.23.12 to run it.
+// TestDelveOlderRuntime proves the layouts from before Go 1.24
+// (sync.Mutex.state, RWMutex.w.state, runtime.hmap.flags) with real Delve on
+// programs built by a real older toolchain: Go 1.19 from Debian's
+// golang-1.19-go package, which the test downloads with apt-get (see
+// [debianGo]). Go 1.19 has the same Mutex, RWMutex.w and hmap as Go 1.20 to
+// 1.23; only RWMutex.readerCount differs (a plain int32 there, an
+// atomic.Int32 read as readerCount.v from Go 1.20, which every test above
+// proves on the current toolchain). A toolchain that cannot be had fails the
+// test: the old recipes are never taken on trust.
+//
+// LOCKSCOPE_OLD_TOOLCHAINS adds Go releases fetched by the go command
+// through GOTOOLCHAIN (for example "go1.22.12 go1.23.12"), where the module
+// proxy serves them.
 func TestDelveOlderRuntime(t *testing.T) {
-	tc := os.Getenv("LOCKSCOPE_OLD_TOOLCHAIN")
-	if tc == "" {
-		t.Log("set LOCKSCOPE_OLD_TOOLCHAIN=go1.23.12 to prove the pre-1.24 recipes")
-		return
+	tcs := []oldToolchain{debianGo(t)}
+	for _, v := range strings.Fields(os.Getenv("LOCKSCOPE_OLD_TOOLCHAINS")) {
+		tcs = append(tcs, oldToolchain{name: v, goCmd: "go", env: []string{"GOTOOLCHAIN=" + v}})
 	}
 	dlvFlags = []string{"--check-go-version=false"}
 	defer func() { dlvFlags = nil }()
-	for _, c := range []struct {
-		rel, marker string
-		parked      []string
-	}{
-		{"ledger", "hot-write", []string{"sync.(*Mutex).Lock"}},
-		{"rwcache", "rw-write", []string{"sync.(*RWMutex).Lock", "sync.(*RWMutex).RLock"}},
-		{"crashmap", "crash-hit", nil},
-	} {
-		t.Run(c.rel, func(t *testing.T) {
-			writes := indexed(t, c.rel)
-			w := writeAtMarker(t, writes, c.marker)
-			// Copy the program into a module the old toolchain accepts, and
-			// move the writes there.
-			dir := t.TempDir()
-			src := filepath.Dir(w.File)
-			files, _ := filepath.Glob(filepath.Join(src, "*.go"))
-			for _, f := range files {
-				b, err := os.ReadFile(f)
+	for _, tc := range tcs {
+		for _, c := range []struct {
+			rel, marker string
+			parked      []string
+		}{
+			{"ledger", "hot-write", []string{"sync.(*Mutex).Lock"}},
+			{"rwcache", "rw-write", []string{"sync.(*RWMutex).Lock", "sync.(*RWMutex).RLock"}},
+			{"crashmap", "crash-hit", nil},
+		} {
+			t.Run(tc.name+"/"+c.rel, func(t *testing.T) {
+				writes, bin := buildOld(t, tc, c.rel)
+				w := writeAtMarker(t, writes, c.marker)
+				gov, err := GoVersionOfBinary(bin)
 				if err != nil {
 					t.Fatal(err)
 				}
-				os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644)
-			}
-			os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module old\n\ngo 1.21\n"), 0o644)
-			for i := range writes {
-				writes[i].File = filepath.Join(dir, filepath.Base(writes[i].File))
-				for j := range writes[i].Writers {
-					writes[i].Writers[j].File = filepath.Join(dir, filepath.Base(writes[i].Writers[j].File))
+				rt, err := ParseGoVersion(gov)
+				if err != nil || rt.SwissMaps || rt.InnerMutex {
+					t.Fatalf("%s parsed as %+v, %v; want the old layouts", gov, rt, err)
 				}
-			}
-			w = writeAtMarker(t, writes, c.marker)
-			bin := filepath.Join(dir, c.rel)
-			cmd := exec.Command("go", "build", "-gcflags=all=-N -l", "-o", bin, ".")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+tc, "GOFLAGS=")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("building with %s: %v\n%s", tc, err, b)
-			}
-			gov, err := GoVersionOfBinary(bin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rt, err := ParseGoVersion(gov)
-			if err != nil || rt.SwissMaps || rt.InnerMutex {
-				t.Fatalf("%s parsed as %+v, %v; want the old layouts", gov, rt, err)
-			}
-			if c.parked != nil {
-				proveContendedIn(t, writes, w, bin, 4, c.parked...)
-				return
-			}
-			used, err := catchWrite(t, writes, w, bin, Options{}, Restarts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%s: caught after %d runs", gov, used)
-		})
+				if c.parked != nil {
+					proveContendedIn(t, writes, w, bin, 4, c.parked...)
+					return
+				}
+				used, err := catchWrite(t, writes, w, bin, Options{}, Restarts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s: caught after %d runs", gov, used)
+			})
+		}
 	}
+}
+
+// oldToolchain is a Go release older than the one running the tests.
+type oldToolchain struct {
+	name  string   // the subtest's name
+	goCmd string   // its go command
+	env   []string // what its go command needs in the environment
+}
+
+// debianVersion is the Go release of Debian's oldest golang package that
+// the recipes know, and debianPackages the packages that hold it: the
+// compiler and tools, and the standard library's source.
+const debianVersion = "1.19"
+
+var debianPackages = []string{"golang-" + debianVersion + "-go", "golang-" + debianVersion + "-src"}
+
+var (
+	debianGoOnce sync.Once
+	debianGoRoot string
+	debianGoErr  error
+)
+
+// debianGo returns Debian's Go 1.19. Its packages are downloaded with
+// apt-get (which needs no root for a download) and unpacked with dpkg-deb
+// into the user's cache, once per machine; nothing is installed. A
+// download that fails is retried after an apt-get update when the test
+// runs as root (a fresh machine has no package lists); otherwise the test
+// fails and says how to fix it.
+func debianGo(t *testing.T) oldToolchain {
+	t.Helper()
+	debianGoOnce.Do(func() { debianGoRoot, debianGoErr = fetchDebianGo() })
+	if debianGoErr != nil {
+		t.Fatalf("the pre-1.24 recipes are proven on Go %s from Debian's %s: %v", debianVersion, strings.Join(debianPackages, " and "), debianGoErr)
+	}
+	return oldToolchain{
+		name:  "go" + debianVersion,
+		goCmd: filepath.Join(debianGoRoot, "bin", "go"),
+		env:   []string{"GOROOT=" + debianGoRoot, "GOTOOLCHAIN=local"},
+	}
+}
+
+func fetchDebianGo() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "lockscope-tools", "debian-golang-"+debianVersion)
+	goroot := filepath.Join(dir, "usr", "lib", "go-"+debianVersion)
+	if _, err := os.Stat(filepath.Join(goroot, "bin", "go")); err == nil {
+		return goroot, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	// Unpack beside the cache and rename, so that a test process running at
+	// the same time never sees half a toolchain.
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "debian-golang-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	download := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", append([]string{"download"}, debianPackages...)...)
+		cmd.Dir = tmp
+		return cmd.CombinedOutput()
+	}
+	out, err := download()
+	if err != nil && os.Geteuid() == 0 {
+		if upd, uerr := exec.Command("apt-get", "update").CombinedOutput(); uerr != nil {
+			return "", fmt.Errorf("apt-get update: %w\n%s", uerr, upd)
+		}
+		out, err = download()
+	}
+	if err != nil {
+		return "", fmt.Errorf("apt-get download %s: %w\n%s(run apt-get update first if the package lists are missing)", strings.Join(debianPackages, " "), err, out)
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
+	if len(debs) != len(debianPackages) {
+		return "", fmt.Errorf("apt-get download left %q, want one .deb for each of %v", debs, debianPackages)
+	}
+	root := filepath.Join(tmp, "root")
+	for _, deb := range debs {
+		if out, err := exec.Command("dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("dpkg-deb -x %s: %w\n%s", filepath.Base(deb), err, out)
+		}
+	}
+	if err := os.Rename(root, dir); err != nil {
+		if _, serr := os.Stat(filepath.Join(goroot, "bin", "go")); serr == nil {
+			return goroot, nil // another test process got there first
+		}
+		return "", err
+	}
+	return goroot, nil
+}
+
+// buildOld copies testdata/<rel> into a module of its own (an old go
+// command refuses lockscope's go.mod), builds it with tc, optimisations
+// and inlining off, and returns the copy's map writes and the binary.
+func buildOld(t *testing.T, tc oldToolchain, rel string) ([]contention.MapWrite, string) {
+	t.Helper()
+	writes := indexed(t, rel)
+	dir := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(testutil.ModuleRoot(t), "testdata", rel, "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files in testdata/%s (%v)", rel, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module old\n\ngo 1.19\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The writes move with their files.
+	for i := range writes {
+		writes[i].File = filepath.Join(dir, filepath.Base(writes[i].File))
+		for j := range writes[i].Writers {
+			writes[i].Writers[j].File = filepath.Join(dir, filepath.Base(writes[i].Writers[j].File))
+		}
+	}
+	bin := filepath.Join(dir, rel)
+	cmd := exec.Command(tc.goCmd, "build", "-gcflags=all=-N -l", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	cmd.Env = append(cmd.Env, tc.env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building testdata/%s with %s: %v\n%s", rel, tc.name, err, b)
+	}
+	return writes, bin
 }

@@ -71,15 +71,17 @@ type Runtime struct {
 	// InnerMutex is true when sync.Mutex wraps internal/sync.Mutex (1.24+).
 	InnerMutex bool
 	// AtomicReaderCount is true when RWMutex.readerCount is an atomic.Int32
-	// (1.20+).
+	// (1.20+); before, it is a plain int32.
 	AtomicReaderCount bool
 }
 
 // Known layouts: the recipes were written against these releases' sources
-// and verified with Delve on the newest. Newer releases get an error until
-// their layouts are checked.
+// and are proven with Delve on programs built by the newest and by Go 1.19
+// (TestDelveOlderRuntime), whose Mutex, RWMutex.w and hmap are those of
+// Go 1.20 to 1.23. Other releases get an error until their layouts are
+// checked.
 const (
-	minMinor = 20
+	minMinor = 19
 	maxMinor = 26
 )
 
@@ -87,7 +89,7 @@ var versionRE = regexp.MustCompile(`^go(\d+)\.(\d+)(?:\.(\d+)|(?:rc|beta)\d+)?$`
 
 // ParseGoVersion parses a Go version as runtime.Version and debug/buildinfo
 // print it, including an " X:exp1,exp2" experiments suffix. It fails on
-// versions whose runtime layout is not known (older than go1.20, newer than
+// versions whose runtime layout is not known (older than go1.19, newer than
 // go1.26, devel builds, garbage).
 func ParseGoVersion(v string) (Runtime, error) {
 	rt := Runtime{Version: v}
@@ -127,7 +129,7 @@ func ParseGoVersion(v string) (Runtime, error) {
 func GoVersionOfBinary(path string) (string, error) {
 	bi, err := buildinfo.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("recipes: reading the Go version of %s: %v", path, err)
+		return "", fmt.Errorf("recipes: reading the Go version of %s: %w", path, err)
 	}
 	v := bi.GoVersion
 	if !strings.Contains(v, " X:") {

@@ -1,6 +1,8 @@
 package recipes
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,7 +27,8 @@ func TestParseGoVersion(t *testing.T) {
 		{"go1.20", true, false, false, true},
 		{"go1.26.8 X:noswissmap", false, false, false, false},
 		{"go1.23.1 X:swissmap", false, false, false, false},
-		{"go1.19.13", false, false, false, false},
+		{"go1.19.13", true, false, false, false},
+		{"go1.18.10", false, false, false, false},
 		{"go1.40.0", false, false, false, false},
 		{"go1.27.0", false, false, false, false},
 		{"devel go1.27-abcdef", false, false, false, false},
@@ -63,6 +66,10 @@ func TestGoVersionOfBinary(t *testing.T) {
 	os.WriteFile(notBin, []byte("#!/bin/sh\n"), 0o755)
 	if _, err := GoVersionOfBinary(notBin); err == nil || !strings.Contains(err.Error(), notBin) {
 		t.Errorf("GoVersionOfBinary(non-binary) error = %v, want one naming the file", err)
+	}
+	// A caller can tell a missing binary from one that is not Go.
+	if _, err := GoVersionOfBinary(filepath.Join(t.TempDir(), "absent")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("GoVersionOfBinary(absent) error = %v, want one that wraps fs.ErrNotExist", err)
 	}
 }
 
@@ -134,6 +141,7 @@ func TestRWMutexRecipeByVersion(t *testing.T) {
 	for _, tc := range []struct{ v, cond string }{
 		{"go1.26.8", "(c.mu.w.mu.state >> 3) + (c.mu.readerCount.v + 1073741824) >= 2"},
 		{"go1.23.4", "(c.mu.w.state >> 3) + (c.mu.readerCount.v + 1073741824) >= 2"},
+		{"go1.19.8", "(c.mu.w.state >> 3) + (c.mu.readerCount + 1073741824) >= 2"},
 	} {
 		if bp := one(t, rw, nil, tc.v, Options{}); bp.Condition != tc.cond {
 			t.Errorf("%s: condition %q, want %q", tc.v, bp.Condition, tc.cond)

@@ -137,8 +137,8 @@ type Injection struct {
 	Env map[string]string
 	// Dir is the temp dir: overlay, agent source and rendezvous files.
 	Dir string
-	// PackageDir and Package name where the agent went.
-	PackageDir, Package string
+	// PackageDir is the folder of the package the agent joined.
+	PackageDir string
 
 	rendezvous string
 	lifeline   *os.File // the pipe's write end lockscope holds; nil without Lifeline
@@ -180,7 +180,6 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 	inj := &Injection{
 		Dir:        dir,
 		PackageDir: pkgDir,
-		Package:    pkgName,
 		rendezvous: filepath.Join(dir, "rendezvous"),
 	}
 	fail := func(err error) (*Injection, error) {

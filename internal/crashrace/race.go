@@ -20,9 +20,9 @@ const (
 	MaxReportLines = 2000
 	// MaxRaceFrames is the most frames kept per stack.
 	MaxRaceFrames = 64
-	// MaxRaces is the most reports kept; later ones are counted in
-	// [RaceParser.Dropped]. The race detector itself reports each pair of
-	// racing statements once.
+	// MaxRaces is the most reports kept; later ones are dropped. The race
+	// detector itself reports each pair of racing statements once, so a run
+	// that reaches the limit has shown plenty already.
 	MaxRaces = 1000
 )
 
@@ -61,11 +61,10 @@ const (
 // The zero value is ready to use. Its methods may be called from several
 // goroutines: output may stream in on one while another asks for Races.
 type RaceParser struct {
-	mu      sync.Mutex
-	lines   lines
-	cur     *raceReport
-	races   []contention.Race
-	dropped int
+	mu    sync.Mutex
+	lines lines
+	cur   *raceReport
+	races []contention.Race
 }
 
 // raceReport is a report being read.
@@ -119,14 +118,6 @@ func (p *RaceParser) Races() []contention.Race {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]contention.Race(nil), p.races...)
-}
-
-// Dropped returns how many ended reports were not kept because MaxRaces
-// were kept already.
-func (p *RaceParser) Dropped() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.dropped
 }
 
 // ParseRaces reads every report in text, as a [RaceParser] fed text and
@@ -316,7 +307,6 @@ func (p *RaceParser) finish(cut bool) {
 		race.Previous = r.previous.model(r)
 	}
 	if len(p.races) >= MaxRaces {
-		p.dropped++
 		return
 	}
 	p.races = append(p.races, race)

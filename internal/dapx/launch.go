@@ -107,7 +107,7 @@ func ParseLaunchConfig(raw json.RawMessage) (LaunchConfig, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf(`invalid "lockscope" attribute: %v`, err)
+		return cfg, fmt.Errorf(`invalid "lockscope" attribute: %w`, err)
 	}
 	return cfg, nil
 }

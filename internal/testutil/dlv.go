@@ -40,7 +40,7 @@ func buildDlv() (string, error) {
 	list.Dir = root
 	out, err := list.Output()
 	if err != nil {
-		return "", fmt.Errorf("go list -m github.com/go-delve/delve: %v", err)
+		return "", fmt.Errorf("go list -m github.com/go-delve/delve: %w", err)
 	}
 	version := strings.TrimSpace(string(out))
 	dir := filepath.Join(os.TempDir(), "lockscope-dlv-"+version)
@@ -58,7 +58,7 @@ func buildDlv() (string, error) {
 	build := exec.Command("go", "build", "-o", filepath.Join(tmp, "dlv"), "github.com/go-delve/delve/cmd/dlv")
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building dlv %s: %v\n%s", version, err, b)
+		return "", fmt.Errorf("building dlv %s: %w\n%s", version, err, b)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -119,7 +120,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // and returns the process exit code. The report goes to stdout; progress,
 // the program's own output and errors go to stderr.
 func Analyze(args []string, stdout, stderr io.Writer) int {
-	cfg, code := parseAnalyze(args, stderr)
+	cfg, code := parseAnalyze(args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -153,12 +154,17 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 }
 
 // parseAnalyze parses the flags; code is -1 when the run should go on.
-func parseAnalyze(args []string, stderr io.Writer) (*analyzeConfig, int) {
+// Help asked for (-h) goes to stdout with status 0, as go and git do; the
+// usage after a wrong flag goes to stderr with ExitUsage.
+func parseAnalyze(args []string, stdout, stderr io.Writer) (*analyzeConfig, int) {
 	cfg := &analyzeConfig{}
 	fs := flag.NewFlagSet("lockscope analyze", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package prints its error, then the usage, to one writer; it
+	// is known only after Parse whether that was help or a mistake.
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, analyzeUsage)
+		fmt.Fprint(&usage, analyzeUsage)
 		fs.PrintDefaults()
 	}
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON (the same model as the lockscope/report DAP event)")
@@ -191,8 +197,10 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeConfig, int) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				_, _ = usage.WriteTo(stdout)
 				return nil, ExitOK
 			}
+			_, _ = usage.WriteTo(stderr)
 			return nil, ExitUsage
 		}
 		args = fs.Args()
@@ -224,6 +232,8 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeConfig, int) {
 		bad = "--race needs a program run or --test"
 	case cfg.pprofURL != "" && !(cfg.seconds > 0 && cfg.seconds <= 3600):
 		bad = "--seconds must be in (0, 3600]"
+	case cfg.pprofURL != "" && capture.CheckURL(cfg.pprofURL, cfg.allowHosts) != nil:
+		bad = "--pprof-url: " + strings.TrimPrefix(capture.CheckURL(cfg.pprofURL, cfg.allowHosts).Error(), "capture: ")
 	case cfg.traceSeconds < 0 || cfg.traceSeconds > capture.MaxTraceSeconds:
 		bad = fmt.Sprintf("--trace-seconds must be in [0, %d]", capture.MaxTraceSeconds)
 	case cfg.duration < 0:

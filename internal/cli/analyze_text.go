@@ -20,9 +20,10 @@ func writeJSON(w io.Writer, r *contention.Report) error {
 // textWriter prints the report for a person; it remembers the first write
 // error so that the printing code stays linear.
 type textWriter struct {
-	w   io.Writer
-	cwd string
-	err error
+	w     io.Writer
+	cwd   string
+	err   error
+	names *funcNamer
 }
 
 func (t *textWriter) f(format string, args ...any) {
@@ -69,7 +70,7 @@ func dur(ns int64) string {
 // writeText prints the top hotspots of each side, the chains, the map
 // writes, a crash and races, and the notes.
 func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
-	t := &textWriter{w: w, cwd: cwd}
+	t := &textWriter{w: w, cwd: cwd, names: newFuncNamer()}
 	var inputs []string
 	for _, s := range r.Sources {
 		in := s.Kind
@@ -79,6 +80,14 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 		inputs = append(inputs, in)
 	}
 	t.f("lockscope report — inputs: %s\n", orNone(strings.Join(dedup(inputs), ", ")))
+	// A crash is the headline: it comes before the sections that may all
+	// say "none".
+	if c := r.Crash; c != nil {
+		t.f("\nCrash: %s at %s (%s), goroutine %d\n", c.Reason, t.place(c.File, c.Line), t.fn(c.Function, c.File), c.Goroutine)
+		for _, w := range c.Writers {
+			t.f("  other writer: %s %s\n", t.place(w.File, w.Line), t.fn(w.Function, w.File))
+		}
+	}
 
 	sections := []struct {
 		title, kind string
@@ -111,7 +120,7 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 				method += "." + h.Method
 			}
 			t.f("  %s %5.1f%%  %9s  %6d×  %s  %s  %s\n", bar(h.Share), h.Share*100, dur(h.DelayNs), h.Count,
-				t.place(h.File, h.Line), h.Function, method)
+				t.place(h.File, h.Line), t.fn(h.Function, h.File), method)
 		}
 	}
 
@@ -130,7 +139,7 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 					hops = append(hops, "the runtime ["+l.Reason+"]")
 					continue
 				}
-				hop := fmt.Sprintf("%s (%s)", t.place(l.File, l.Line), shortFunc(l.Function))
+				hop := fmt.Sprintf("%s (%s)", t.place(l.File, l.Line), t.fn(l.Function, l.File))
 				if l.Reason != "" {
 					hop += " [" + l.Reason + "]"
 				}
@@ -160,7 +169,7 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 			if m.Contended {
 				why += ", contended: " + dur(m.WaitNs) + " of waiting for it"
 			}
-			t.f("  %s  %s  %s (%s)  %s\n", t.place(m.File, m.Line), shortFunc(m.Function), m.Map, m.Op, why)
+			t.f("  %s  %s  %s (%s)  %s\n", t.place(m.File, m.Line), t.fn(m.Function, m.File), m.Map, m.Op, why)
 		}
 	}
 	if len(r.Breakpoints) > 0 {
@@ -170,13 +179,7 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 				t.f("  ... %d more\n", len(r.Breakpoints)-top)
 				break
 			}
-			t.f("  %s  if %s  — %s\n", t.place(b.File, b.Line), b.Condition, b.Label)
-		}
-	}
-	if c := r.Crash; c != nil {
-		t.f("\nCrash: %s at %s (%s), goroutine %d\n", c.Reason, t.place(c.File, c.Line), c.Function, c.Goroutine)
-		for _, w := range c.Writers {
-			t.f("  other writer: %s %s\n", t.place(w.File, w.Line), w.Function)
+			t.f("  %s  if %s  — %s\n", t.place(b.File, b.Line), b.Condition, t.relPaths(b.Label))
 		}
 	}
 	if len(r.Races) > 0 {
@@ -207,11 +210,17 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 	return t.err
 }
 
-func shortFunc(fn string) string {
-	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
-		return fn[i+1:]
+// fn is a function's name as a Go developer writes it (see funcNamer).
+func (t *textWriter) fn(fn, file string) string { return t.names.name(fn, file) }
+
+// relPaths makes the absolute paths in s below the working directory
+// relative, as place does for the line column: a breakpoint's label names
+// the lines it watches.
+func (t *textWriter) relPaths(s string) string {
+	if t.cwd == "" || t.cwd == string(filepath.Separator) {
+		return s
 	}
-	return fn
+	return strings.ReplaceAll(s, t.cwd+string(filepath.Separator), "")
 }
 
 func orNone(s string) string {

@@ -1,6 +1,7 @@
 package mapwrites
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func realHotspots(t *testing.T, name string) []contention.Hotspot {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := profiles.AnalyzeBytes(data, p, "")
+		r, err := profiles.AnalyzeBytes(context.Background(), data, p, "")
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}

@@ -3,6 +3,7 @@
 package profiles
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -10,9 +11,34 @@ import (
 )
 
 // AnalyzeBytes analyzes the bytes of a profile as kind ("" to detect it),
-// with the default [Options]. Errors name the input.
-func AnalyzeBytes(data []byte, name string, kind string) (Result, error) {
-	return AnalyzeData(data, name, kind, Options{})
+// with the default [Options]. Errors name the input. A cancelled ctx stops
+// the analysis between batches of samples, with an error that wraps
+// ctx.Err().
+func AnalyzeBytes(ctx context.Context, data []byte, name string, kind string) (Result, error) {
+	return AnalyzeData(ctx, data, name, kind, Options{})
+}
+
+// cancelEvery is how many samples (or, while the fast decoder reads the
+// tables, top-level fields) are read between two looks at the context. A
+// batch is one to two milliseconds of work (BenchmarkAnalyzeBytes: 1.2 to
+// 1.9 us a sample on 2 shared cores, 2026-12), so a cancel takes effect at
+// once, while the looks (a mutex each, some tens of nanoseconds) add a few
+// microseconds to an analysis that takes tens of milliseconds.
+const cancelEvery = 1024
+
+// isStop reports whether err is the error of a stopped analysis: a
+// context's Err is always one of these two.
+func isStop(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// stopped is the error for an analysis that ctx stopped after n samples,
+// or nil while ctx is live.
+func stopped(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("analysis stopped after %d samples: %w", n, err)
+	}
+	return nil
 }
 
 // AnalyzeData is [AnalyzeBytes] with options. It gives the same result as
@@ -22,7 +48,7 @@ func AnalyzeBytes(data []byte, name string, kind string) (Result, error) {
 // profile.Profile. Input that this fast decoder does not accept (pprof's
 // legacy text formats, or anything malformed) goes through [Parse], so
 // legacy profiles still work and errors read the same.
-func AnalyzeData(data []byte, name string, kind string, opts Options) (r Result, err error) {
+func AnalyzeData(ctx context.Context, data []byte, name string, kind string, opts Options) (r Result, err error) {
 	if name == "" {
 		name = "profile"
 	}
@@ -36,13 +62,18 @@ func AnalyzeData(data []byte, name string, kind string, opts Options) (r Result,
 	if err := checkKindArg(kind); err != nil {
 		return Result{}, fmt.Errorf("%s: %w", name, err)
 	}
+	if err := stopped(ctx, 0); err != nil {
+		return Result{}, fmt.Errorf("%s: %w", name, err)
+	}
 	raw, err := decompress(data, name, opts)
 	if err != nil {
 		return Result{}, err
 	}
-	a, err := decodeFast(raw)
+	a, err := decodeFast(ctx, raw)
 	if err != nil {
-		if errors.Is(err, ErrWrongKind) {
+		// A stopped analysis is not a malformed profile: the fallback
+		// would only read it again.
+		if errors.Is(err, ErrWrongKind) || isStop(err) {
 			return Result{}, fmt.Errorf("%s: %w", name, err)
 		}
 		// Not a protobuf this decoder takes: let pprof's parser have it,
@@ -51,7 +82,7 @@ func AnalyzeData(data []byte, name string, kind string, opts Options) (r Result,
 		if perr != nil {
 			return Result{}, perr
 		}
-		r, err = Analyze(p, kind)
+		r, err = Analyze(ctx, p, kind)
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", name, err)
 		}
@@ -78,11 +109,14 @@ var ErrNoSymbols = errors.New("profile has no symbols")
 // DelayNs is that flat charge; CumDelayNs adds every sample of the same
 // list (hotspots, runtime-internal or excluded) in which the line appears
 // anywhere on the user stack.
-func Analyze(p *profile.Profile, kind string) (Result, error) {
+//
+// A cancelled ctx stops the analysis between batches of samples, with an
+// error that wraps ctx.Err().
+func Analyze(ctx context.Context, p *profile.Profile, kind string) (Result, error) {
 	if err := checkKindArg(kind); err != nil {
 		return Result{}, err
 	}
-	a, err := fromProfile(p)
+	a, err := fromProfile(ctx, p)
 	if err != nil {
 		return Result{}, err
 	}
@@ -90,9 +124,12 @@ func Analyze(p *profile.Profile, kind string) (Result, error) {
 }
 
 // fromProfile runs the analysis over a decoded profile.Profile.
-func fromProfile(p *profile.Profile) (*analysis, error) {
+func fromProfile(ctx context.Context, p *profile.Profile) (*analysis, error) {
 	if p == nil {
 		return nil, errors.New("no profile")
+	}
+	if err := stopped(ctx, 0); err != nil {
+		return nil, err
 	}
 	var types []valueType
 	for _, st := range p.SampleType {
@@ -128,6 +165,11 @@ func fromProfile(p *profile.Profile) (*analysis, error) {
 	}
 	var stk []int32
 	for si, s := range p.Sample {
+		if si%cancelEvery == 0 {
+			if err := stopped(ctx, si); err != nil {
+				return nil, err
+			}
+		}
 		if len(s.Value) <= a.delayIdx || len(s.Value) <= a.countIdx {
 			continue // CheckValid rejects this; keep the walk safe anyway
 		}

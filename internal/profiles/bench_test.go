@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +81,7 @@ func BenchmarkVersusPprof(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := AnalyzeBytes(raw, path, contention.KindMutex)
+		r, err := AnalyzeBytes(context.Background(), raw, path, contention.KindMutex)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func BenchmarkVersusPprof(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Analyze(p, contention.KindMutex); err != nil {
+		if _, err := Analyze(context.Background(), p, contention.KindMutex); err != nil {
 			b.Fatal(err)
 		}
 		slowT = append(slowT, time.Since(start))
@@ -138,7 +139,7 @@ func BenchmarkAnalyze(b *testing.B) {
 	p := synthProfile(benchSamples, 1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Analyze(p, contention.KindMutex); err != nil {
+		if _, err := Analyze(context.Background(), p, contention.KindMutex); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -159,7 +160,7 @@ func BenchmarkAnalyzeBytes(b *testing.B) {
 	b.SetBytes(int64(buf.Len()))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := AnalyzeBytes(buf.Bytes(), "synthetic", contention.KindMutex); err != nil {
+		if _, err := AnalyzeBytes(context.Background(), buf.Bytes(), "synthetic", contention.KindMutex); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package profiles
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"math/rand"
@@ -94,14 +95,14 @@ func TestRatioBombRefusedByDefault(t *testing.T) {
 	if r := float64(72<<20) / float64(len(bomb)); r >= DefaultMaxRatio {
 		t.Fatalf("the bomb compresses %.0f:1; it must pass the ratio check to test the bound", r)
 	}
-	if _, err := AnalyzeData(bomb, "bomb79", contention.KindMutex, Options{}); !errors.Is(err, ErrTooLarge) {
+	if _, err := AnalyzeData(context.Background(), bomb, "bomb79", contention.KindMutex, Options{}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("AnalyzeData of a 72 MiB bomb: %v, want %v", err, ErrTooLarge)
 	}
 	var real bytes.Buffer
 	if err := synthProfile(benchSamples, 1).Write(&real); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := AnalyzeData(real.Bytes(), "synthetic", contention.KindMutex, Options{}); err != nil {
+	if _, err := AnalyzeData(context.Background(), real.Bytes(), "synthetic", contention.KindMutex, Options{}); err != nil {
 		t.Errorf("a real-sized profile (%d bytes gzipped) no longer loads: %v", real.Len(), err)
 	}
 }
@@ -119,7 +120,7 @@ func TestPeakRSSHelper(t *testing.T) {
 	// then the fast decoder under the default limits.
 	data, _, err := capture.ReadInput(path)
 	if err == nil {
-		_, err = AnalyzeData(data, path, contention.KindMutex, Options{})
+		_, err = AnalyzeData(context.Background(), data, path, contention.KindMutex, Options{})
 	}
 	t.Logf("analyze: %v", err)
 }

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -115,7 +116,8 @@ func (d *pbuf) uints(wire int, out []uint64) ([]uint64, error) {
 }
 
 // decodeFast decodes an uncompressed profile and runs the analysis over it.
-func decodeFast(raw []byte) (*analysis, error) {
+// A cancelled ctx stops it between batches of fields or samples.
+func decodeFast(ctx context.Context, raw []byte) (*analysis, error) {
 	type fnIdx struct{ id, name, file uint64 }
 	var (
 		strs    []string
@@ -126,7 +128,12 @@ func decodeFast(raw []byte) (*analysis, error) {
 		lineEnd []int
 	)
 	d := pbuf{b: raw}
-	for d.i < len(d.b) {
+	for n := 0; d.i < len(d.b); n++ {
+		if n%cancelEvery == 0 {
+			if err := stopped(ctx, 0); err != nil {
+				return nil, err
+			}
+		}
 		field, wire, err := d.key()
 		if err != nil {
 			return nil, err
@@ -323,7 +330,7 @@ func decodeFast(raw []byte) (*analysis, error) {
 	}
 	var stk []int32
 	d = pbuf{b: raw}
-	for d.i < len(d.b) {
+	for n := 0; d.i < len(d.b); {
 		field, wire, err := d.key()
 		if err != nil {
 			return nil, err
@@ -337,6 +344,12 @@ func decodeFast(raw []byte) (*analysis, error) {
 		if wire != 2 {
 			return nil, errProto
 		}
+		if n%cancelEvery == 0 {
+			if err := stopped(ctx, n); err != nil {
+				return nil, err
+			}
+		}
+		n++
 		ref := d.i
 		var v []uint64
 		stk, v, err = decodeSample(ref, stk[:0])

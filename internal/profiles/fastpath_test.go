@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"bytes"
+	"context"
 	"reflect"
 	"testing"
 
@@ -28,7 +29,7 @@ func TestFastPathMatchesPprofParser(t *testing.T) {
 	inputs = append(inputs, input{"synthetic", buf.Bytes(), contention.KindMutex})
 	inputs = append(inputs, input{"synthetic-raw", gunzipAll(t, buf.Bytes()), ""})
 	for _, in := range inputs {
-		fast, err := AnalyzeBytes(in.data, in.name, in.kind)
+		fast, err := AnalyzeBytes(context.Background(), in.data, in.name, in.kind)
 		if err != nil {
 			t.Fatalf("%s: fast path: %v", in.name, err)
 		}
@@ -36,7 +37,7 @@ func TestFastPathMatchesPprofParser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slow, err := Analyze(p, in.kind)
+		slow, err := Analyze(context.Background(), p, in.kind)
 		if err != nil {
 			t.Fatal(err)
 		}

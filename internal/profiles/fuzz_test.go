@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,11 +57,11 @@ func FuzzAnalyzeBytes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// First without AnalyzeData's recover, so a panic fails the fuzzer.
 		if raw, err := decompress(data, "fuzz", Options{}); err == nil {
-			if a, err := decodeFast(raw); err == nil {
+			if a, err := decodeFast(context.Background(), raw); err == nil {
 				_, _ = a.finish("")
 			}
 		}
-		r, err := AnalyzeBytes(data, "fuzz", "")
+		r, err := AnalyzeBytes(context.Background(), data, "fuzz", "")
 		if err != nil {
 			return
 		}
@@ -84,11 +85,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		kind, err := DetectKind(p)
+		kind, err := DetectKind(context.Background(), p)
 		if err != nil {
 			return
 		}
-		r, err := Analyze(p, kind)
+		r, err := Analyze(context.Background(), p, kind)
 		if err != nil {
 			return
 		}

@@ -80,10 +80,10 @@ func renderGolden(t *testing.T, r Result) string {
 	section("runtimeInternal", r.RuntimeInternal)
 	section("excluded", r.Excluded)
 	b.WriteString("notes:\n")
-	for _, n := range r.Notes {
-		n = absPathRx.ReplaceAllStringFunc(n, relPath)
+	for _, note := range r.Notes {
+		n := absPathRx.ReplaceAllStringFunc(note.String(), relPath)
 		n = durationRx.ReplaceAllString(n, "<duration>")
-		fmt.Fprintf(&b, "  %s\n", n)
+		fmt.Fprintf(&b, "  [%s] %s\n", note.Code, n)
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func readProfile(t testing.TB, prog, kind string) []byte {
 
 func analyzeRecorded(t testing.TB, prog, kind string) Result {
 	t.Helper()
-	r, err := AnalyzeBytes(readProfile(t, prog, kind), profilePath(prog, kind), kind)
+	r, err := AnalyzeBytes(context.Background(), readProfile(t, prog, kind), profilePath(prog, kind), kind)
 	if err != nil {
 		t.Fatalf("AnalyzeBytes(%s %s): %v", prog, kind, err)
 	}

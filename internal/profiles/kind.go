@@ -4,6 +4,7 @@
 package profiles
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -20,8 +21,11 @@ var ErrWrongKind = errors.New("wrong kind of profile")
 // sample types contentions/count and delay/nanoseconds; they differ in the
 // leaf frames: the mutex profile charges Unlock (and runtime.unlock), the
 // block profile charges Lock, RLock, Wait, channel operations and select.
-func DetectKind(p *profile.Profile) (string, error) {
-	a, err := fromProfile(p)
+//
+// A cancelled ctx stops it between batches of samples, with an error that
+// wraps ctx.Err().
+func DetectKind(ctx context.Context, p *profile.Profile) (string, error) {
+	a, err := fromProfile(ctx, p)
 	if err != nil {
 		return "", err
 	}
@@ -46,7 +50,7 @@ func (a *analysis) finish(kind string) (Result, error) {
 		return Result{}, fmt.Errorf("%w: none of its %d samples has function names (a legacy text profile written with debug=1, or an unsymbolized one); write it with debug=0, or symbolize it with go tool pprof -proto BINARY PROFILE", ErrNoSymbols, a.samples)
 	}
 	if a.unsymbolized > 0 {
-		a.notes = append(a.notes, fmt.Sprintf("%d of %d samples have no function names and were left out", a.unsymbolized, a.samples))
+		a.notes = append(a.notes, Note{Code: NoteUnsymbolized, Text: fmt.Sprintf("%d of %d samples have no function names and were left out", a.unsymbolized, a.samples)})
 	}
 	got := a.detected()
 	switch {
@@ -55,14 +59,14 @@ func (a *analysis) finish(kind string) (Result, error) {
 			return Result{}, fmt.Errorf("cannot tell a mutex profile from a block profile: none of its %d samples ends in a lock, channel or select frame; say which it is", a.samples)
 		}
 		kind = contention.KindMutex // nothing to charge; the kind does not matter
-		a.notes = append(a.notes, "the profile is empty, so its kind (mutex or block) could not be told")
+		a.notes = append(a.notes, Note{Code: NoteKindUnknown, Text: "the profile is empty, so its kind (mutex or block) could not be told"})
 	case kind == "":
 		kind = got
 	case got != "" && got != kind && a.vote(kind) == 0:
 		return Result{}, fmt.Errorf("%w: asked for a %s profile, but this is a %s profile (%s)", ErrWrongKind, kind, got, kindEvidence(got))
 	}
 	if a.mutexVotes > 0 && a.blockVotes > 0 {
-		a.notes = append(a.notes, fmt.Sprintf("the profile mixes holder-side (Unlock) and waiter-side (Lock/Wait) stacks, as a merged profile would; it was read as a %s profile", kind))
+		a.notes = append(a.notes, Note{Code: NoteMixedKinds, Text: fmt.Sprintf("the profile mixes holder-side (Unlock) and waiter-side (Lock/Wait) stacks, as a merged profile would; it was read as a %s profile", kind)})
 	}
 	return a.result(kind), nil
 }

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"context"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -96,7 +97,7 @@ func TestAgainstPprof(t *testing.T) {
 	t.Run("synthetic", func(t *testing.T) {
 		t.Parallel()
 		file, data := writeSynth(t, t.TempDir(), 3000)
-		r, err := AnalyzeBytes(data, file, contention.KindMutex)
+		r, err := AnalyzeBytes(context.Background(), data, file, contention.KindMutex)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package profiles
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"math/rand"
@@ -176,7 +177,7 @@ func TestRecordedHotspots(t *testing.T) {
 		if len(m.Hotspots)+len(b.Hotspots) != 0 {
 			t.Errorf("calm has hotspots: %+v %+v", m.Hotspots, b.Hotspots)
 		}
-		if len(m.Notes) == 0 || !strings.Contains(m.Notes[0], "no samples") {
+		if len(m.Notes) == 0 || m.Notes[0].Code != NoteNoSamples {
 			t.Errorf("calm mutex notes = %q, want a note that nothing was recorded", m.Notes)
 		}
 	})
@@ -237,11 +238,11 @@ func TestDetectKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := DetectKind(p)
+		got, err := DetectKind(context.Background(), p)
 		if err != nil || got != rc.kind {
 			t.Errorf("DetectKind(%s.%s) = %q, %v", rc.prog, rc.kind, got, err)
 		}
-		r, err := Analyze(p, "")
+		r, err := Analyze(context.Background(), p, "")
 		if err != nil || r.Kind != rc.kind {
 			t.Errorf("Analyze(%s.%s, \"\") kind = %q, %v", rc.prog, rc.kind, r.Kind, err)
 		}
@@ -250,7 +251,7 @@ func TestDetectKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, err := DetectKind(p); err == nil {
+	if k, err := DetectKind(context.Background(), p); err == nil {
 		t.Errorf("DetectKind(empty profile) = %q, want an error", k)
 	}
 }
@@ -292,7 +293,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := AnalyzeBytes(c.data, c.name, c.kind)
+			_, err := AnalyzeBytes(context.Background(), c.data, c.name, c.kind)
 			if err == nil {
 				t.Fatalf("no error")
 			}
@@ -348,7 +349,7 @@ func TestGzipBomb(t *testing.T) {
 func TestUncompressed(t *testing.T) {
 	good := readProfile(t, "rwcache", contention.KindMutex)
 	want := analyzeRecorded(t, "rwcache", contention.KindMutex)
-	got, err := AnalyzeBytes(gunzipAll(t, good), "rwcache.mutex.pb", contention.KindMutex)
+	got, err := AnalyzeBytes(context.Background(), gunzipAll(t, good), "rwcache.mutex.pb", contention.KindMutex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +369,7 @@ func TestHostileValues(t *testing.T) {
 	neg := &profile.Sample{Location: s0.Location, Value: []int64{-5, -1 << 40}}
 	huge := &profile.Sample{Location: s0.Location, Value: []int64{1, 1<<63 - 1}}
 	p.Sample = append(p.Sample, neg, huge)
-	r, err := Analyze(p, contention.KindMutex)
+	r, err := Analyze(context.Background(), p, contention.KindMutex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +383,7 @@ func TestHostileValues(t *testing.T) {
 	}
 	found := false
 	for _, n := range r.Notes {
-		found = found || strings.Contains(n, "negative")
+		found = found || n.Code == NoteNegativeValues && strings.Contains(n.Text, "1 samples")
 	}
 	if !found {
 		t.Errorf("notes %q do not mention the skipped negative sample", r.Notes)
@@ -414,7 +415,7 @@ func TestMalformedTables(t *testing.T) {
 		if err := p.Write(&buf); err != nil {
 			t.Fatal(err)
 		}
-		_, err = AnalyzeBytes(buf.Bytes(), c.name, contention.KindMutex)
+		_, err = AnalyzeBytes(context.Background(), buf.Bytes(), c.name, contention.KindMutex)
 		if err == nil || !strings.Contains(err.Error(), c.name) {
 			t.Errorf("%s: error %v, want one naming the input", c.name, err)
 		}

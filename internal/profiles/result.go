@@ -38,8 +38,9 @@ type Result struct {
 	TotalDelayNs int64 `json:"totalDelayNs"`
 	// Samples is the number of samples read.
 	Samples int `json:"samples"`
-	// Notes are plain sentences for a person.
-	Notes []string `json:"notes"`
+	// Notes are plain sentences for a person, each with a code to choose
+	// them by.
+	Notes []Note `json:"notes"`
 }
 
 // maxStacks and maxStackFrames bound the stacks kept per hotspot.
@@ -55,28 +56,32 @@ func (a *analysis) result(kind string) Result {
 	r.Hotspots = a.hotspots(catUser, kind, true)
 	r.RuntimeInternal = a.hotspots(catRuntime, kind, true)
 	r.Excluded = a.hotspots(catExcluded, kind, false) // no shares: they are not hotspots
-	r.Notes = append([]string{}, a.notes...)
+	r.Notes = append([]Note{}, a.notes...)
 	if a.samples == 0 && a.negative == 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("the %s profile has no samples: nothing was recorded as contended (is the profiling rate set?)", kind))
+		r.Notes = append(r.Notes, Note{
+			Code: NoteNoSamples,
+			Text: fmt.Sprintf("the %s profile has no samples: nothing was recorded as contended", kind),
+			Hint: "is the profiling rate set?",
+		})
 	}
 	if a.negative > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d samples with negative values were skipped", a.negative))
+		r.Notes = append(r.Notes, Note{Code: NoteNegativeValues, Text: fmt.Sprintf("%d samples with negative values were skipped", a.negative)})
 	}
 	for _, h := range r.Hotspots {
 		if h.File != "" && !filepath.IsAbs(h.File) && !strings.HasPrefix(h.File, "/") {
-			r.Notes = append(r.Notes, fmt.Sprintf("source paths are not absolute (e.g. %s): the program was built with -trimpath; resolve them against the module root", h.File))
+			r.Notes = append(r.Notes, Note{Code: NoteTrimpath, Text: fmt.Sprintf("source paths are not absolute (e.g. %s): the program was built with -trimpath; resolve them against the module root", h.File)})
 			break
 		}
 	}
 	for _, h := range r.Excluded {
-		r.Notes = append(r.Notes, fmt.Sprintf("%s at %s:%d waited %v in %s.%s: the root goroutine waiting for its workers, left out of the hotspots", h.Function, h.File, h.Line, time.Duration(h.DelayNs), h.Primitive, h.Method))
+		r.Notes = append(r.Notes, Note{Code: NoteRootWait, Text: fmt.Sprintf("%s at %s:%d waited %v in %s.%s: the root goroutine waiting for its workers, left out of the hotspots", h.Function, h.File, h.Line, time.Duration(h.DelayNs), h.Primitive, h.Method)})
 	}
 	if len(r.RuntimeInternal) > 0 {
 		var t int64
 		for _, h := range r.RuntimeInternal {
 			t = addSat(t, h.DelayNs)
 		}
-		r.Notes = append(r.Notes, fmt.Sprintf("%v of contention on the runtime's own locks (%d sites) is listed apart from the user hotspots", time.Duration(t), len(r.RuntimeInternal)))
+		r.Notes = append(r.Notes, Note{Code: NoteRuntimeInternal, Text: fmt.Sprintf("%v of contention on the runtime's own locks (%d sites) is listed apart from the user hotspots", time.Duration(t), len(r.RuntimeInternal))})
 	}
 	return r
 }

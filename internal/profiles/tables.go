@@ -87,7 +87,7 @@ type analysis struct {
 	negative   int
 	// unsymbolized counts samples without a single named frame.
 	unsymbolized int
-	notes        []string
+	notes        []Note
 }
 
 // newAnalysis finds the delay and count among the sample types, or says

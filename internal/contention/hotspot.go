@@ -60,7 +60,7 @@ type Hotspot struct {
 	DelayNs    int64   `json:"delayNs"`    // flat: charged with this line as the first user frame
 	CumDelayNs int64   `json:"cumDelayNs"` // cumulative: this line anywhere on the user stack
 	Count      int64   `json:"count"`
-	Share      float64 `json:"share"` // 0..1 of the total DelayNs of its kind
+	Share      float64 `json:"share"` // 0..1 of the total DelayNs of its kind and side of Lock (see ComputeShares)
 	// Lock is true when Primitive is a lock; WaitGroup, channel and select
 	// waits are shown but never called lock contention.
 	Lock   bool      `json:"lock"`
@@ -74,18 +74,36 @@ type Hotspot struct {
 	// `defer mu.Unlock()` line that scheduled the call: optimised builds
 	// run open-coded defers at the exit.
 	ExitLine int `json:"exitLine,omitempty"`
+	// OpenWaits counts the lock waits at this line that had not ended when
+	// the trace ended (trace kinds only): a lock held for the whole window
+	// shows here, while both profiles still miss it. They are in Count.
+	OpenWaits int `json:"openWaits,omitempty"`
+	// StillWaitingNs is how long the longest of those waits had lasted
+	// when the trace ended (at least the whole trace, for a wait that
+	// began before it): "still waiting after X". DelayNs holds every open
+	// wait, each counted up to the trace's end.
+	StillWaitingNs int64 `json:"stillWaitingNs,omitempty"`
 }
 
-// ComputeShares sets Share to each hotspot's DelayNs over the total of its kind.
+// ComputeShares sets Share to each hotspot's DelayNs over the total of its
+// kind, counted apart for lock hotspots and for other waits: a lock line's
+// share is its part of the lock wait time. The block profile also holds
+// WaitGroup and channel waits, often far longer (a main goroutine waiting
+// for its workers), and counting them made the only lock line of a program
+// read 6.8%.
 func ComputeShares(hs []Hotspot) {
-	total := map[string]int64{}
+	type key struct {
+		kind string
+		lock bool
+	}
+	total := map[key]int64{}
 	for _, h := range hs {
 		if h.DelayNs > 0 {
-			total[h.Kind] += h.DelayNs
+			total[key{h.Kind, h.Lock}] += h.DelayNs
 		}
 	}
 	for i := range hs {
-		if t := total[hs[i].Kind]; t > 0 && hs[i].DelayNs > 0 {
+		if t := total[key{hs[i].Kind, hs[i].Lock}]; t > 0 && hs[i].DelayNs > 0 {
 			hs[i].Share = float64(hs[i].DelayNs) / float64(t)
 		} else {
 			hs[i].Share = 0

@@ -2,6 +2,7 @@ package contention
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -40,12 +41,13 @@ func TestFinalizeSharesAndOrder(t *testing.T) {
 		},
 	}
 	r.Finalize()
+	// Shares sum to 1 per kind and side (lock waits, other waits).
 	sum := map[string]float64{}
 	for _, h := range r.Hotspots {
 		if h.Share < 0 || h.Share > 1 {
 			t.Errorf("share %v out of range", h.Share)
 		}
-		sum[h.Kind] += h.Share
+		sum[h.Kind+fmt.Sprint(h.Lock)] += h.Share
 	}
 	for k, s := range sum {
 		if math.Abs(s-1) > 1e-9 {

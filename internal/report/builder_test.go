@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -152,13 +153,14 @@ func TestBuilderProfilesAndTrace(t *testing.T) {
 	if len(r.Chains) == 0 {
 		t.Errorf("no chain from a trace of real contention")
 	}
-	// Invariants: shares per kind sum to at most 1, none negative.
+	// Invariants: shares per kind and side (lock waits, other waits) sum
+	// to at most 1, none negative.
 	sum := map[string]float64{}
 	for _, h := range r.Hotspots {
 		if h.Share < 0 || h.DelayNs < 0 {
 			t.Errorf("negative share or delay: %+v", h)
 		}
-		sum[h.Kind] += h.Share
+		sum[fmt.Sprintf("%s (lock %v)", h.Kind, h.Lock)] += h.Share
 	}
 	for k, s := range sum {
 		if s > 1.0001 {

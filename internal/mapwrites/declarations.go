@@ -55,7 +55,7 @@ type builder struct {
 	seen     map[string]bool       // dedup of writes and sites by position
 	held     map[heldKey][]Held    // the locks held on each line (held.go)
 	// loopPasses is the largest number of passes any loop took to find the
-	// locks held at its top (see loopEntry). Nothing reads it but the test
+	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.
 	loopPasses int
 }

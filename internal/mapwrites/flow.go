@@ -16,10 +16,66 @@ import (
 type walker struct {
 	b  *builder
 	fn *funcNode
+	// targets are the statements around the one being walked that a break
+	// or continue can go to, innermost last.
+	targets []*target
+	// label is the label of the statement about to be walked, set by its
+	// LabeledStmt for a labelled break or continue to find.
+	label string
+}
+
+// target is a statement that a break inside it goes to the end of (a loop,
+// switch or select) or a continue goes to the top of (a loop), with the
+// states those branches carry there.
+type target struct {
+	label  string
+	loop   bool
+	breaks []lockState
+	conts  []lockState
+}
+
+// within walks with t as the innermost target of break and continue.
+func (w *walker) within(t *target, walk func() flow) flow {
+	w.targets = append(w.targets, t)
+	defer func() { w.targets = w.targets[:len(w.targets)-1] }()
+	return walk()
+}
+
+// targetOf is the statement a break or continue goes to, or nil when it is
+// not around the branch (a label outside a function literal).
+func (w *walker) targetOf(st *ast.BranchStmt) *target {
+	for i := len(w.targets) - 1; i >= 0; i-- {
+		t := w.targets[i]
+		switch {
+		case st.Label != nil:
+			if t.label == st.Label.Name {
+				return t
+			}
+		case st.Tok == token.CONTINUE:
+			if t.loop {
+				return t
+			}
+		default:
+			return t
+		}
+	}
+	return nil
+}
+
+// breakable walks a switch or select, and joins the states its breaks
+// carry to its end with the state at the end of its cases.
+func (w *walker) breakable(label string, walk func() flow) flow {
+	t := &target{label: label}
+	fs := []flow{w.within(t, walk)}
+	for _, b := range t.breaks {
+		fs = append(fs, flow{s: b})
+	}
+	return merge(fs...)
 }
 
 // flow is the result of walking statements: the state at the end, and
 // whether control certainly leaves (return, panic, break, continue, goto).
+// A break or continue also leaves its state with its target.
 type flow struct {
 	s    lockState
 	left bool
@@ -47,8 +103,8 @@ func merge(fs ...flow) flow {
 }
 
 // block walks a list of statements from state s. With rec set it records
-// writes and lock sites; without, it only computes the state (loopEntry's
-// passes).
+// writes and lock sites; without, it only computes the state (the passes
+// of walker.loop).
 func (w *walker) block(list []ast.Stmt, s lockState, rec bool) flow {
 	f := flow{s: s}
 	for _, st := range list {
@@ -66,6 +122,8 @@ func (w *walker) block(list []ast.Stmt, s lockState, rec bool) flow {
 // what each kind of statement does to the locks held.
 func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 	b := w.b
+	label := w.label
+	w.label = ""
 	if rec {
 		b.noteHeld(w.fn, st, s)
 	}
@@ -78,6 +136,7 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 	case *ast.BlockStmt:
 		return w.block(st.List, s, rec)
 	case *ast.LabeledStmt:
+		w.label = st.Label.Name
 		return w.stmt(st.Stmt, s, rec)
 	case *ast.ExprStmt:
 		call, ok := ast.Unparen(st.X).(*ast.CallExpr)
@@ -154,9 +213,21 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 		ex(st)
 		return flow{s: s, left: true}
 	case *ast.BranchStmt:
-		if st.Tok == token.FALLTHROUGH {
+		switch st.Tok {
+		case token.FALLTHROUGH:
 			return flow{s: s}
+		case token.BREAK, token.CONTINUE:
+			// The branch takes its state where it goes: to the end of
+			// its loop, switch or select, or to the top of its loop.
+			if t := w.targetOf(st); t != nil {
+				if st.Tok == token.BREAK {
+					t.breaks = append(t.breaks, s)
+				} else {
+					t.conts = append(t.conts, s)
+				}
+			}
 		}
+		// A goto is not followed: its state is dropped.
 		return flow{s: s, left: true}
 	case *ast.IfStmt:
 		f := flow{s: s}
@@ -176,14 +247,13 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 			f = w.stmt(st.Init, s, rec)
 		}
 		ex(st.Cond)
-		entry := w.loopEntry(f.s, func(s lockState, rec bool) flow {
-			body := w.block(st.Body.List, s, rec)
-			if st.Post != nil && !body.left {
-				body = w.stmt(st.Post, body.s, rec)
-			}
-			return body
-		}, rec)
-		return flow{s: entry}
+		var post func(lockState, bool) flow
+		if st.Post != nil {
+			post = func(s lockState, rec bool) flow { return w.stmt(st.Post, s, rec) }
+		}
+		return w.loop(f.s, label, func(s lockState, rec bool) flow {
+			return w.block(st.Body.List, s, rec)
+		}, post, rec)
 	case *ast.RangeStmt:
 		ex(st.X)
 		if rec && st.Tok == token.ASSIGN {
@@ -193,38 +263,39 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 				}
 			}
 		}
-		entry := w.loopEntry(s, func(s lockState, rec bool) flow {
+		return w.loop(s, label, func(s lockState, rec bool) flow {
 			return w.block(st.Body.List, s, rec)
-		}, rec)
-		return flow{s: entry}
+		}, nil, rec)
 	case *ast.SwitchStmt:
 		f := flow{s: s}
 		if st.Init != nil {
 			f = w.stmt(st.Init, s, rec)
 		}
 		ex(st.Tag)
-		return w.clauses(st.Body, f.s, rec)
+		return w.breakable(label, func() flow { return w.clauses(st.Body, f.s, rec) })
 	case *ast.TypeSwitchStmt:
 		f := flow{s: s}
 		if st.Init != nil {
 			f = w.stmt(st.Init, s, rec)
 		}
 		ex(st.Assign)
-		return w.clauses(st.Body, f.s, rec)
+		return w.breakable(label, func() flow { return w.clauses(st.Body, f.s, rec) })
 	case *ast.SelectStmt:
-		var fs []flow
-		for _, c := range st.Body.List {
-			cc := c.(*ast.CommClause)
-			cs := s
-			if cc.Comm != nil {
-				cs = w.stmt(cc.Comm, s, rec).s
-			}
-			fs = append(fs, w.block(cc.Body, cs, rec))
-		}
-		if len(fs) == 0 {
+		if len(st.Body.List) == 0 {
 			return flow{s: s, left: true} // select {} blocks forever
 		}
-		return merge(fs...)
+		return w.breakable(label, func() flow {
+			var fs []flow
+			for _, c := range st.Body.List {
+				cc := c.(*ast.CommClause)
+				cs := s
+				if cc.Comm != nil {
+					cs = w.stmt(cc.Comm, s, rec).s
+				}
+				fs = append(fs, w.block(cc.Body, cs, rec))
+			}
+			return merge(fs...)
+		})
 	default:
 		// DeclStmt, SendStmt, EmptyStmt and the rest change no lock.
 		ex(st)
@@ -232,8 +303,11 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 	}
 }
 
-// loopEntry finds the state certainly held at the top of each iteration,
-// then walks the body once more to record it.
+// loop walks a loop: it finds the state certainly held at the top of each
+// iteration, walks the body once more from it to record, and returns the
+// state after the loop (the top's, met with what each break carries).
+// body walks the loop's body; post, when not nil, its post statement,
+// which a continue goes through too.
 //
 // The passes need no bound. Each pass either keeps entry, which ends the
 // loop, or drops at least one lock from it (meet keeps a subset of entry),
@@ -243,15 +317,29 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 // unreachable tail starts from nothing), so whether a lock is held at the
 // body's end depends only on whether it was held at the top. A lock the
 // first pass drops is one the body always drops; the second pass finds
-// nothing more to drop. TestLoopEntryConverges checks that on generated
-// nested loops. (An earlier version stopped after four passes, a bound
-// that could never be reached.)
-func (w *walker) loopEntry(s lockState, body func(lockState, bool) flow, rec bool) lockState {
+// nothing more to drop. TestLoopConverges checks that on generated nested
+// loops. (An earlier version stopped after four passes, a bound that could
+// never be reached.)
+func (w *walker) loop(s lockState, label string, body, post func(lockState, bool) flow, rec bool) flow {
+	// pass walks the body once from entry: its end, joined with the
+	// continues, through post; and the states of its breaks.
+	pass := func(entry lockState, rec bool) (flow, []lockState) {
+		t := &target{label: label, loop: true}
+		fs := []flow{w.within(t, func() flow { return body(entry, rec) })}
+		for _, c := range t.conts {
+			fs = append(fs, flow{s: c})
+		}
+		end := merge(fs...)
+		if post != nil && !end.left {
+			end = post(end.s, rec)
+		}
+		return end, t.breaks
+	}
 	entry := s
 	passes := 0
 	for {
 		passes++
-		end := body(entry, false)
+		end, _ := pass(entry, false)
 		next := entry
 		if !end.left {
 			next = meet(entry, end.s)
@@ -262,8 +350,12 @@ func (w *walker) loopEntry(s lockState, body func(lockState, bool) flow, rec boo
 		entry = next
 	}
 	w.b.loopPasses = max(w.b.loopPasses, passes)
-	body(entry, rec)
-	return entry
+	_, breaks := pass(entry, rec)
+	exit := []flow{{s: entry}}
+	for _, b := range breaks {
+		exit = append(exit, flow{s: b})
+	}
+	return merge(exit...)
 }
 
 // clauses walks the cases of a switch or type switch, each from state s,

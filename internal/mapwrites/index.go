@@ -27,11 +27,13 @@
 // Within one function, a write is guarded by every mutex expression that is
 // certainly held there: a Lock or RLock earlier on every path, with no
 // Unlock in between. A deferred Unlock keeps the lock held to the end of the
-// function. Branches that return, panic, break or continue do not carry
-// their state past the branch, so an early return after an Unlock does not
-// unguard the code after it. Loops are iterated until the held set is
-// stable. Function literals are functions of their own: a lock taken
-// outside a closure does not guard writes inside it.
+// function. Branches that return or panic do not carry their state past
+// the branch, so an early return after an Unlock does not unguard the code
+// after it. A break carries its state to the end of the loop, switch or
+// select it leaves, and a continue to the top of its loop; a goto is not
+// followed. Loops are iterated until the held set is stable. Function
+// literals are functions of their own: a lock taken outside a closure does
+// not guard writes inside it.
 //
 // When several locks are held, the guard is chosen as the lock detector
 // Eraser does: the locks held at every guarded write of the same map,

@@ -9,6 +9,24 @@ import (
 	"testing"
 )
 
+// loopHeader declares what the loops below lock and write.
+const loopHeader = `package main
+
+import "sync"
+
+var (
+	mu0, mu1, mu2, mu3, mu4, mu5 sync.RWMutex
+
+	m, only, other, after         = map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}
+	cont, brk, lab, sw, sel       = map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}
+	xs                            []int
+	c                             bool
+	ch                            chan int
+)
+
+func main() {}
+`
+
 // loopFixed are hand-written loops whose guards are known. The loops drop
 // locks at different depths, so the held set at the top of an iteration is
 // not the one before the loop: a walk that did not iterate to the
@@ -56,6 +74,65 @@ func keepsAll(keys []int) {
 		mu1.Lock()
 	}
 	after[0] = 2 // lockscope:keeps-after
+}
+
+func continueUnlocked(keys []int) {
+	mu0.Lock()
+	for _, k := range keys {
+		cont[k] = 1 // lockscope:continue-top
+		if c {
+			mu0.Unlock()
+			continue
+		}
+	}
+	mu0.Unlock()
+}
+
+func breakUnlocked(keys []int) {
+	mu0.Lock()
+	for range keys {
+		if c {
+			mu0.Unlock()
+			break
+		}
+	}
+	brk[0] = 1 // lockscope:break-after
+}
+
+func continueOuter(keys []int) {
+	mu0.Lock()
+outer:
+	for range keys {
+		for range keys {
+			lab[0] = 1 // lockscope:continue-outer
+			if c {
+				mu0.Unlock()
+				continue outer
+			}
+		}
+	}
+}
+
+func switchBreak(k int) {
+	mu0.Lock()
+	switch {
+	case c:
+		mu0.Unlock()
+		break
+	default:
+	}
+	sw[k] = 1 // lockscope:switch-break
+}
+
+func selectBreak(k int) {
+	mu0.Lock()
+	select {
+	case <-ch:
+		mu0.Unlock()
+		break
+	default:
+	}
+	sel[k] = 1 // lockscope:select-break
 }
 `
 
@@ -134,16 +211,14 @@ func genLoops(rng *rand.Rand, n int) string {
 	return sb.String()
 }
 
-// TestLoopEntryConverges proves what loopEntry's comment claims: the locks
+// TestLoopConverges proves what loop's comment claims: the locks
 // held at the top of a loop are found in at most two passes (one that
 // drops locks, one that confirms), however loops, branches and locks nest.
 // It also checks the guards of loops that drop locks, so that a walk that
 // stopped before the fixpoint would fail.
-func TestLoopEntryConverges(t *testing.T) {
+func TestLoopConverges(t *testing.T) {
 	dir := t.TempDir()
-	src := "package main\n\nimport \"sync\"\n\n" +
-		"var (\n\tmu0, mu1, mu2, mu3, mu4, mu5 sync.RWMutex\n\tm, only, other, after = map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}\n\txs []int\n\tc bool\n)\n\n" +
-		"func main() {}\n" + loopFixed + genLoops(rand.New(rand.NewSource(1)), 120)
+	src := loopHeader + loopFixed + genLoops(rand.New(rand.NewSource(1)), 120)
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module loops\n\ngo 1.22\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +246,18 @@ func TestLoopEntryConverges(t *testing.T) {
 		{"drops-top", "mu0"},   // only mu0 survives every path round the loop
 		{"drops-after", "mu0"}, // after the loop: what held at its top
 		{"keeps-mid", "mu0"},   // mu1 is released at this line on every iteration
-		{"keeps-after", "mu1"}, // both held at the top; mu1 is the innermost
+		{"keeps-after", "mu1"}, // both held at the top, continue included; mu1 is the innermost
+		// A break or continue takes its state where it goes, so the
+		// Unlock before it unguards what comes next there.
+		{"continue-top", ""},
+		{"break-after", ""},
+		{"continue-outer", ""},
+		{"switch-break", ""},
+		{"select-break", ""},
 	} {
 		w := writeAt(t, ix, ms, c.marker)
-		if w.Guard != c.guard {
-			t.Errorf("%s: guard %q, want %q", c.marker, w.Guard, c.guard)
+		if w.Guard != c.guard || w.Unguarded != (c.guard == "") {
+			t.Errorf("%s: guard %q unguarded %v, want guard %q", c.marker, w.Guard, w.Unguarded, c.guard)
 		}
 	}
 }

@@ -92,9 +92,7 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 		s.sendError(h.Seq, h.Command, dapx.ErrLaunchRewrite, "Failed to launch", err.Error(), true)
 		return
 	}
-	s.mu.Lock()
-	s.ext.info = p.info
-	s.mu.Unlock()
+	s.ext.setLaunchInfo(p.info)
 	s.ext.launched(p.client, newArgs, p.dlvPath)
 	s.forward(nh, out, origin{clientSeq: h.Seq, command: h.Command})
 }

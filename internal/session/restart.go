@@ -27,9 +27,7 @@ const restartWait = 10 * time.Minute
 // relaunches reports whether lockscope restarts this session itself: a
 // launch does; an attach is Delve's to refuse.
 func (e *extension) relaunches() bool {
-	e.s.mu.Lock()
-	defer e.s.mu.Unlock()
-	return e.info.Request == "launch"
+	return e.launchInfo().Request == "launch"
 }
 
 // onRestart answers the client's restart request (Ctrl+Shift+F5).
@@ -78,7 +76,7 @@ func (e *extension) restartConfig(raw json.RawMessage) (json.RawMessage, error) 
 	cfg := req.Arguments
 	if _, full := cfg["program"]; !full {
 		e.mu.Lock()
-		last := e.clientArgs
+		last := e.dbg.clientArgs
 		e.mu.Unlock()
 		base := map[string]json.RawMessage{}
 		if len(last) > 0 {
@@ -146,9 +144,9 @@ func (s *Session) relaunch(ctx context.Context, crash bool, plan func() (launchP
 	bc := s.setBackend(b)
 	s.mu.Lock()
 	s.termSent = false // a terminated of the old run never reached the client
-	s.ext.info = p.info
 	initArgs := s.initArgs
 	s.mu.Unlock()
+	s.ext.setLaunchInfo(p.info)
 	if initArgs != nil {
 		if _, _, err := s.callOn(ctx, bc, "initialize", initArgs); err != nil {
 			return fail(&reqError{id: dapx.ErrBackend, summary: "Failed to launch", details: "initializing Delve: " + err.Error()})
@@ -178,11 +176,11 @@ func (s *Session) relaunch(ctx context.Context, crash bool, plan func() (launchP
 func (e *extension) relaunched(crash bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.stopped, e.exited = false, false
+	e.dbg.stopped, e.dbg.exited = false, false
 	// A crash restart configures the new Delve itself: its initialized
 	// event is not the client's.
-	e.restarting = crash
-	e.resumed = !crash
+	e.dbg.restarting = crash
+	e.dbg.resumed = !crash
 }
 
 // endSession tells the client that the session is over and lets Serve

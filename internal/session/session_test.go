@@ -238,7 +238,7 @@ func TestCaptureInOrdinaryStatesShowsNoToast(t *testing.T) {
 		{"exited", false, true, dapx.ErrNoProgram},
 	} {
 		e.mu.Lock()
-		e.agent, e.stopped, e.exited = &capture.Agent{}, tc.stopped, tc.exited
+		e.agent, e.dbg.stopped, e.dbg.exited = &capture.Agent{}, tc.stopped, tc.exited
 		e.mu.Unlock()
 		resp := r.c.CallErr(t, dapx.CommandCapture, map[string]any{})
 		var b struct {
@@ -299,9 +299,9 @@ func TestThreadsLeaveOutTheAgent(t *testing.T) {
 	if got := ask(); !slices.Equal(got, []int{1, 12}) {
 		t.Errorf("threads %v, want 1 and 12 without the agent's 7 and 8", got)
 	}
-	r.s.mu.Lock()
-	r.s.ext.info.Config.ShowAgentGoroutines = true
-	r.s.mu.Unlock()
+	r.s.ext.mu.Lock()
+	r.s.ext.dbg.info.Config.ShowAgentGoroutines = true
+	r.s.ext.mu.Unlock()
 	if got := ask(); !slices.Equal(got, []int{1, 7, 8, 12}) {
 		t.Errorf("with showAgentGoroutines: threads %v, want all four", got)
 	}

@@ -1,0 +1,252 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/capture"
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/pipeline"
+)
+
+// prepare finishes a parsed launch: the capture agent, -race, the Go
+// version and the source index. It runs child processes (go env, go list),
+// so no debuggee of the embedded Delve may be running.
+func (e *extension) prepare(p *launchPlan) *reqError {
+	if err := e.s.setBuildOutput(p); err != nil {
+		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: "making the session's folder: " + err.Error(), showUser: true}
+	}
+	if err := e.prepareLaunch(&p.info, p.args); err != nil {
+		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: err.Error(), showUser: true}
+	}
+	return nil
+}
+
+// prepareLaunch adds the capture agent (and -race) to a launch that builds
+// the program. Capture problems never fail the launch: debugging goes on
+// without capture, and the Debug Console says why.
+func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage) error {
+	cfg := info.Config
+	builds := info.Request == "launch" && (info.Mode == "debug" || info.Mode == "test")
+	if !builds {
+		if cfg.Race {
+			e.console("lockscope: \"race\" needs a launch that builds (mode debug or test); it is ignored")
+		}
+		return nil
+	}
+	var rawFlags any
+	if raw, ok := args["buildFlags"]; ok {
+		rawFlags = json.RawMessage(raw)
+	}
+	userFlags, err := capture.DelveBuildFlags(rawFlags)
+	if err != nil {
+		return err
+	}
+	if cfg.Race {
+		userFlags = append(userFlags, "-race")
+	}
+	flags := userFlags
+	if cfg.Capture != "off" && strings.HasSuffix(info.Program, ".go") {
+		// go build of a file list compiles only the files named, so an
+		// agent added to the folder would not be part of the program.
+		e.console("lockscope: capture is off for this session: the program is a single file (" + filepath.Base(info.Program) +
+			"); give its folder as \"program\" to capture its profiles")
+	} else if cfg.Capture != "off" {
+		program := info.Program
+		if program == "" {
+			program = stringArg(args, "program")
+		}
+		inj, err := capture.Prepare(capture.PrepareOptions{
+			Program: program, Mode: info.Mode, WorkDir: info.ProgramDir,
+			MutexFraction: cfg.MutexProfileFraction, BlockRate: cfg.BlockProfileRate,
+			UserBuildFlags: userFlags, TempDir: e.tempDir(),
+			// The program must not outlive a SIGKILLed lockscope.
+			Lifeline: true,
+		})
+		if err != nil {
+			e.console("lockscope: capture is off for this session: " + err.Error())
+		} else {
+			flags = inj.BuildFlags
+			env := map[string]any{}
+			if raw, ok := args["env"]; ok {
+				if err := json.Unmarshal(raw, &env); err != nil {
+					inj.Close()
+					return fmt.Errorf(`"env" must be an object: %v`, err)
+				}
+			}
+			for k, v := range inj.Env {
+				env[k] = v
+			}
+			b, _ := json.Marshal(env)
+			args["env"] = b
+			e.mu.Lock()
+			e.inj = inj
+			e.mu.Unlock()
+		}
+	}
+	if len(flags) > 0 {
+		b, _ := json.Marshal(flags)
+		args["buildFlags"] = b
+	}
+	e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
+	e.startIndex(*info, userFlags)
+	return nil
+}
+
+// startIndex indexes the program's sources, with the build's own flags,
+// while Delve builds it. Every child process lockscope starts (go list
+// here) must finish before the debuggee runs: the embedded Delve waits for
+// any child (wait4(-1)) while the debuggee runs and would reap ours. The
+// session therefore holds the client's configurationDone until waitIndex
+// returns.
+func (e *extension) startIndex(info launchInfo, buildFlags []string) {
+	if info.ProgramDir == "" {
+		return
+	}
+	t0 := time.Now()
+	e.pipe.StartIndex(info.ProgramDir, pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test"}, func() {
+		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
+		e.rebuild(false)
+	})
+}
+
+// waitIndex waits, for a bounded time, until the source index is loaded.
+func (e *extension) waitIndex() {
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
+	defer cancel()
+	if !e.pipe.WaitIndex(ctx) && e.ctx.Err() == nil {
+		e.s.log.Warn("the source index is still loading; the program starts anyway")
+	}
+}
+
+// endRun forgets the program that ran: its capture loops stop and, unless
+// keep is set (a crash restart runs the same build again), its agent's
+// folder goes. The program must be gone already.
+func (e *extension) endRun(keep bool) {
+	e.mu.Lock()
+	stop, inj := e.stopRun, e.inj
+	e.stopRun = nil
+	e.dbg.exited, e.dbg.stopped = false, false
+	if !keep {
+		e.inj, e.agent = nil, nil
+	}
+	e.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	switch {
+	case inj == nil:
+	case keep:
+		// The next run's agent makes a new pipe and new files.
+		if err := inj.Reset(); err != nil {
+			e.s.log.Warn("resetting the agent's folder", "err", err)
+		}
+	default:
+		inj.Close()
+	}
+}
+
+// beforeDisconnect runs before a client's disconnect goes to Delve. One
+// that leaves the program running (terminateDebuggee false) first tells
+// the agent to stand down, or the program would end itself once lockscope
+// lets go of its pipe.
+func (e *extension) beforeDisconnect(raw json.RawMessage) {
+	var args struct {
+		TerminateDebuggee *bool `json:"terminateDebuggee"`
+	}
+	_ = json.Unmarshal(raw, &args)
+	if args.TerminateDebuggee == nil || *args.TerminateDebuggee {
+		return
+	}
+	e.mu.Lock()
+	inj := e.inj
+	e.mu.Unlock()
+	if err := inj.Release(); err != nil {
+		// The detach is still in the pipe or lost; the removed folder
+		// tells the agent when the session ends normally.
+		e.s.log.Warn("the capture agent was not told to stand down", "err", err)
+	}
+}
+
+// launchFailed undoes what prepareLaunch set up.
+func (e *extension) launchFailed() {
+	e.mu.Lock()
+	inj := e.inj
+	e.inj = nil
+	e.mu.Unlock()
+	if inj != nil {
+		inj.Close()
+	}
+}
+
+// launched records a launch: the arguments as the client sent them (a
+// restart may change some), as Delve got them (a crash restart runs them
+// again) and the launch's dlvPath.
+func (e *extension) launched(client, delve json.RawMessage, dlvPath string) {
+	var v struct {
+		StopOnEntry bool `json:"stopOnEntry"`
+	}
+	_ = json.Unmarshal(delve, &v)
+	e.mu.Lock()
+	e.dbg.clientArgs = append(json.RawMessage(nil), client...)
+	e.dbg.launchArgs = delve
+	e.dbg.dlvPath = dlvPath
+	e.dbg.stopOnEntry = v.StopOnEntry
+	e.mu.Unlock()
+}
+
+// tempDir is where the agent's folder goes: the session's folder, or
+// $TMPDIR when it cannot be made.
+func (e *extension) tempDir() string {
+	dir, err := e.s.workDir()
+	if err != nil {
+		e.s.log.Warn("making the session's folder", "err", err)
+		return ""
+	}
+	return dir
+}
+
+// hasStarted reports whether Delve accepted a launch or attach.
+func (e *extension) hasStarted() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dbg.started
+}
+
+// started runs after Delve accepted the launch or attach: it loads the
+// files the launch lists and starts capturing.
+func (e *extension) started() {
+	e.mu.Lock()
+	e.dbg.started = true
+	e.mu.Unlock()
+	cfg := e.launchInfo().Config
+	for _, p := range cfg.Profiles {
+		e.goAsync(func() { e.loadFile(p, "") })
+	}
+	for _, p := range cfg.Traces {
+		e.goAsync(func() { e.loadFile(p, contention.KindTrace) })
+	}
+	e.startCapture()
+}
+
+// loadFile loads a file listed in the launch; errors go to the console.
+func (e *extension) loadFile(path, kind string) {
+	part, err := e.pipe.LoadFile(e.ctx, path, kind)
+	if err != nil {
+		e.console("lockscope: " + err.Error())
+		return
+	}
+	e.pipe.Add(part)
+	e.rebuild(false)
+}
+
+// console writes a line to the client's Debug Console.
+func (e *extension) console(text string) {
+	e.s.sendEvent("output", map[string]any{"category": "console", "output": text + "\n"})
+	e.s.log.Info(text)
+}

@@ -36,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lockscope/lockscope/internal/contention"
 )
 
 //go:embed agent.go.txt
@@ -44,7 +46,7 @@ var agentTemplate string
 // AgentFileName is the name the agent file takes inside the user's package
 // directory (only in the overlay: no such file is ever written there). The
 // analysis drops frames from it.
-const AgentFileName = "zz_lockscope_agent.go"
+const AgentFileName = contention.AgentFileName
 
 // agentTestFileName is used when the agent joins a package made of _test.go
 // files only: the go command counts a file as a test file by its name.

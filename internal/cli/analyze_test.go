@@ -34,19 +34,6 @@ func fixture(t *testing.T, parts ...string) string {
 	return filepath.Join(append([]string{testutil.ModuleRoot(t), "testdata"}, parts...)...)
 }
 
-// markerLine returns the line of file carrying marker.
-func markerLine(t *testing.T, file, marker string) int {
-	t.Helper()
-	lines := fileLines(t, file)
-	for i, l := range lines {
-		if strings.Contains(l, "// "+marker) {
-			return i + 1
-		}
-	}
-	t.Fatalf("%s: no marker %s", file, marker)
-	return 0
-}
-
 // nearLine returns the line nearest to from (searching in direction dir,
 // +1 or -1) that contains text.
 func nearLine(t *testing.T, file string, from, dir int, text string) int {
@@ -146,8 +133,8 @@ func TestAnalyzeLedger(t *testing.T) {
 	main := fixture(t, "ledger", "main.go")
 	r := analyze(t, "--json", fixture(t, "ledger"))
 	mustOK(t, r)
-	unlock := markerLine(t, main, "lockscope:hot-unlock")
-	write := markerLine(t, main, "lockscope:hot-write")
+	unlock := testutil.MarkerLine(t, main, "hot-unlock")
+	write := testutil.MarkerLine(t, main, "hot-write")
 	lock := nearLine(t, main, write, -1, "balMu.Lock()")
 	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), main, unlock, "main.deposit")
 	wantAt(t, "top block hotspot", firstLock(r.report, contention.KindBlock), main, lock, "main.deposit")
@@ -163,7 +150,7 @@ func TestAnalyzeLedger(t *testing.T) {
 			t.Errorf("top chain %s:%d -> %s:%d, want Lock line %d -> Unlock line %d", filepath.Base(first.File), first.Line, filepath.Base(last.File), last.Line, lock, unlock)
 		}
 	}
-	cold := markerLine(t, main, "lockscope:cold-write")
+	cold := testutil.MarkerLine(t, main, "cold-write")
 	var sawHot, sawCold bool
 	for _, m := range r.report.MapWrites {
 		switch {
@@ -203,7 +190,7 @@ func TestAnalyzeLedgerText(t *testing.T) {
 	t.Chdir(testutil.ModuleRoot(t))
 	r := analyze(t, "--trace-seconds", "0", "--no-index", "./testdata/ledger", "--", "-d", "1s")
 	mustOK(t, r)
-	want := filepath.Join("testdata", "ledger", "main.go") + ":" + strconv.Itoa(markerLine(t, main, "lockscope:hot-unlock")) + "  main.deposit"
+	want := filepath.Join("testdata", "ledger", "main.go") + ":" + strconv.Itoa(testutil.MarkerLine(t, main, "hot-unlock")) + "  main.deposit"
 	if !strings.Contains(r.stdout, want) {
 		t.Errorf("text report lacks %q:\n%s", want, r.stdout)
 	}
@@ -247,7 +234,7 @@ func TestAnalyzeShortProgram(t *testing.T) {
 	main := fixture(t, "short", "main.go")
 	r := analyze(t, "--json", "--no-index", fixture(t, "short"))
 	mustOK(t, r)
-	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), main, markerLine(t, main, "lockscope:short-unlock"), "main.bump")
+	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), main, testutil.MarkerLine(t, main, "short-unlock"), "main.bump")
 	for _, n := range r.report.Notes {
 		if strings.Contains(n, "periodic snapshot") {
 			t.Errorf("profiles came from a snapshot, not the exit hook: %s", n)
@@ -261,7 +248,7 @@ func TestAnalyzeDuration(t *testing.T) {
 	main := fixture(t, "ledger", "main.go")
 	r := analyze(t, "--json", "--no-index", "--duration", "1500ms", "--trace-seconds", "0.5", fixture(t, "ledger"), "--", "-d", "0")
 	mustOK(t, r)
-	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), main, markerLine(t, main, "lockscope:hot-unlock"), "main.deposit")
+	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), main, testutil.MarkerLine(t, main, "hot-unlock"), "main.deposit")
 	if !strings.Contains(r.stderr, "stopped by lockscope (--duration 1.5s) after ") {
 		t.Errorf("progress does not say the program was stopped:\n%s", r.stderr)
 	}
@@ -284,7 +271,7 @@ func TestAnalyzeCrash(t *testing.T) {
 	if c == nil {
 		t.Fatalf("no crash in the report; stderr:\n%s", r.stderr)
 	}
-	hit, reset := markerLine(t, main, "lockscope:crash-hit"), markerLine(t, main, "lockscope:crash-reset")
+	hit, reset := testutil.MarkerLine(t, main, "crash-hit"), testutil.MarkerLine(t, main, "crash-reset")
 	if c.Reason != "concurrent map writes" || c.File != main || (c.Line != hit && c.Line != reset) {
 		t.Errorf("crash %q at %s:%d, want concurrent map writes at line %d or %d", c.Reason, c.File, c.Line, hit, reset)
 	}
@@ -301,7 +288,7 @@ func TestAnalyzeRace(t *testing.T) {
 	if len(r.report.Races) == 0 {
 		t.Fatalf("no race in the report; stderr:\n%s", r.stderr)
 	}
-	lines := map[int]bool{markerLine(t, main, "lockscope:racy-record"): true, markerLine(t, main, "lockscope:racy-forget"): true}
+	lines := map[int]bool{testutil.MarkerLine(t, main, "racy-record"): true, testutil.MarkerLine(t, main, "racy-forget"): true}
 	rc := r.report.Races[0]
 	if !lines[rc.Access.Line] || !lines[rc.Previous.Line] {
 		t.Errorf("race between lines %d and %d, want the record and forget lines", rc.Access.Line, rc.Previous.Line)
@@ -361,7 +348,7 @@ func writeProfiles(t *testing.T) string {
 func TestAnalyzeFiles(t *testing.T) {
 	dir := writeProfiles(t)
 	test := fixture(t, "capture", "testonly", "lonely_test.go")
-	unlock := nearLine(t, test, markerLine(t, test, "lockscope:lonely-inc"), +1, "mu.Unlock()")
+	unlock := nearLine(t, test, testutil.MarkerLine(t, test, "lonely-inc"), +1, "mu.Unlock()")
 	r := analyze(t, "--json", "--mutex", filepath.Join(dir, "mutex.pb.gz"), "--block", filepath.Join(dir, "block.pb.gz"),
 		"--trace", filepath.Join(dir, "trace.out"))
 	mustOK(t, r)
@@ -404,7 +391,7 @@ func TestAnalyzeFiles(t *testing.T) {
 func TestAnalyzeLoadDetectsKinds(t *testing.T) {
 	dir := writeProfiles(t)
 	test := fixture(t, "capture", "testonly", "lonely_test.go")
-	unlock := nearLine(t, test, markerLine(t, test, "lockscope:lonely-inc"), +1, "mu.Unlock()")
+	unlock := nearLine(t, test, testutil.MarkerLine(t, test, "lonely-inc"), +1, "mu.Unlock()")
 	r := analyze(t, "--json", "--load", filepath.Join(dir, "block.pb.gz"), "--load", filepath.Join(dir, "mutex.pb.gz"),
 		"--load", filepath.Join(dir, "trace.out"))
 	mustOK(t, r)
@@ -424,7 +411,7 @@ func TestAnalyzeLoadDetectsKinds(t *testing.T) {
 // --test runs the package's tests with profiling flags.
 func TestAnalyzeTestMode(t *testing.T) {
 	test := fixture(t, "capture", "testonly", "lonely_test.go")
-	unlock := nearLine(t, test, markerLine(t, test, "lockscope:lonely-inc"), +1, "mu.Unlock()")
+	unlock := nearLine(t, test, testutil.MarkerLine(t, test, "lonely-inc"), +1, "mu.Unlock()")
 	r := analyze(t, "--json", "--test", "--run", "TestLonely", fixture(t, "capture", "testonly"))
 	mustOK(t, r)
 	wantAt(t, "mutex hotspot in test mode", firstLock(r.report, contention.KindMutex), test, unlock, "")
@@ -436,7 +423,7 @@ func TestAnalyzeTestMode(t *testing.T) {
 	// line is what the mutex profile charges.
 	r = analyze(t, "--json", "--test", "--run", "^$", "--bench", "Lonely", "--trace-seconds", "0", fixture(t, "capture", "testonly"), "--", "-test.benchtime", "300ms")
 	mustOK(t, r)
-	wantAt(t, "mutex hotspot in the benchmark", firstLock(r.report, contention.KindMutex), test, markerLine(t, test, "lockscope:lonely-bench-unlock"), "")
+	wantAt(t, "mutex hotspot in the benchmark", firstLock(r.report, contention.KindMutex), test, testutil.MarkerLine(t, test, "lonely-bench-unlock"), "")
 }
 
 // contend makes mutex contention in this process until stop closes.
@@ -480,7 +467,7 @@ func TestAnalyzePprofURL(t *testing.T) {
 	r := analyze(t, "--json", "--pprof-url", srv.URL, "--seconds", "1", "--trace-seconds", "0.3")
 	mustOK(t, r)
 	self, _ := filepath.Abs("analyze_test.go")
-	wantAt(t, "mutex hotspot over the URL", firstLock(r.report, contention.KindMutex), self, markerLine(t, self, "lockscope:cli-test-unlock"), "")
+	wantAt(t, "mutex hotspot over the URL", firstLock(r.report, contention.KindMutex), self, testutil.MarkerLine(t, self, "cli-test-unlock"), "")
 	var urls int
 	for _, s := range r.report.Sources {
 		if s.Origin == "url" && strings.HasPrefix(s.URL, srv.URL) {
@@ -547,7 +534,7 @@ func TestAnalyzeInterrupt(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	wantAt(t, "top mutex hotspot after an interrupt", firstLock(&r, contention.KindMutex), main, markerLine(t, main, "lockscope:hot-unlock"), "main.deposit")
+	wantAt(t, "top mutex hotspot after an interrupt", firstLock(&r, contention.KindMutex), main, testutil.MarkerLine(t, main, "hot-unlock"), "main.deposit")
 	m := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(stderr)
 	if m == nil {
 		t.Fatalf("no pid in progress:\n%s", stderr)
@@ -566,9 +553,9 @@ func TestAnalyzeInventoryDeferAndOtherPackage(t *testing.T) {
 	store := fixture(t, "inventory", "store", "store.go")
 	r := analyze(t, "--json", "--trace-seconds", "0", fixture(t, "inventory"))
 	mustOK(t, r)
-	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), store, markerLine(t, store, "lockscope:store-unlock"),
+	wantAt(t, "top mutex hotspot", firstLock(r.report, contention.KindMutex), store, testutil.MarkerLine(t, store, "store-unlock"),
 		"github.com/lockscope/lockscope/testdata/inventory/store.(*Store).Add")
-	write := markerLine(t, store, "lockscope:store-write")
+	write := testutil.MarkerLine(t, store, "store-write")
 	found := false
 	for _, m := range r.report.MapWrites {
 		if m.File == store && m.Line == write {

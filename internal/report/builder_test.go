@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // spin contends on mu from four goroutines for d; the Unlock line is the
@@ -96,26 +97,11 @@ func realInputs(t *testing.T) (mutex, block, tr []byte) {
 	return mutexData, blockData, traceData
 }
 
-func markerLine(t *testing.T, file, marker string) int {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range strings.Split(string(data), "\n") {
-		if strings.Contains(l, "// "+marker) {
-			return i + 1
-		}
-	}
-	t.Fatalf("no marker %s in %s", marker, file)
-	return 0
-}
-
 func TestBuilderProfilesAndTrace(t *testing.T) {
 	ctx := context.Background()
 	mutex, block, tr := realInputs(t)
 	self, _ := filepath.Abs("builder_test.go")
-	unlock := markerLine(t, self, "lockscope:report-spin-unlock")
+	unlock := testutil.MarkerLine(t, self, "report-spin-unlock")
 
 	b := NewBuilder()
 	if err := b.AddProfile(ctx, "", mutex, contention.Source{Origin: "test"}); err != nil {

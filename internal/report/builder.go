@@ -169,7 +169,7 @@ func (b *Builder) AnalyzeProfile(ctx context.Context, kind string, data []byte, 
 // cancelled ctx stops the analysis between batches of events.
 func (b *Builder) AnalyzeTrace(ctx context.Context, r io.Reader, src contention.Source) (*Part, error) {
 	name := sourceName(src, "trace")
-	res, err := tracechain.Analyze(r, tracechain.Options{Name: name})
+	res, err := tracechain.Analyze(ctx, r, tracechain.Options{Name: name})
 	if err != nil {
 		return nil, err
 	}

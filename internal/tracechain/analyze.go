@@ -3,6 +3,7 @@ package tracechain
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -44,14 +45,27 @@ func checkHeader(name string, hdr []byte) error {
 	return nil
 }
 
+// checkEvery is how many events pass between two looks at the context: a
+// few microseconds of work, so a cancel is seen at once and costs nothing.
+const checkEvery = 4096
+
 // Analyze reads a whole trace from r and analyses it. A trace that ends
 // inside a generation (a capture cut short) keeps its complete generations
 // and sets Result.Truncated. Input that is not a trace, or a trace older than
 // Go 1.22, is an error that names opts.Name. A panic inside the trace reader
 // (hostile input) is returned as an error too.
-func Analyze(r io.Reader, opts Options) (res Result, err error) {
+//
+// When ctx ends, Analyze stops within a batch of events (or one read of
+// the input, while the reader decodes a generation) and returns an error
+// that wraps ctx.Err(), and no result.
+func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err error) {
 	opts = opts.withDefaults()
-	br := bufio.NewReaderSize(r, 64<<10)
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("%s: trace analysis stopped: %w", opts.Name, err)
+	}
+	// The reader decodes a whole generation before it hands out its first
+	// event; reading through ctx stops that too.
+	br := bufio.NewReaderSize(ctxReader{ctx, r}, 64<<10)
 	hdr, perr := br.Peek(headerLen)
 	if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
 		return Result{}, fmt.Errorf("%s: %w", opts.Name, perr)
@@ -68,11 +82,34 @@ func Analyze(r io.Reader, opts Options) (res Result, err error) {
 	}()
 	tr, err := trace.NewReader(br)
 	if err != nil {
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("%s: trace analysis stopped: %w", opts.Name, ctx.Err())
+		}
 		return Result{}, fmt.Errorf("%s: %w", opts.Name, err)
 	}
+	return analyzeEvents(ctx, tr, opts)
+}
+
+// eventReader is what analyzeEvents reads: a *trace.Reader.
+type eventReader interface {
+	ReadEvent() (trace.Event, error)
+}
+
+// analyzeEvents runs the analyser over every event of tr.
+func analyzeEvents(ctx context.Context, tr eventReader, opts Options) (Result, error) {
 	a := NewAnalyzer(opts)
-	for {
+	for n := 1; ; n++ {
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return Result{}, fmt.Errorf("%s: trace analysis stopped: %w", opts.Name, err)
+			}
+		}
 		ev, err := tr.ReadEvent()
+		if err != nil && ctx.Err() != nil {
+			// The read failed because ctx ended (ctxReader): not a damaged
+			// trace.
+			return Result{}, fmt.Errorf("%s: trace analysis stopped: %w", opts.Name, ctx.Err())
+		}
 		if err == io.EOF {
 			if a.syncs < 2 {
 				return Result{}, fmt.Errorf("%s: not a readable trace: it holds no complete generation", opts.Name)
@@ -91,4 +128,17 @@ func Analyze(r io.Reader, opts Options) (res Result, err error) {
 		a.Event(&ev)
 	}
 	return a.Finalize(), nil
+}
+
+// ctxReader fails its reads once ctx has ended.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

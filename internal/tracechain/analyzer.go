@@ -20,7 +20,15 @@
 //   - Waiting->Waiting is re-emitted at every generation boundary and carries
 //     no reason, so state survives generations. Undetermined->Waiting means
 //     the goroutine was blocked before tracing began: its start is unknown,
-//     and the wait is not counted (as in `go tool trace -pprof=sync`).
+//     and a wait that ends in the trace is not counted (as in
+//     `go tool trace -pprof=sync`).
+//   - A lock wait still open when the trace ends is charged to its line up
+//     to the trace's end (from the trace's start when it began before it),
+//     and marked open (contention.Hotspot.OpenWaits): a lock held for the
+//     whole window is the worst stall there is, and neither profile has it
+//     until the lock is released. Open channel, select and WaitGroup waits
+//     are mostly idle goroutines; they are only counted in
+//     Result.OpenWaits.
 //
 // Traces carry no lock address, so a chain names lines, and the lock comes
 // from the source.
@@ -28,8 +36,10 @@ package tracechain
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"golang.org/x/exp/trace"
@@ -105,9 +115,14 @@ type Result struct {
 	LockWaitNs int64 `json:"lockWaitNs"`
 	// Waits counts the completed waits behind TotalSyncWaitNs.
 	Waits int64 `json:"waits"`
-	// OpenWaits counts waits still open when the trace ended; their end
-	// is unknown and they are not counted.
+	// OpenWaits counts followed waits still open when the trace ended.
+	// The lock waits among them are charged to their hotspots up to the
+	// trace's end (OpenLockWaitNs); the others are not counted anywhere
+	// else. None of them is in TotalSyncWaitNs, LockWaitNs or Waits.
 	OpenWaits int64 `json:"openWaits"`
+	// OpenLockWaitNs is the time charged to hotspots for lock waits still
+	// open when the trace ended, each up to the trace's end.
+	OpenLockWaitNs int64 `json:"openLockWaitNs,omitempty"`
 	// Generations counts the complete generations read; Events counts
 	// every event.
 	Generations int   `json:"generations"`
@@ -173,10 +188,13 @@ type nodeKey struct{ edge, tail int32 }
 
 // gstate is the current state of one live goroutine.
 type gstate struct {
-	waiting   bool // in a followed wait
-	reason    uint8
-	waitStart trace.Time
-	stack     *stackInfo
+	waiting bool // in a followed wait
+	// sinceStart: the wait began before the trace did (waitStart is the
+	// trace's start); it counts only if it is still open at the end.
+	sinceStart bool
+	reason     uint8
+	waitStart  trace.Time
+	stack      *stackInfo
 	// The goroutine's last completed followed wait and its chain; a
 	// goroutine that releases another is part of the other's chain when
 	// this wait overlaps the other's.
@@ -186,9 +204,12 @@ type gstate struct {
 
 type agg struct {
 	delay, count int64
-	prim         string // primitive frame of the first wait seen
-	reason       uint8
-	method       string
+	// Lock waits still open at the end of the trace (in delay and count
+	// too), and the longest of them.
+	open, openMax int64
+	prim          string // primitive frame of the first wait seen
+	reason        uint8
+	method        string
 }
 
 // Analyzer follows waits through a trace. It is not safe for concurrent use.
@@ -218,6 +239,7 @@ type Analyzer struct {
 	cum     []int64
 
 	res        Result
+	openNs     int64 // charged for open lock waits at the end
 	syncs      int
 	first, end trace.Time
 	seen       bool
@@ -282,10 +304,33 @@ func (a *Analyzer) Event(ev *trace.Event) {
 			// Re-emitted at a generation boundary: the same wait.
 			return
 		}
+		if g.sinceStart {
+			// Its start is unknown: not counted, as go tool trace does.
+			g.waiting, g.sinceStart = false, false
+			return
+		}
 		a.endWait(id, g, ev, t, to)
 		return
 	}
 	if to != trace.GoWaiting {
+		return
+	}
+	if from == trace.GoUndetermined {
+		// First sight of a goroutine blocked since before the trace: its
+		// status carries no reason, but its stack names the primitive.
+		// Only a lock wait is followed, to be charged if it is still open
+		// at the end.
+		si := a.stackInfo(st.Stack)
+		if si.loc >= 0 && contention.IsLockPrimitive(primitiveOf(si.primFunc, "")) {
+			if g == nil {
+				g = &gstate{}
+				a.gs[id] = g
+			}
+			g.waiting, g.sinceStart = true, true
+			g.waitStart = a.first
+			g.reason = a.reason(st.Reason)
+			g.stack = si
+		}
 		return
 	}
 	if r := a.reason(st.Reason); a.reasonSync[r] {
@@ -537,17 +582,24 @@ func (a *Analyzer) frame(l int32) contention.Frame {
 	return contention.Frame{Function: a.locs[l].fn, File: a.locs[l].file, Line: a.locs[l].line}
 }
 
-// Finalize returns the result. Waits still open are counted in OpenWaits
-// only. The analyser must not be used afterwards.
+// Finalize returns the result. Lock waits still open are charged to
+// their lines up to the end of the trace; every open wait is counted in
+// OpenWaits. The analyser must not be used afterwards.
 func (a *Analyzer) Finalize() Result {
 	res := a.res
 	// The reader emits a Sync before each generation and one at the end.
 	res.Generations = max(a.syncs-1, 0)
+	openOther := int64(0)
 	for _, g := range a.gs {
-		if g.waiting {
-			res.OpenWaits++
+		if !g.waiting {
+			continue
+		}
+		res.OpenWaits++
+		if !a.chargeOpen(g) {
+			openOther++
 		}
 	}
+	res.OpenLockWaitNs = a.openNs
 	if a.seen {
 		res.DurationNs = int64(a.end - a.first)
 	}
@@ -559,7 +611,8 @@ func (a *Analyzer) Finalize() Result {
 			Kind: kind, File: lc.file, Line: lc.line, Function: lc.fn,
 			Primitive: ag.prim, Method: ag.method,
 			DelayNs: ag.delay, CumDelayNs: cum, Count: ag.count,
-			Lock: contention.IsLockPrimitive(ag.prim),
+			Lock:      contention.IsLockPrimitive(ag.prim),
+			OpenWaits: int(ag.open), StillWaitingNs: ag.openMax,
 		}
 		if lc.stack != nil {
 			h.Stacks = [][]contention.Frame{lc.stack}
@@ -618,8 +671,9 @@ func (a *Analyzer) Finalize() Result {
 	}
 	res.Chains = chains
 
-	if res.OpenWaits > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d wait(s) still open when the trace ended are not counted (their end is unknown)", a.opts.Name, res.OpenWaits))
+	res.Notes = append(res.Notes, a.openNotes(hs)...)
+	if openOther > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d channel, select or WaitGroup wait(s) still open when the trace ended are not counted (most are idle goroutines)", a.opts.Name, openOther))
 	}
 	for _, ag := range a.blocked {
 		if ag.count > 0 && ag.prim == contention.PrimRWMutex && ag.method == "RLock" {
@@ -629,6 +683,61 @@ func (a *Analyzer) Finalize() Result {
 	}
 	return res
 }
+
+// chargeOpen charges a lock wait still open at the end of the trace to
+// its line, up to the end. It reports false for a wait it does not charge:
+// not on a lock, or with no user frame.
+func (a *Analyzer) chargeOpen(g *gstate) bool {
+	prim := primitiveOf(g.stack.primFunc, a.reasons[g.reason])
+	bl := g.stack.loc
+	if !contention.IsLockPrimitive(prim) || bl < 0 {
+		return false
+	}
+	d := int64(a.end - g.waitStart)
+	if d <= 0 {
+		// Began at the last event: nothing to charge, but it is a lock
+		// wait, not an idle one.
+		return true
+	}
+	ag := &a.blocked[bl]
+	if ag.count == 0 {
+		*ag = agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
+	}
+	ag.delay += d
+	ag.count++
+	ag.open++
+	ag.openMax = max(ag.openMax, d)
+	a.openNs += d
+	for _, c := range g.stack.cum {
+		a.cum[c] += d
+	}
+	return true
+}
+
+// openNotes says, for the lines with the longest open lock waits, how
+// long they had waited when the trace ended.
+func (a *Analyzer) openNotes(hs []contention.Hotspot) []string {
+	var open []contention.Hotspot
+	for _, h := range hs {
+		if h.OpenWaits > 0 {
+			open = append(open, h)
+		}
+	}
+	sort.SliceStable(open, func(i, j int) bool { return open[i].StillWaitingNs > open[j].StillWaitingNs })
+	var notes []string
+	for i, h := range open {
+		if i == maxOpenNotes {
+			notes = append(notes, fmt.Sprintf("%s: %d more line(s) with lock waits still open when the trace ended", a.opts.Name, len(open)-i))
+			break
+		}
+		notes = append(notes, fmt.Sprintf("%s: %s:%d (%s): still waiting after %v when the trace ended (%d goroutine(s) waiting there); charged up to its end",
+			a.opts.Name, filepath.Base(h.File), h.Line, h.Function, time.Duration(h.StillWaitingNs).Round(time.Millisecond), h.OpenWaits))
+	}
+	return notes
+}
+
+// maxOpenNotes caps the per-line notes about open lock waits.
+const maxOpenNotes = 5
 
 // Link roles (contention.Link.Role).
 const (

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ func analyzeChild(path string) int {
 	}
 	defer f.Close()
 	start := time.Now()
-	res, err := Analyze(f, Options{Name: path})
+	res, err := Analyze(context.Background(), f, Options{Name: path})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -129,7 +130,7 @@ func BenchmarkAnalyze(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				res, err = Analyze(f, Options{Name: path})
+				res, err = Analyze(context.Background(), f, Options{Name: path})
 				f.Close()
 				if err != nil {
 					b.Fatal(err)
@@ -384,14 +385,16 @@ func recordContendedTrace(path string, size int64) error {
 	return os.Rename(tmp, path)
 }
 
-var sink int
+// sink keeps spin's work from being optimised away; atomic, because the
+// workload's goroutines share it (the tests record it under -race).
+var sink atomic.Int64
 
 func spin(n int) {
 	s := 0
 	for i := 0; i < n; i++ {
 		s += i * i
 	}
-	sink += s & 1
+	sink.Add(int64(s & 1))
 }
 
 func contendedWorkload(ctx context.Context, wg *sync.WaitGroup) {
@@ -408,7 +411,7 @@ func contendedWorkload(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	// A handoff chain, as in testdata/handoff.
 	loop(func() { audit.Lock(); spin(20000); audit.Unlock() })
-	loop(func() { ledger.Lock(); audit.Lock(); sink++; audit.Unlock(); ledger.Unlock() })
+	loop(func() { ledger.Lock(); audit.Lock(); sink.Add(1); audit.Unlock(); ledger.Unlock() })
 	loop(func() { vault.Lock(); ledger.Lock(); spin(100); ledger.Unlock(); vault.Unlock() })
 	loop(func() { vault.Lock(); spin(100); vault.Unlock() })
 	// A queue on one lock, as in testdata/ledger.

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { AdapterFactory, AdapterLocator, TrafficTracker } from './adapter';
 import { Commands } from './commands';
 import { ConfigProvider, pickProcess } from './config';
+import { GraphPanel } from './graphPanel';
 import { lineEditOf } from './logic/edits';
 import { parseReport } from './logic/report';
 import { ReportStore } from './store';
@@ -39,6 +40,11 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerHoverProvider(go, new Hovers(store)),
   );
   new Commands(store, locator, log).register(context);
+  const graph = new GraphPanel(store, context.extensionUri, log);
+  sub.push(
+    graph,
+    vscode.commands.registerCommand('lockscope.showGraph', () => graph.show()),
+  );
 
   const redraw = (): void => {
     decorations.update();

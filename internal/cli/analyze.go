@@ -84,6 +84,7 @@ type analyzeConfig struct {
 	mutexFraction int
 	blockRate     int
 	noIndex       bool
+	graph         string // --graph: also write the waits-for graph (.svg, .dot)
 }
 
 // exitErr carries an exit code with the message for stderr.
@@ -150,6 +151,13 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lockscope analyze: writing the report: %v\n", err)
 		return ExitInternal
 	}
+	if cfg.graph != "" {
+		if err := writeGraph(cfg.graph, r); err != nil {
+			fmt.Fprintf(stderr, "lockscope analyze: writing the graph: %v\n", err)
+			return ExitInternal
+		}
+		fmt.Fprintf(stderr, "lockscope: wrote the waits-for graph to %s\n", cfg.graph)
+	}
 	return ExitOK
 }
 
@@ -186,6 +194,7 @@ func parseAnalyze(args []string, stdout, stderr io.Writer) (*analyzeConfig, int)
 	fs.IntVar(&cfg.mutexFraction, "mutex-fraction", 0, "runtime.SetMutexProfileFraction for the run (0: the default, 1)")
 	fs.IntVar(&cfg.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate for the run (0: the default, 1)")
 	fs.BoolVar(&cfg.noIndex, "no-index", false, "skip the source index of map writes")
+	graphFlag(fs, &cfg.graph)
 
 	// Everything after "--" belongs to the program. Before it, flags may
 	// come before or after the package.

@@ -203,13 +203,13 @@ func (p *Pipeline) GoVersion() string {
 }
 
 // suggest is the report builder's breakpoint suggester.
-func (p *Pipeline) suggest(writes []contention.MapWrite) []contention.Breakpoint {
+func (p *Pipeline) suggest(writes []contention.MapWrite) ([]contention.Breakpoint, []contention.MapWrite) {
 	gv := p.GoVersion()
 	if gv == "" {
-		return nil
+		return nil, writes
 	}
-	bps, _ := recipes.Suggest(writes, gv)
-	return bps
+	bps, writes, _ := recipes.Suggest(writes, gv)
+	return bps, writes
 }
 
 // BreakpointsAt returns the suggested breakpoints of the map write at

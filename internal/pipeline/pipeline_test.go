@@ -57,7 +57,7 @@ func TestUnknownGoVersionIsSaid(t *testing.T) {
 		t.Fatalf("notes %q: want one saying the layout is unknown", r.Notes)
 	}
 	w := contention.MapWrite{File: "/x/main.go", Line: 3, Function: "main.f", Map: "m", Unguarded: true}
-	if bps := p.suggest([]contention.MapWrite{w}); len(bps) != 0 {
+	if bps, _ := p.suggest([]contention.MapWrite{w}); len(bps) != 0 {
 		t.Fatalf("suggested %v for an unknown runtime", bps)
 	}
 	p.SetGoVersion("")

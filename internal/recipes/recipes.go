@@ -55,6 +55,7 @@ import (
 	"debug/buildinfo"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -319,14 +320,16 @@ func writerRecipe(w contention.MapWrite, writes []contention.MapWrite, rt Runtim
 
 // ForReport returns the breakpoints for the writes worth stopping on: the
 // contended ones, the unguarded ones and those written under RLock only,
-// without two suggestions for one line. It sets NoBreakpoint on those
-// writes that cannot get one, in place. It fails only for an unknown Go
-// version.
-func ForReport(writes []contention.MapWrite, goVersion string, o Options) ([]contention.Breakpoint, error) {
+// without two suggestions for one line. It also returns the writes, a new
+// slice in which those that cannot get a breakpoint say why
+// (NoBreakpoint); the writes passed in are not changed. It fails only for
+// an unknown Go version.
+func ForReport(writes []contention.MapWrite, goVersion string, o Options) ([]contention.Breakpoint, []contention.MapWrite, error) {
 	rt, err := ParseGoVersion(goVersion)
 	if err != nil {
-		return nil, err
+		return nil, writes, err
 	}
+	writes = slices.Clone(writes)
 	out := []contention.Breakpoint{}
 	seen := map[string]bool{}
 	for i := range writes {
@@ -350,5 +353,5 @@ func ForReport(writes []contention.MapWrite, goVersion string, o Options) ([]con
 			out = append(out, bp)
 		}
 	}
-	return out, nil
+	return out, writes, nil
 }

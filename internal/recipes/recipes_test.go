@@ -206,10 +206,20 @@ func TestForReport(t *testing.T) {
 	call := hot
 	call.Line, call.NoBreakpoint, call.MapEval = 50, "the map is returned by a call, so there is no variable to watch at this line", ""
 	dup := hot // a second write on the same line
-	writes := []contention.MapWrite{hot, dup, cold, call, rw, hit, reset}
-	bps, err := ForReport(writes, "go1.26.8", Options{})
+	noGuardEval := hot
+	noGuardEval.Line, noGuardEval.GuardEval = 60, ""
+	writes := []contention.MapWrite{hot, dup, cold, call, rw, hit, reset, noGuardEval}
+	bps, out, err := ForReport(writes, "go1.26.8", Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The writes come back anew, saying why one cannot get a breakpoint;
+	// the caller's are left as they were.
+	if len(out) != len(writes) || !strings.Contains(out[7].NoBreakpoint, "cannot be evaluated") {
+		t.Errorf("returned writes %+v: want the last one saying why it has no breakpoint", out)
+	}
+	if writes[7].NoBreakpoint != "" {
+		t.Errorf("ForReport changed the caller's writes: %q", writes[7].NoBreakpoint)
 	}
 	got := map[string]bool{}
 	for _, bp := range bps {
@@ -227,10 +237,10 @@ func TestForReport(t *testing.T) {
 	if got["main.go:39"] || got["main.go:50"] {
 		t.Errorf("suggestion for an uncontended or unaddressable write: %+v", bps)
 	}
-	if writes[3].NoBreakpoint == "" {
+	if out[3].NoBreakpoint == "" {
 		t.Errorf("NoBreakpoint not kept")
 	}
-	if _, err := ForReport(writes, "go1.40", Options{}); err == nil {
+	if _, _, err := ForReport(writes, "go1.40", Options{}); err == nil {
 		t.Errorf("ForReport on an unknown version: no error")
 	}
 }

@@ -33,7 +33,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -44,13 +43,6 @@ import (
 	"github.com/lockscope/lockscope/internal/profiles"
 	"github.com/lockscope/lockscope/internal/tracechain"
 )
-
-// AgentFileName is the file name of lockscope's injected capture agent
-// (internal/capture.AgentFileName); its frames are never hotspots.
-const AgentFileName = "zz_lockscope_agent.go"
-
-// agentFuncPrefix is the prefix of every function of the agent.
-const agentFuncPrefix = "lockscopeAgent"
 
 // Builder collects inputs and builds reports from them. It is safe for
 // concurrent use; Build may be called again after more inputs arrive.
@@ -74,7 +66,11 @@ type Builder struct {
 // suggested breakpoints. internal/recipes provides the real one; it is a
 // parameter so that this package does not fix the Go version or the
 // policy of which writes deserve one.
-type Suggester func(writes []contention.MapWrite) []contention.Breakpoint
+//
+// It returns the breakpoints and the writes anew: a write that cannot get
+// a breakpoint says why (MapWrite.NoBreakpoint), and the report shows the
+// returned writes.
+type Suggester func(writes []contention.MapWrite) ([]contention.Breakpoint, []contention.MapWrite)
 
 // SetSuggester sets the breakpoint suggester used by Build.
 func (b *Builder) SetSuggester(s Suggester) {
@@ -384,7 +380,7 @@ func (b *Builder) Build() *contention.Report {
 	if b.index != nil {
 		r.MapWrites = b.mapWrites(r.Hotspots)
 		if b.suggest != nil {
-			r.Breakpoints = b.suggest(r.MapWrites)
+			r.Breakpoints, r.MapWrites = b.suggest(r.MapWrites)
 		}
 	}
 	if b.crash != nil {
@@ -428,6 +424,8 @@ func mergeHotspots(in []contention.Hotspot) []contention.Hotspot {
 			o.DelayNs += h.DelayNs
 			o.CumDelayNs += h.CumDelayNs
 			o.Count += h.Count
+			o.OpenWaits += h.OpenWaits
+			o.StillWaitingNs = max(o.StillWaitingNs, h.StillWaitingNs)
 			if len(o.Stacks) < 3 {
 				o.Stacks = append(o.Stacks, h.Stacks[:min(len(h.Stacks), 3-len(o.Stacks))]...)
 			}
@@ -440,17 +438,8 @@ func mergeHotspots(in []contention.Hotspot) []contention.Hotspot {
 	return out
 }
 
-func isAgentFrame(file, fn string) bool {
-	if filepath.Base(file) == AgentFileName {
-		return true
-	}
-	// pprof names: main.lockscopeAgentX, main.lockscopeAgentX.func1
-	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
-		fn = fn[i+1:]
-	}
-	_, name, _ := strings.Cut(fn, ".")
-	return strings.HasPrefix(name, agentFuncPrefix)
-}
+// isAgentFrame: the agent's frames are never hotspots.
+func isAgentFrame(file, fn string) bool { return contention.IsAgentFrame(file, fn) }
 
 // userFunc reports whether fn is outside the standard library by the
 // import path rule (main, or a first path element with a dot). The trace

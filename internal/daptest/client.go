@@ -2,6 +2,13 @@
 // client decodes with go-dap's default codec and cannot read lockscope's
 // messages; this one keeps every message raw, peeks at its routing fields,
 // and decodes bodies on demand into whatever type a test asks for.
+//
+// lockscope's own messages have helpers in the style of Delve's daptest:
+// CaptureRequest, LoadRequest, ReportRequest, ClearRequest and
+// BreakpointsRequest send the typed requests of [dapx], and
+// ExpectReportResponse, ExpectBreakpointsResponse and ExpectReportEvent
+// decode what comes back into dapx's types, so that a test reads the wire
+// contract exactly as a client does.
 package daptest
 
 import (
@@ -13,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-dap"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/dapx"
 	"github.com/lockscope/lockscope/internal/transport"
 )
 
@@ -110,21 +121,31 @@ func (c *Client) readLoop(r io.Reader) {
 	}
 }
 
+// nextSeq returns the seq of the next request.
+func (c *Client) nextSeq() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	return c.seq
+}
+
+// write frames a message and sends it.
+func (c *Client) write(m any) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // a test's own message that does not encode
+	}
+	_ = c.w.Write(raw)
+}
+
 // Send sends a request and returns its seq.
 func (c *Client) Send(command string, args any) int {
-	c.mu.Lock()
-	c.seq++
-	seq := c.seq
-	c.mu.Unlock()
+	seq := c.nextSeq()
 	m := map[string]any{"seq": seq, "type": "request", "command": command}
 	if args != nil {
 		m["arguments"] = args
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	_ = c.w.Write(raw)
+	c.write(m)
 	return seq
 }
 
@@ -153,7 +174,22 @@ func (c *Client) WaitFor(t testing.TB, what string, timeout time.Duration, pred 
 // TryWait is WaitFor that returns false instead of failing, when the
 // stream ends or the timeout passes first.
 func (c *Client) TryWait(timeout time.Duration, pred func(Message) bool) (Message, bool) {
+	return c.wait(timeout, true, pred)
+}
+
+// Seen waits until a message that matches pred has arrived, taken or not,
+// and leaves it where it is: for waiting on a point in the stream (with
+// m.N >= a [Client.Mark]) that another wait may still want to take. It
+// returns false when the stream ends or the timeout passes first.
+func (c *Client) Seen(timeout time.Duration, pred func(Message) bool) (Message, bool) {
+	return c.wait(timeout, false, pred)
+}
+
+// wait blocks on the client's condition variable until a message matches
+// pred (taking it when take is set), the stream ends, or timeout passes.
+func (c *Client) wait(timeout time.Duration, take bool, pred func(Message) bool) (Message, bool) {
 	deadline := time.Now().Add(timeout)
+	// The timer wakes the waiter below when nothing else does.
 	timer := time.AfterFunc(timeout, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
@@ -164,8 +200,10 @@ func (c *Client) TryWait(timeout time.Duration, pred func(Message) bool) (Messag
 	defer c.mu.Unlock()
 	for {
 		for i, m := range c.msgs {
-			if !c.consumed[i] && pred(m) {
-				c.consumed[i] = true
+			if (!take || !c.consumed[i]) && pred(m) {
+				if take {
+					c.consumed[i] = true
+				}
 				return m, true
 			}
 		}
@@ -176,19 +214,14 @@ func (c *Client) TryWait(timeout time.Duration, pred func(Message) bool) (Messag
 	}
 }
 
-// Closed waits until the adapter closes its side, and reports whether it did.
+// Closed waits until the adapter closes its side, and reports whether it
+// did before the timeout. The read loop signals the end of the stream on
+// the same condition variable as every message.
 func (c *Client) Closed(timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		err := c.readErr
-		c.mu.Unlock()
-		if err != nil {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	_, _ = c.wait(timeout, false, func(Message) bool { return false })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readErr != nil
 }
 
 func (c *Client) summaryLocked() string {
@@ -340,4 +373,131 @@ func (c *Client) Evaluate(t testing.TB, frameID int, expr string) string {
 	}
 	c.Call(t, "evaluate", map[string]any{"expression": expr, "frameId": frameID, "context": "watch"}).Decode(t, &b)
 	return b.Result
+}
+
+// request is the head of the next request for command.
+func (c *Client) request(command string) dap.Request {
+	return dap.Request{ProtocolMessage: dap.ProtocolMessage{Seq: c.nextSeq(), Type: "request"}, Command: command}
+}
+
+// CaptureRequest sends lockscope/capture and returns its seq.
+func (c *Client) CaptureRequest(args dapx.CaptureArguments) int {
+	r := dapx.CaptureRequest{Request: c.request(dapx.CommandCapture), Arguments: args}
+	c.write(r)
+	return r.Seq
+}
+
+// LoadRequest sends lockscope/load and returns its seq.
+func (c *Client) LoadRequest(args dapx.LoadArguments) int {
+	r := dapx.LoadRequest{Request: c.request(dapx.CommandLoad), Arguments: args}
+	c.write(r)
+	return r.Seq
+}
+
+// ReportRequest sends lockscope/report and returns its seq.
+func (c *Client) ReportRequest() int {
+	r := dapx.ReportRequest{Request: c.request(dapx.CommandReport)}
+	c.write(r)
+	return r.Seq
+}
+
+// ClearRequest sends lockscope/clear and returns its seq.
+func (c *Client) ClearRequest() int {
+	r := dapx.ClearRequest{Request: c.request(dapx.CommandClear)}
+	c.write(r)
+	return r.Seq
+}
+
+// BreakpointsRequest sends lockscope/breakpoints for file:line and returns
+// its seq.
+func (c *Client) BreakpointsRequest(file string, line int) int {
+	r := dapx.BreakpointsRequest{Request: c.request(dapx.CommandBreakpoints), Arguments: dapx.BreakpointsArguments{File: file, Line: line}}
+	c.write(r)
+	return r.Seq
+}
+
+// decodeMessage decodes a whole message (not only its body) into a T.
+func decodeMessage[T any](t testing.TB, m Message) *T {
+	t.Helper()
+	v := new(T)
+	if err := json.Unmarshal(m.Raw, v); err != nil {
+		t.Fatalf("decoding %s as %T: %v\n%s", m.Name(), v, err, m.Raw)
+	}
+	return v
+}
+
+// reportCommands are the requests answered with the report as it stands.
+var reportCommands = map[string]bool{
+	dapx.CommandCapture: true, dapx.CommandLoad: true, dapx.CommandReport: true, dapx.CommandClear: true,
+}
+
+// ExpectReportResponse waits for the response to request seq, which must
+// be a successful answer to lockscope/capture, load, report or clear,
+// and decodes it. The report is in its Body.
+func (c *Client) ExpectReportResponse(t testing.TB, seq int) *dapx.ReportResponse {
+	t.Helper()
+	r := decodeMessage[dapx.ReportResponse](t, c.Response(t, seq))
+	checkResponse(t, seq, r.Response, reportCommands)
+	if r.Body == nil {
+		t.Fatalf("the response to %s carries no report", r.Command)
+	}
+	return r
+}
+
+// ExpectBreakpointsResponse waits for the response to request seq, which
+// must be a successful answer to lockscope/breakpoints, and decodes it.
+func (c *Client) ExpectBreakpointsResponse(t testing.TB, seq int) *dapx.BreakpointsResponse {
+	t.Helper()
+	r := decodeMessage[dapx.BreakpointsResponse](t, c.Response(t, seq))
+	checkResponse(t, seq, r.Response, map[string]bool{dapx.CommandBreakpoints: true})
+	return r
+}
+
+// checkResponse fails the test unless r is a success that answers one of
+// commands.
+func checkResponse(t testing.TB, seq int, r dap.Response, commands map[string]bool) {
+	t.Helper()
+	switch {
+	case !r.Success:
+		t.Fatalf("%s failed: %s", r.Command, r.Message)
+	case !commands[r.Command]:
+		t.Fatalf("request %d was answered as %q, not as one of %v", seq, r.Command, commands)
+	}
+}
+
+// ExpectReportEvent waits for the next lockscope/report event not yet
+// taken, and decodes it.
+func (c *Client) ExpectReportEvent(t testing.TB) *dapx.ReportEvent {
+	t.Helper()
+	return c.ExpectReportEventWhere(t, "any report", 0, c.Timeout, nil)
+}
+
+// ExpectReportEventWhere waits up to timeout for a lockscope/report event
+// whose report satisfies ok (nil: any), from the point from on (a
+// [Client.Mark], or 0 for any point), takes it and returns it decoded.
+// what says in a failure what the test waited for. A report event that
+// does not decode as [dapx.ReportEvent] fails the test at once.
+func (c *Client) ExpectReportEventWhere(t testing.TB, what string, from int, timeout time.Duration, ok func(*contention.Report) bool) *dapx.ReportEvent {
+	t.Helper()
+	var found dapx.ReportEvent
+	var bad error
+	m := c.WaitFor(t, "a report event with "+what, timeout, func(m Message) bool {
+		if m.N < from || m.Type != "event" || m.Event != dapx.EventReport {
+			return false
+		}
+		var e dapx.ReportEvent
+		if err := json.Unmarshal(m.Raw, &e); err != nil || e.Body == nil {
+			bad = err
+			return true // taken, to fail below: the lock is held here
+		}
+		if ok != nil && !ok(e.Body) {
+			return false
+		}
+		found = e
+		return true
+	})
+	if found.Body == nil {
+		t.Fatalf("a report event that is not a dapx.ReportEvent with a report (%v):\n%s", bad, m.Raw)
+	}
+	return &found
 }

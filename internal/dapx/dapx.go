@@ -2,9 +2,12 @@
 // the lockscope/* requests, their responses, the lockscope/report event, the
 // lockscope launch attribute and the stable error ids.
 //
-// All of them are registered in one go-dap codec ([NewCodec]), so both the
-// session and the test client decode them as real types. Command and event
-// names and JSON field names are a public contract: add, never rename.
+// The request, response and event types are the messages whole, go-dap's
+// head included. The session decodes the arguments types and answers with
+// bodies of these shapes; lockscope's test client (internal/daptest) sends
+// the requests and decodes every response and event into these types, so a
+// test fails when the session strays from them. Command and event names and
+// JSON field names are a public contract: add, never rename.
 package dapx
 
 import (
@@ -131,23 +134,4 @@ type BreakpointsResponse struct {
 type ReportEvent struct {
 	dap.Event
 	Body *contention.Report `json:"body"`
-}
-
-// NewCodec returns a go-dap codec that also knows lockscope's messages.
-func NewCodec() *dap.Codec {
-	c := dap.NewCodec()
-	reg := func(cmd string, req func() dap.Message, resp func() dap.Message) {
-		if err := c.RegisterRequest(cmd, req, resp); err != nil {
-			panic(err) // a programming error: names are constants
-		}
-	}
-	reg(CommandCapture, func() dap.Message { return &CaptureRequest{} }, func() dap.Message { return &ReportResponse{} })
-	reg(CommandLoad, func() dap.Message { return &LoadRequest{} }, func() dap.Message { return &ReportResponse{} })
-	reg(CommandReport, func() dap.Message { return &ReportRequest{} }, func() dap.Message { return &ReportResponse{} })
-	reg(CommandClear, func() dap.Message { return &ClearRequest{} }, func() dap.Message { return &ReportResponse{} })
-	reg(CommandBreakpoints, func() dap.Message { return &BreakpointsRequest{} }, func() dap.Message { return &BreakpointsResponse{} })
-	if err := c.RegisterEvent(EventReport, func() dap.Message { return &ReportEvent{} }); err != nil {
-		panic(err)
-	}
-	return c
 }

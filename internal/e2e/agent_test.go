@@ -70,6 +70,7 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 // socket (the agent talks through a pipe in lockscope's private folder, so
 // there is no port for an editor to forward).
 func TestAgentIsInvisible(t *testing.T) {
+	t.Parallel()
 	agent, pid, rep := agentThreads(t, map[string]any{"traceSeconds": 0.5})
 	if len(agent) > 0 {
 		t.Errorf("the client sees the agent's goroutines: %v", agent)
@@ -113,6 +114,7 @@ func TestAgentIsInvisible(t *testing.T) {
 // showAgentGoroutines brings them back, for whoever debugs lockscope: this
 // also shows that the test above would see them.
 func TestShowAgentGoroutines(t *testing.T) {
+	t.Parallel()
 	agent, _, _ := agentThreads(t, map[string]any{"showAgentGoroutines": true})
 	if len(agent) < 3 {
 		t.Errorf("with showAgentGoroutines the client sees %v; want the agent's goroutines", agent)
@@ -122,6 +124,7 @@ func TestShowAgentGoroutines(t *testing.T) {
 // A lockscope attribute of the wrong type fails the launch with 7021, as
 // the others do.
 func TestShowAgentGoroutinesIsValidated(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	initialize(t, c)

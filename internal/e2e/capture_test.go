@@ -18,20 +18,7 @@ import (
 // reportEvent waits for a lockscope/report event that satisfies ok.
 func reportEvent(t *testing.T, c *daptest.Client, timeout time.Duration, what string, ok func(*contention.Report) bool) *contention.Report {
 	t.Helper()
-	var last *contention.Report
-	m := c.WaitFor(t, "a report event with "+what, timeout, func(m daptest.Message) bool {
-		if m.Type != "event" || m.Event != dapx.EventReport {
-			return false
-		}
-		var r contention.Report
-		if err := jsonUnmarshal(m.Body, &r); err != nil {
-			return false
-		}
-		last = &r
-		return ok(&r)
-	})
-	_ = m
-	return last
+	return c.ExpectReportEventWhere(t, what, 0, timeout, ok).Body
 }
 
 func topOfKind(r *contention.Report, kind string) *contention.Hotspot {
@@ -44,6 +31,7 @@ func topOfKind(r *contention.Report, kind string) *contention.Hotspot {
 }
 
 func TestLiveCaptureFindsTheHotLock(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	ledger := filepath.Join(testdataDir("ledger"), "main.go")
@@ -79,9 +67,8 @@ func TestLiveCaptureFindsTheHotLock(t *testing.T) {
 	}
 	c.Call(t, "continue", map[string]any{"threadId": 1})
 	// A capture on demand, with progress events.
-	var rep contention.Report
-	c.Call(t, dapx.CommandCapture, map[string]any{"kinds": []string{"mutex"}}).Decode(t, &rep)
-	if top := topOfKind(&rep, contention.KindMutex); top == nil || top.Function != "main.deposit" {
+	rep := c.ExpectReportResponse(t, c.CaptureRequest(dapx.CaptureArguments{Kinds: []string{contention.KindMutex}})).Body
+	if top := topOfKind(rep, contention.KindMutex); top == nil || top.Function != "main.deposit" {
 		t.Errorf("lockscope/capture: top mutex hotspot %+v, want main.deposit", top)
 	}
 	c.Event(t, "progressStart")
@@ -99,6 +86,7 @@ func TestLiveCaptureFindsTheHotLock(t *testing.T) {
 // A program that exits before the next refresh loses nothing: the agent
 // saved its profiles at exit, and the session reads them.
 func TestShortProgramKeepsItsProfiles(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	short := filepath.Join(testdataDir("short"), "main.go")
@@ -116,6 +104,7 @@ func TestShortProgramKeepsItsProfiles(t *testing.T) {
 }
 
 func TestLoadRecordedProfileInSession(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	initialize(t, c)
@@ -123,12 +112,11 @@ func TestLoadRecordedProfileInSession(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded ledger mutex profile in testdata/profiles")
 	}
-	var rep contention.Report
-	c.Call(t, dapx.CommandLoad, map[string]any{"path": files[0], "kind": "mutex"}).Decode(t, &rep)
-	if top := topOfKind(&rep, contention.KindMutex); top == nil || top.Function != "main.deposit" {
+	rep := c.ExpectReportResponse(t, c.LoadRequest(dapx.LoadArguments{Path: files[0], Kind: contention.KindMutex})).Body
+	if top := topOfKind(rep, contention.KindMutex); top == nil || top.Function != "main.deposit" {
 		t.Errorf("loaded profile: top %+v, want main.deposit", top)
 	}
-	c.Event(t, dapx.EventReport)
+	c.ExpectReportEvent(t)
 	bad := c.CallErr(t, dapx.CommandLoad, map[string]any{"path": filepath.Join(moduleRoot, "go.mod")})
 	if bad.ErrorID() != dapx.ErrLoadFailed || !strings.Contains(string(bad.Raw), "go.mod") {
 		t.Errorf("loading go.mod: %s, want a load error naming the file", bad.Raw)
@@ -180,6 +168,7 @@ func writeGzipBomb(t *testing.T, path string) {
 // traceSeconds takes a trace window while the program runs; the three-lock
 // handoff comes back as one chain: waiter, holder that waits, last holder.
 func TestTraceWindowChainsInSession(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("handoff"), "main.go")
@@ -203,6 +192,7 @@ func TestTraceWindowChainsInSession(t *testing.T) {
 
 // A trace capture can be cancelled through its progress id.
 func TestCaptureCancel(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
@@ -235,6 +225,7 @@ func TestCaptureCancel(t *testing.T) {
 // before, the cancel went to Delve, which knows nothing of it, and the
 // capture ran its full length.
 func TestCaptureCancelByRequestID(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
@@ -256,6 +247,7 @@ func TestCaptureCancelByRequestID(t *testing.T) {
 // Attached to a service that serves net/http/pprof, the session captures
 // from its pprofURL: the agent is not needed.
 func TestAttachWithPprofURL(t *testing.T) {
+	t.Parallel()
 	bin := buildProgram(t, "service")
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	prog := exec.Command(bin, "-addr-file", addrFile)
@@ -291,9 +283,8 @@ func TestAttachWithPprofURL(t *testing.T) {
 		t.Errorf("sources %+v: want the pprof URL", r.Sources)
 	}
 	// On demand: a delta over one second.
-	var rep contention.Report
-	c.Call(t, dapx.CommandCapture, map[string]any{"kinds": []string{"block"}, "seconds": 1}).Decode(t, &rep)
-	if b := topOfKind(&rep, contention.KindBlock); b == nil || b.Function != "main.record" {
+	rep := c.ExpectReportResponse(t, c.CaptureRequest(dapx.CaptureArguments{Kinds: []string{contention.KindBlock}, Seconds: 1})).Body
+	if b := topOfKind(rep, contention.KindBlock); b == nil || b.Function != "main.record" {
 		t.Errorf("captured block profile: top %+v, want main.record", b)
 	}
 	c.Call(t, "disconnect", nil)
@@ -307,13 +298,14 @@ func TestAttachWithPprofURL(t *testing.T) {
 
 // VS Code's restart button: the restarted program is captured again.
 func TestRestartKeepsCapturing(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t, "--log")
 	c := a.c
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("ledger"), "args": []string{"-d", "0"},
 		"lockscope": map[string]any{"refreshSeconds": 0.5}})
 	c.Call(t, "configurationDone", nil)
 	reportEvent(t, c, 30*time.Second, "the hot lock", func(r *contention.Report) bool { return topOfKind(r, contention.KindMutex) != nil })
-	c.Call(t, "lockscope/clear", nil)
+	c.ExpectReportResponse(t, c.ClearRequest())
 	c.Call(t, "restart", map[string]any{"arguments": map[string]any{"request": "launch", "rebuild": false}})
 	c.Event(t, "initialized")
 	c.Call(t, "configurationDone", nil)
@@ -327,6 +319,7 @@ func TestRestartKeepsCapturing(t *testing.T) {
 
 // A single-file program debugs as usual; capture says clearly why it is off.
 func TestSingleFileProgramSaysCaptureIsOff(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("othermod"), "main.go")

@@ -33,7 +33,7 @@ func BenchmarkUnguardedCatchRate(b *testing.B) {
 		c.Call(b, "configurationDone", nil)
 		c.Stopped(b)
 		var bps []map[string]any
-		for _, bp := range suggestionsB(b, c, file, hit) {
+		for _, bp := range suggestionsWhere(b, c, file, hit, nil) {
 			bps = append(bps, map[string]any{"line": bp.Line, "condition": bp.Condition})
 		}
 		setBreakpoints(b, c, file, bps...)

@@ -12,6 +12,7 @@ import (
 // A crash stop on a map carries a report: the reason, the write that
 // tripped, the map's other writer, and a ready-made breakpoint.
 func TestCrashStopSendsReport(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("crashmap"), "main.go")
@@ -55,6 +56,7 @@ func TestCrashStopSendsReport(t *testing.T) {
 // With race: true the program is built with -race and the race detector's
 // reports, read from Delve's output events, land in the report.
 func TestRaceReportsInSession(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("racymap"), "main.go")

@@ -26,6 +26,7 @@ func launchBasic(t *testing.T, c *daptest.Client, extra map[string]any) {
 }
 
 func TestLineBreakpointVariables(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
@@ -64,6 +65,7 @@ func TestLineBreakpointVariables(t *testing.T) {
 }
 
 func TestConditionalHitCountAndLogpoint(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
@@ -105,6 +107,7 @@ func TestConditionalHitCountAndLogpoint(t *testing.T) {
 }
 
 func TestFunctionBreakpointAndStepping(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
@@ -149,6 +152,7 @@ func TestFunctionBreakpointAndStepping(t *testing.T) {
 }
 
 func TestGoroutinesAsThreadsAndPause(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
@@ -175,11 +179,16 @@ func TestGoroutinesAsThreadsAndPause(t *testing.T) {
 }
 
 func TestPause(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, map[string]any{"args": []string{"-wait", "60s"}})
 	c.Call(t, "configurationDone", nil)
-	time.Sleep(500 * time.Millisecond)
+	// Pause a program that is running: it has printed its result and
+	// sleeps for -wait.
+	c.WaitFor(t, "the program's result", c.Timeout, func(m daptest.Message) bool {
+		return m.Event == "output" && strings.Contains(string(m.Body), "lockscope 7 10")
+	})
 	c.Call(t, "pause", map[string]any{"threadId": 1})
 	st := c.Stopped(t)
 	if st.Reason != "pause" {
@@ -189,6 +198,7 @@ func TestPause(t *testing.T) {
 }
 
 func TestConcurrentMapWritesIsAnExceptionStop(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("crashmap"), "lockscope": map[string]any{"capture": "off"}})
@@ -209,6 +219,7 @@ func TestConcurrentMapWritesIsAnExceptionStop(t *testing.T) {
 }
 
 func TestUnknownLockscopeCommandThenMore(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	initialize(t, c)
@@ -217,8 +228,10 @@ func TestUnknownLockscopeCommandThenMore(t *testing.T) {
 		t.Fatalf("error id %d, want %d: %s", m.ErrorID(), dapx.ErrUnknownCommand, m.Raw)
 	}
 	// The session goes on: a lockscope request and a Delve request work.
+	// The report is read raw here: empty lists must be [] on the wire, which
+	// a decoded report cannot tell from null.
 	var rep map[string]json.RawMessage
-	c.Call(t, "lockscope/report", nil).Decode(t, &rep)
+	c.Call(t, dapx.CommandReport, nil).Decode(t, &rep)
 	for _, k := range []string{"hotspots", "chains", "mapWrites", "breakpoints", "races", "sources"} {
 		if string(rep[k]) != "[]" {
 			t.Errorf("empty report field %s = %s, want []", k, rep[k])
@@ -231,6 +244,7 @@ func TestUnknownLockscopeCommandThenMore(t *testing.T) {
 }
 
 func TestMalformedMessages(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	// A frame whose body is not JSON.
@@ -248,7 +262,7 @@ func TestMalformedMessages(t *testing.T) {
 	c.WaitFor(t, "an error for a bad type", 10*time.Second, func(m daptest.Message) bool { return m.Type == "response" && !m.Success })
 	// The session is intact.
 	initialize(t, c)
-	c.Call(t, "lockscope/report", nil)
+	c.ExpectReportResponse(t, c.ReportRequest())
 	c.Call(t, "disconnect", nil)
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")

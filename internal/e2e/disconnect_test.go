@@ -84,6 +84,7 @@ func disconnectMatrix() []disconnectCase {
 // and checks the program's fate, that it is never left stopped or traced,
 // and that $TMPDIR (startAdapter's cleanup) and the source tree stay clean.
 func TestDisconnectMatrix(t *testing.T) {
+	t.Parallel()
 	bin := buildProgram(t, "basic") // for attach
 	for _, dc := range disconnectMatrix() {
 		t.Run(dc.name(), func(t *testing.T) {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -292,5 +291,3 @@ func dial(t testing.TB, addr string) net.Conn {
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

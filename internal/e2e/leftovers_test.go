@@ -16,6 +16,7 @@ import (
 // never written to). lockscope builds into the session's own folder under
 // $TMPDIR unless the launch sets "output".
 func TestBuildOutputStaysOutOfTheTree(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, map[string]any{"stopOnEntry": true})
@@ -41,6 +42,7 @@ func TestBuildOutputStaysOutOfTheTree(t *testing.T) {
 // agent for it; before, Delve refused it after the agent folder was made,
 // and each attempt left one behind.
 func TestSecondLaunchLeavesNoFolder(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("basic")})

@@ -26,6 +26,7 @@ func countEvents(c *daptest.Client, name string) int {
 // disconnects; the client must hear it once, or it tears the session down
 // twice.
 func TestTerminatedOnce(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	launchBasic(t, c, nil)
@@ -46,6 +47,7 @@ func TestTerminatedOnce(t *testing.T) {
 // Ctrl+F5 (noDebug) runs the program without the debugger, with capture on
 // all the same: the report arrives with the hot lock.
 func TestNoDebugLaunchCaptures(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	ledger := filepath.Join(testdataDir("ledger"), "main.go")

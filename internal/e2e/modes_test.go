@@ -32,6 +32,7 @@ func stopAt(t *testing.T, c *daptest.Client, args map[string]any, file string, l
 }
 
 func TestTestMode(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("basic"), "basic_test.go")
 	stopAt(t, a.c, map[string]any{"mode": "test", "program": testdataDir("basic"), "args": []string{"-test.run", "TestCompute"},
@@ -39,6 +40,7 @@ func TestTestMode(t *testing.T) {
 }
 
 func TestExecMode(t *testing.T) {
+	t.Parallel()
 	bin := buildProgram(t, "basic")
 	a := startAdapter(t)
 	stopAt(t, a.c, map[string]any{"mode": "exec", "program": bin}, basicMain(), testutil.MarkerLine(t, basicMain(), "add-body"))
@@ -47,6 +49,7 @@ func TestExecMode(t *testing.T) {
 // A program in another module must build: Delve alone builds from its own
 // working directory and fails with "outside main module".
 func TestProgramInAnotherModule(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("othermod"), "main.go")
 	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("othermod"), "lockscope": map[string]any{"capture": "off"}},
@@ -54,6 +57,7 @@ func TestProgramInAnotherModule(t *testing.T) {
 }
 
 func TestExternalDlvFlag(t *testing.T) {
+	t.Parallel()
 	dlv := builtDlv(t)
 	a := startAdapter(t, "--dlv", dlv)
 	stopAt(t, a.c, map[string]any{"mode": "debug", "program": testdataDir("basic"), "lockscope": map[string]any{"capture": "off"}},
@@ -64,6 +68,7 @@ func TestExternalDlvFlag(t *testing.T) {
 }
 
 func TestExternalDlvLaunchAttribute(t *testing.T) {
+	t.Parallel()
 	// A private copy, so that a dlv left behind is ours and not another
 	// test package's.
 	dlv := filepath.Join(t.TempDir(), "dlv")
@@ -91,6 +96,7 @@ func TestExternalDlvLaunchAttribute(t *testing.T) {
 }
 
 func TestListenServesOneClient(t *testing.T) {
+	t.Parallel()
 	addr, cmd := listenAdapter(t, "--listen", "127.0.0.1:0")
 	conn := dial(t, addr)
 	c := daptest.New(conn, conn)
@@ -106,6 +112,7 @@ func TestListenServesOneClient(t *testing.T) {
 }
 
 func TestListenRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(lockscopeBin, "dap", "--listen", "0.0.0.0:0").CombinedOutput()
 	if err == nil {
 		t.Fatal("lockscope dap --listen 0.0.0.0:0 succeeded, want a refusal")
@@ -151,6 +158,7 @@ func requireChildExe(t *testing.T, a *adapter, exe string) {
 
 // vscode-go's mode "auto" works: a _test.go program runs the tests.
 func TestAutoMode(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	file := filepath.Join(testdataDir("basic"), "basic_test.go")
 	stopAt(t, a.c, map[string]any{"mode": "auto", "program": file, "args": []string{"-test.run", "TestCompute"},
@@ -160,6 +168,7 @@ func TestAutoMode(t *testing.T) {
 // A program that does not build: the compiler's message reaches the Debug
 // Console, the launch fails, and the session still answers.
 func TestBuildFailure(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/broken\n\ngo 1.26\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -183,7 +192,7 @@ func TestBuildFailure(t *testing.T) {
 	c.WaitFor(t, "the compiler's message", 10*time.Second, func(m daptest.Message) bool {
 		return m.Event == "output" && strings.Contains(string(m.Body), "undefined: undefinedThing")
 	})
-	c.Call(t, "lockscope/report", nil)
+	c.ExpectReportResponse(t, c.ReportRequest())
 	c.Call(t, "disconnect", nil)
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit")

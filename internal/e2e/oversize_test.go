@@ -14,6 +14,7 @@ import (
 // a handler, the error quotes no more than a short prefix, and the session
 // goes on.
 func TestOversizedRequestsAreRefused(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	initialize(t, c)

@@ -15,6 +15,7 @@ import (
 // never started. They must reach Delve in order, the answers come back in
 // order, and the seq numbers the client sees go up.
 func TestPipelinedLaunch(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	line := testutil.MarkerLine(t, basicMain(), "main-print")

@@ -18,22 +18,33 @@ import (
 // after the launch).
 func suggestions(t *testing.T, c *daptest.Client, file string, line int) []contention.Breakpoint {
 	t.Helper()
-	return suggestionsB(t, c, file, line)
+	return suggestionsWhere(t, c, file, line, nil)
 }
 
-func suggestionsB(t testing.TB, c *daptest.Client, file string, line int) []contention.Breakpoint {
+// suggestionsWhere asks lockscope/breakpoints for file:line until one of
+// the suggestions satisfies ok (nil: until there is any). The suggestions
+// change only with the report, so between two asks it waits for the next
+// lockscope/report event, without taking it from the test's other waits.
+func suggestionsWhere(t testing.TB, c *daptest.Client, file string, line int, ok func(contention.Breakpoint) bool) []contention.Breakpoint {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var last dapx.BreakpointsResponseBody
-	for time.Now().Before(deadline) {
-		c.Call(t, dapx.CommandBreakpoints, map[string]any{"file": file, "line": line}).Decode(t, &last)
-		if len(last.Breakpoints) > 0 {
-			return last.Breakpoints
+	for {
+		mark := c.Mark()
+		last = c.ExpectBreakpointsResponse(t, c.BreakpointsRequest(file, line)).Body
+		for _, bp := range last.Breakpoints {
+			if ok == nil || ok(bp) {
+				return last.Breakpoints
+			}
 		}
-		time.Sleep(300 * time.Millisecond)
+		if _, changed := c.Seen(time.Until(deadline), func(m daptest.Message) bool {
+			return m.N >= mark && m.Event == dapx.EventReport
+		}); !changed {
+			break
+		}
 	}
 	rep := c.Call(t, dapx.CommandReport, nil)
-	t.Fatalf("no breakpoint suggestions for %s:%d (last reason: %q); report:\n%s", file, line, last.Reason, rep.Body)
+	t.Fatalf("no fitting breakpoint suggestion for %s:%d (last: %+v, reason %q); report:\n%s", file, line, last.Breakpoints, last.Reason, rep.Body)
 	return nil
 }
 
@@ -118,6 +129,7 @@ func contendedStop(t *testing.T, program, file, marker string) (*daptest.Client,
 }
 
 func TestContendedMutexWriteBreakpoint(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(testdataDir("ledger"), "main.go")
 	c, _, bp := contendedStop(t, "ledger", file, "hot-write")
 	if !strings.Contains(bp.Condition, "balMu.mu.state >> 3") {
@@ -146,12 +158,14 @@ func TestContendedMutexWriteBreakpoint(t *testing.T) {
 }
 
 func TestContendedRWMutexWriteBreakpoint(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(testdataDir("rwcache"), "main.go")
 	c, _, _ := contendedStop(t, "rwcache", file, "rw-write")
 	c.Call(t, "disconnect", nil)
 }
 
 func TestContendedStructFieldWriteInOtherPackage(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(testdataDir("inventory"), "store", "store.go")
 	c, _, bp := contendedStop(t, "inventory", file, "store-write")
 	if !strings.Contains(bp.Condition, "s.mu") {
@@ -164,6 +178,7 @@ func TestContendedStructFieldWriteInOtherPackage(t *testing.T) {
 // breakpoints stop one writer while the other is frozen mid-write: both
 // writers are named before the runtime's crash, which names one.
 func TestUnguardedTwoWriterBreakpoint(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(testdataDir("crashmap"), "main.go")
 	hit, reset := testutil.MarkerLine(t, file, "crash-hit"), testutil.MarkerLine(t, file, "crash-reset")
 	a := startAdapter(t)
@@ -210,6 +225,7 @@ func TestUnguardedTwoWriterBreakpoint(t *testing.T) {
 
 // The logpoint variant prints the number of waiters without stopping.
 func TestContendedWriteLogpoint(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("ledger"), "main.go")
@@ -218,19 +234,11 @@ func TestContendedWriteLogpoint(t *testing.T) {
 	c.Call(t, "configurationDone", nil)
 	line := testutil.MarkerLine(t, file, "hot-write")
 	var logBP *contention.Breakpoint
-	deadline := time.Now().Add(60 * time.Second)
-	for logBP == nil && time.Now().Before(deadline) {
-		for _, bp := range suggestions(t, c, file, line) {
-			if bp.LogMessage != "" {
-				logBP = &bp
-			}
+	isLog := func(bp contention.Breakpoint) bool { return bp.LogMessage != "" }
+	for _, bp := range suggestionsWhere(t, c, file, line, isLog) {
+		if isLog(bp) {
+			logBP = &bp
 		}
-		if logBP == nil {
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
-	if logBP == nil {
-		t.Fatal("no logpoint suggested")
 	}
 	setBreakpoints(t, c, file, map[string]any{"line": logBP.Line, "condition": logBP.Condition, "logMessage": logBP.LogMessage})
 	out := c.WaitFor(t, "the logpoint's output", 60*time.Second, func(m daptest.Message) bool {

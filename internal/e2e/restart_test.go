@@ -8,7 +8,6 @@ import (
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/daptest"
-	"github.com/lockscope/lockscope/internal/dapx"
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
@@ -17,6 +16,7 @@ import (
 // profiles still reach the report, and the breakpoints the client sets
 // again still stop it.
 func TestRestartKeepsOutputAndReport(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	ledger := filepath.Join(testdataDir("ledger"), "main.go")
@@ -49,12 +49,8 @@ func TestRestartKeepsOutputAndReport(t *testing.T) {
 	c.WaitFor(t, "the restarted program's output", 60*time.Second, func(m daptest.Message) bool {
 		return m.Event == "output" && strings.Contains(string(m.Body), "accounts: 3")
 	})
-	c.WaitFor(t, "a report event with the hot lock after the restart", 60*time.Second, func(m daptest.Message) bool {
-		var r contention.Report
-		if m.N < mark || m.Event != dapx.EventReport || jsonUnmarshal(m.Body, &r) != nil {
-			return false
-		}
-		top := topOfKind(&r, contention.KindMutex)
+	c.ExpectReportEventWhere(t, "the hot lock after the restart", mark, 60*time.Second, func(r *contention.Report) bool {
+		top := topOfKind(r, contention.KindMutex)
 		return top != nil && top.Function == "main.deposit"
 	})
 	c.Event(t, "terminated")
@@ -67,6 +63,7 @@ func TestRestartKeepsOutputAndReport(t *testing.T) {
 // After a crash that beat a second-writer breakpoint, the session restarts
 // the program; the restarted program's output still reaches the client.
 func TestCrashRestartKeepsOutput(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	file := filepath.Join(testdataDir("crashonce"), "main.go")

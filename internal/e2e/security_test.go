@@ -26,6 +26,7 @@ func dapFrame(t testing.TB, msg map[string]any) string {
 // malformed frames and ran the body's launch. The connection must close at
 // the request line, and the program must never run.
 func TestListenRefusesBrowserPost(t *testing.T) {
+	t.Parallel()
 	prog := buildProgram(t, "touch")
 	marker := filepath.Join(t.TempDir(), "ran")
 	body := dapFrame(t, map[string]any{"seq": 1, "type": "request", "command": "initialize",
@@ -66,6 +67,7 @@ func TestListenRefusesBrowserPost(t *testing.T) {
 // Bytes that are not DAP on stdio end the session with one error, and the
 // adapter exits instead of reading on.
 func TestStdioClosesOnNonDAPHeader(t *testing.T) {
+	t.Parallel()
 	a := startAdapter(t)
 	if _, err := io.WriteString(a.stdin, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)

@@ -119,8 +119,12 @@ func scenario(t *testing.T, c *daptest.Client, extra map[string]any) []string {
 	call("continue", map[string]any{"threadId": st.ThreadID})
 	event("terminated")
 	call("disconnect", nil)
+	// Both servers close the connection after disconnect: once it is
+	// closed, every output event is in.
+	if !c.Closed(30 * time.Second) {
+		t.Fatal("the server did not close the connection after disconnect")
+	}
 	// Output, joined per category.
-	time.Sleep(200 * time.Millisecond)
 	outputs := map[string]string{}
 	for _, m := range c.Messages() {
 		if m.Type == "event" && m.Event == "output" {
@@ -186,6 +190,7 @@ func normalize(m daptest.Message) string {
 }
 
 func TestProxyIsTransparent(t *testing.T) {
+	t.Parallel()
 	plain := scenario(t, startPlainDlv(t), nil)
 	a := startAdapter(t)
 	proxied := scenario(t, a.c, map[string]any{"lockscope": map[string]any{"capture": "off"}})

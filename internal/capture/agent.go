@@ -58,14 +58,40 @@ func (a *Agent) Trace(ctx context.Context, seconds float64) ([]byte, error) {
 	return a.do(ctx, "trace "+strconv.FormatFloat(seconds, 'f', -1, 64), time.Duration(seconds*float64(time.Second))+agentWait)
 }
 
+// TraceStream is Trace without holding the window in memory: it returns
+// the agent's answer file open for reading (the agent writes the window to
+// disk as it records it), for a trace analyser that reads a stream. The
+// cap and the errors are Trace's; Close removes the file.
+func (a *Agent) TraceStream(ctx context.Context, seconds float64) (io.ReadCloser, error) {
+	if seconds > MaxTraceSeconds {
+		seconds = MaxTraceSeconds
+	}
+	return a.doStream(ctx, "trace "+strconv.FormatFloat(seconds, 'f', -1, 64), time.Duration(seconds*float64(time.Second))+agentWait)
+}
+
 // LastTrace returns the flight recorder's window: the last moments before
 // the call. It fails when the injection had no Flight window.
 func (a *Agent) LastTrace(ctx context.Context) ([]byte, error) {
 	return a.do(ctx, "flight", agentWait)
 }
 
-// do sends one command and waits for its answer file.
+// do sends one command and reads its answer whole.
 func (a *Agent) do(ctx context.Context, command string, wait time.Duration) ([]byte, error) {
+	ans, err := a.doStream(ctx, command, wait)
+	if err != nil {
+		return nil, err
+	}
+	defer ans.Close()
+	data, err := io.ReadAll(ans)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// doStream sends one command and waits for its answer file, which it
+// returns open.
+func (a *Agent) doStream(ctx context.Context, command string, wait time.Duration) (io.ReadCloser, error) {
 	id := strconv.FormatInt(commandSeq.Add(1), 10)
 	deadline := time.Now().Add(wait)
 	if d, ok := ctx.Deadline(); ok {
@@ -81,9 +107,9 @@ func (a *Agent) do(ctx context.Context, command string, wait time.Duration) ([]b
 	// first (a profile takes milliseconds), then less often.
 	pause := time.Millisecond
 	for {
-		data, err := readAnswer(out)
+		ans, err := openAnswer(out)
 		if err == nil {
-			return data, nil
+			return ans, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("capture: agent: %w", err)
@@ -109,22 +135,67 @@ func (a *Agent) do(ctx context.Context, command string, wait time.Duration) ([]b
 	}
 }
 
-// readAnswer reads and removes an answer file, with the size cap.
-func readAnswer(path string) ([]byte, error) {
+// openAnswer opens an answer file and removes its name, so that nothing
+// is left behind whatever the reader does; a file over the size cap is
+// refused before a byte of it is read.
+func openAnswer(path string) (*answer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(path)
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxAgentBody+1))
+	// Unix keeps an open file readable once unlinked; elsewhere Close
+	// removes it.
+	removed := os.Remove(path) == nil
+	ans := &answer{f: f, path: path, removed: removed}
+	st, err := f.Stat()
 	if err != nil {
+		ans.Close()
 		return nil, err
 	}
-	if len(data) > MaxAgentBody {
-		return nil, fmt.Errorf("answer larger than %d bytes", MaxAgentBody)
+	if st.Size() > MaxAgentBody {
+		ans.Close()
+		return nil, ans.tooLarge()
 	}
-	return data, nil
+	return ans, nil
+}
+
+// answer is an agent's answer file being read, within the size cap.
+type answer struct {
+	f       *os.File
+	path    string
+	n       int64
+	removed bool
+}
+
+func (a *answer) Read(p []byte) (int, error) {
+	// The agent renames its answer into place whole, so the file does not
+	// grow; the cap is kept on what is read all the same.
+	if rest := MaxAgentBody + 1 - a.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := a.f.Read(p)
+	a.n += int64(n)
+	if a.n > MaxAgentBody {
+		return n - int(a.n-MaxAgentBody), fmt.Errorf("capture: agent: %w", a.tooLarge())
+	}
+	if err != nil && err != io.EOF {
+		return n, fmt.Errorf("capture: agent: %w", err)
+	}
+	return n, err
+}
+
+func (a *answer) tooLarge() error {
+	return fmt.Errorf("answer larger than %d bytes", MaxAgentBody)
+}
+
+// Close closes the file, and removes it where it could not be removed open.
+func (a *answer) Close() error {
+	err := a.f.Close()
+	if !a.removed {
+		os.Remove(a.path)
+		a.removed = true
+	}
+	return err
 }
 
 func firstLine(b []byte) string {

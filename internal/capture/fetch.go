@@ -15,8 +15,8 @@ import (
 )
 
 // MaxFetchBody caps what FetchURL reads for a trace: a trace of a few
-// seconds is tens of megabytes. The body is held whole, so the cap is what
-// one fetch may cost in memory.
+// seconds is tens of megabytes. FetchURL holds the body whole, so the cap
+// is what one fetch may cost in memory; FetchURLStream holds none of it.
 const MaxFetchBody = 128 << 20
 
 // MaxFetchProfile caps what FetchURL reads for any other endpoint: a real
@@ -39,14 +39,43 @@ const MaxFetchProfile = 32 << 20
 // Content-Encoding is never undone here, so that a gzip bomb reaches the
 // profile parser's inflation limits still compressed.
 func FetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts []string) ([]byte, error) {
-	limit := int64(MaxFetchProfile)
-	if u, err := url.Parse(rawURL); err == nil && strings.HasSuffix(u.Path, "/trace") {
-		limit = MaxFetchBody
-	}
-	return fetchURL(ctx, rawURL, seconds, allowedHosts, limit)
+	return fetchURL(ctx, rawURL, seconds, allowedHosts, fetchLimit(rawURL))
 }
 
+// FetchURLStream is FetchURL without holding the body in memory: it
+// returns the body as it arrives, for a trace analyser that reads it as a
+// stream. The same rules, timeout and caps apply; a body that goes past
+// its cap, or that stops coming before the timeout, fails the Read that
+// finds it. The caller must Close the body.
+func FetchURLStream(ctx context.Context, rawURL string, seconds float64, allowedHosts []string) (io.ReadCloser, error) {
+	return fetchStream(ctx, rawURL, seconds, allowedHosts, fetchLimit(rawURL))
+}
+
+// fetchLimit is the cap of a body: MaxFetchBody for a trace,
+// MaxFetchProfile for anything else.
+func fetchLimit(rawURL string) int64 {
+	if u, err := url.Parse(rawURL); err == nil && strings.HasSuffix(u.Path, "/trace") {
+		return MaxFetchBody
+	}
+	return MaxFetchProfile
+}
+
+// fetchURL reads the whole body of fetchStream.
 func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts []string, maxBody int64) ([]byte, error) {
+	body, err := fetchStream(ctx, rawURL, seconds, allowedHosts, maxBody)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	if err != nil {
+		// The stream's errors already name the URL.
+		return nil, err
+	}
+	return data, nil
+}
+
+func fetchStream(ctx context.Context, rawURL string, seconds float64, allowedHosts []string, maxBody int64) (io.ReadCloser, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("capture: bad URL %q: %w", rawURL, err)
@@ -71,8 +100,8 @@ func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts 
 		}
 	}
 	timeout := time.Duration(seconds*1.5*float64(time.Second)) + 5*time.Second
+	// The timeout covers the body too: it ends when the body is closed.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	origin := u.Host
 	client := &http.Client{
 		// DisableCompression: Go's client otherwise asks for gzip and
@@ -89,37 +118,89 @@ func fetchURL(ctx context.Context, rawURL string, seconds float64, allowedHosts 
 			return checkURL(req.URL, allowedHosts)
 		},
 	}
-	defer client.CloseIdleConnections()
+	fail := func(err error) (io.ReadCloser, error) {
+		cancel()
+		client.CloseIdleConnections()
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
+		return fail(fmt.Errorf("capture: %s: %w", rawURL, err))
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("capture: %s: no answer within %s", rawURL, timeout)
+			return fail(fmt.Errorf("capture: %s: no answer within %s", rawURL, timeout))
 		}
-		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
+		return fail(fmt.Errorf("capture: %s: %w", rawURL, err))
 	}
-	defer resp.Body.Close()
+	body := &fetchBody{
+		resp: resp, url: rawURL, max: maxBody, timeout: timeout, ctx: ctx,
+		done: func() { cancel(); client.CloseIdleConnections() },
+	}
 	if resp.StatusCode == http.StatusOK && resp.ContentLength > maxBody {
 		// Refused before a byte of the body is read.
+		body.Close()
 		return nil, fmt.Errorf("capture: %s: answer of %d bytes is larger than %d bytes; refused", rawURL, resp.ContentLength, maxBody)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("capture: %s: no complete answer within %s", rawURL, timeout)
-		}
-		return nil, fmt.Errorf("capture: %s: %w", rawURL, err)
-	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("capture: %s: %s: %s", rawURL, resp.Status, firstLine(body))
-	}
-	if int64(len(body)) > maxBody {
-		return nil, fmt.Errorf("capture: %s: answer larger than %d bytes; refused", rawURL, maxBody)
+		defer body.Close()
+		msg, err := io.ReadAll(io.LimitReader(body, 4<<10))
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("capture: %s: %s: %s", rawURL, resp.Status, firstLine(msg))
 	}
 	return body, nil
+}
+
+// fetchBody is a response body read within its cap and its timeout.
+type fetchBody struct {
+	resp    *http.Response
+	url     string
+	max, n  int64
+	timeout time.Duration
+	ctx     context.Context
+	done    func()
+	closed  bool
+}
+
+func (b *fetchBody) Read(p []byte) (int, error) {
+	if b.n > b.max {
+		return 0, b.tooLarge()
+	}
+	// Ask for one byte past the cap at most, to tell a body of exactly
+	// the cap from a longer one.
+	if rest := b.max + 1 - b.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.resp.Body.Read(p)
+	b.n += int64(n)
+	if b.n > b.max {
+		return n - int(b.n-b.max), b.tooLarge()
+	}
+	if err != nil && err != io.EOF {
+		if b.ctx.Err() == context.DeadlineExceeded {
+			return n, fmt.Errorf("capture: %s: no complete answer within %s", b.url, b.timeout)
+		}
+		return n, fmt.Errorf("capture: %s: %w", b.url, err)
+	}
+	return n, err
+}
+
+func (b *fetchBody) tooLarge() error {
+	return fmt.Errorf("capture: %s: answer larger than %d bytes; refused", b.url, b.max)
+}
+
+// Close ends the request and its timeout.
+func (b *fetchBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	err := b.resp.Body.Close()
+	b.done()
+	return err
 }
 
 // checkURL allows http(s) to loopback or to a listed host.

@@ -1,5 +1,6 @@
 // Package testutil holds what several test packages need: the module
-// root, and a dlv binary built from the pinned Delve module.
+// root, a dlv binary built from the pinned Delve module, and the lines of
+// the "// lockscope:<name>" markers in fixtures ([MarkerLine]).
 package testutil
 
 import (

@@ -202,8 +202,18 @@ function render(view: GraphView): void {
     );
   }
   dagre.layout(g);
+  // A graph wider than the panel is scaled down to fit, to no less than
+  // 60% (smaller text would not be read); past that the panel scrolls.
   const size = g.graph();
-  const pic = svg('svg', { width: Math.ceil(size.width ?? 0), height: Math.ceil(size.height ?? 0), role: 'img' }, root);
+  const w = Math.ceil(size.width ?? 0);
+  const h = Math.ceil(size.height ?? 0);
+  const room = root.clientWidth;
+  const scale = room > 0 && w > room ? Math.max(0.6, room / w) : 1;
+  const pic = svg(
+    'svg',
+    { width: Math.floor(w * scale), height: Math.floor(h * scale), viewBox: `0 0 ${w} ${h}`, role: 'img' },
+    root,
+  );
   svg('title', {}, pic).textContent = 'Blocking graph: who waited for whom';
   const edges = svg('g', { class: 'edges' }, pic);
   for (const e of view.edges) {
@@ -222,14 +232,34 @@ function render(view: GraphView): void {
   }
 }
 
+let current: GraphView | undefined;
+
+function show(view: GraphView): void {
+  current = view;
+  render(view);
+}
+
 window.addEventListener('message', (ev: MessageEvent<{ type?: string; view?: GraphView }>) => {
   if (ev.data?.type === 'graph' && ev.data.view) {
     vscode.setState(ev.data.view);
-    render(ev.data.view);
+    show(ev.data.view);
+  }
+});
+// The scale follows the panel's width.
+let pending = false;
+window.addEventListener('resize', () => {
+  if (current && !pending) {
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      if (current) {
+        render(current);
+      }
+    });
   }
 });
 const saved = vscode.getState() as GraphView | undefined;
 if (saved) {
-  render(saved);
+  show(saved);
 }
 vscode.postMessage({ type: 'ready' });

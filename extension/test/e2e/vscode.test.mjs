@@ -556,5 +556,150 @@ test(
   },
 );
 
+/**
+ * graphFrame finds the Blocking Graph panel's page among the page's frames
+ * (a webview is an iframe inside an iframe) and returns the frame whose
+ * document has the graph's root.
+ */
+async function graphFrame(vs) {
+  return until('the Blocking Graph page (a webview frame with #graph)', async () => {
+    for (const f of vs.page.frames()) {
+      if (await f.$('#graph').catch(() => null)) {
+        return f;
+      }
+    }
+    return null;
+  });
+}
+
+/** graphState reads what the panel shows: its nodes (id, line, text, classes), edges and legend. */
+function graphState(frame) {
+  return frame.evaluate(() => ({
+    empty: document.querySelector('#graph .empty')?.textContent ?? null,
+    nodes: [...document.querySelectorAll('#graph g.node')].map((g) => ({
+      id: g.getAttribute('data-id'),
+      line: Number(g.getAttribute('data-line')),
+      text: [...g.querySelectorAll('text')].map((t) => t.textContent),
+      cls: g.getAttribute('class'),
+    })),
+    edges: [...document.querySelectorAll('#graph g.edge')].map((g) => ({
+      from: g.getAttribute('data-from'),
+      to: g.getAttribute('data-to'),
+      width: Number(g.querySelector('path').getAttribute('stroke-width')),
+    })),
+    legend: [...document.querySelectorAll('#legend p')].map((p) => p.textContent),
+  }));
+}
+
+const HANDOFF_LAUNCH = `{
+  "version": "0.2.0",
+  "configurations": [
+    {
+      "name": "handoff",
+      "type": "lockscope",
+      "request": "launch",
+      "mode": "debug",
+      "program": "\${workspaceFolder}",
+      "args": ["-d", "0"],
+      "lockscope": { "refreshSeconds": 1, "traceSeconds": 2 }
+    }
+  ]
+}
+`;
+
+test(
+  'graph: the Blocking Graph draws the handoff chain from a live session; a node opens its line',
+  { timeout: 180_000 },
+  async () => {
+    await scenario('5-graph', async (vs) => {
+      const ws = makeWorkspace(path.join(vs.dir, 'handoff'), {
+        template: 'vscode-crashmap',
+        program: 'handoff',
+        launch: HANDOFF_LAUNCH,
+      });
+      const src = path.join(ws, MAIN);
+      const chain = ['chain-waiter', 'chain-middle', 'chain-last-wait', 'chain-holder'].map((m) => markerLine(src, m));
+      await vs.start(ws);
+      await vs.open(MAIN);
+      await vs.activated();
+
+      // Opened before any report: it says so, then follows the report.
+      await vs.command('lockscope: Show Blocking Graph');
+      let frame = await graphFrame(vs);
+      await until('the graph to say there is no report yet', async () =>
+        /No report yet/.test((await graphState(frame)).empty ?? ''),
+      );
+      await vs.shot('graph-empty');
+
+      await startDebugging(vs, MAIN);
+      // The trace window (2 s) gives the chain: withdraw → transfer → reconcile → auditor.
+      const state = await until(
+        `the graph to draw the chain through lines ${chain.join(' → ')}`,
+        async () => {
+          frame = await graphFrame(vs);
+          const st = await graphState(frame);
+          const byLine = new Map(st.nodes.map((n) => [n.line, n]));
+          const hops = chain.slice(1).every((l, i) => {
+            const from = byLine.get(chain[i]);
+            const to = byLine.get(l);
+            return from && to && st.edges.some((e) => e.from === from.id && e.to === to.id);
+          });
+          return hops ? st : null;
+        },
+        T.session,
+      );
+      const byLine = new Map(state.nodes.map((n) => [n.line, n]));
+      assert.deepEqual(
+        chain.map((l) => byLine.get(l).text[0]),
+        ['vaultMu.Lock()', 'ledgerMu.Lock()', 'auditMu.Lock()', 'auditMu.Unlock()'],
+        'each node is named by the lock expression on its line',
+      );
+      assert.match(byLine.get(chain[3]).cls, /\bholds\b/, 'the last holder is drawn as a holder');
+      assert.ok(
+        state.edges.every((e) => e.width >= 1 && e.width <= 10),
+        `edge widths: ${state.edges.map((e) => e.width)}`,
+      );
+      assert.ok(
+        state.edges.some((e) => e.width > 1),
+        'edges with wait time are wider than those without',
+      );
+      assert.equal(state.empty, null);
+      vs.log(
+        `graph: ${state.nodes.length} nodes (${state.nodes.map((n) => n.text[0]).join(', ')}), ${state.edges.length} edges`,
+      );
+      await vs.shot('graph');
+
+      // A click on transfer's node opens main.go at its line, beside the graph.
+      await vs.focusEditor(MAIN, 1);
+      await vs.waitFor('the cursor on line 1', () =>
+        (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith('Ln 1,'),
+      );
+      frame = await graphFrame(vs);
+      await frame.locator(`#graph g.node[data-line="${chain[1]}"] rect`).click();
+      await vs.waitFor(
+        `${MAIN} to open at line ${chain[1]} from the graph`,
+        (line) =>
+          !!document.querySelector('.tabs-container .tab.active[aria-label^="main.go"]') &&
+          (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith(`Ln ${line},`),
+        chain[1],
+      );
+      await vs.shot('opened-from-graph');
+
+      // The session ends: its report goes, and the graph with it.
+      await vs.focusEditor(MAIN);
+      await vs.page.keyboard.press('Shift+F5');
+      await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
+      await until('the graph to empty when the report goes', async () =>
+        /No report yet/.test((await graphState(await graphFrame(vs))).empty ?? ''),
+      );
+      await until('the adapter and the debuggee to exit', () => vs.debugProcesses().length === 0).catch((err) => {
+        throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+      });
+      const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
+      await vs.soft(() => assert.deepEqual(errors, [], `no error notification: ${errors}`));
+    });
+  },
+);
+
 // Fail loudly if the environment is not the one the script sets up.
 assert.ok(fs.existsSync(env.extensions), `no extensions folder at ${env.extensions}`);

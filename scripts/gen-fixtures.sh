@@ -60,5 +60,13 @@ fixture testwait --test ./testdata/profiles/testwait
 fixture ledger-trimpath --mutex testdata/profiles/ledger-trimpath.mutex.pb.gz --block testdata/profiles/ledger-trimpath.block.pb.gz
 # A trace recorded outside the module: paths like handoff/main.go.
 fixture handoff-trace --trace testdata/traces/handoff.trace
+# Two locks taken in both orders (in phases, so it never deadlocks): the
+# waits-for graph's lock-order cycle.
+fixture inversion --duration 2s --trace-seconds 1 ./internal/graph/testdata/inversion
+
+# The waits-for graphs of these reports are goldens that internal/graph
+# (Go) and extension/src/logic/graph.ts (TypeScript) must both produce.
+echo "== internal/graph: rewriting the graph goldens" >&2
+go test -count=1 -run '^TestGoldens$' ./internal/graph -update >&2
 
 echo "wrote $(ls "$out"/*.json | wc -l) reports to ${out#"$root"/}" >&2

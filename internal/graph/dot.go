@@ -16,10 +16,10 @@ const (
 	colourWait  = "#444444"
 )
 
+var dotEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // dotString quotes s as a DOT string.
-func dotString(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
-}
+func dotString(s string) string { return `"` + dotEscape.Replace(s) + `"` }
 
 // WriteDOT writes the graph in Graphviz's DOT language, left to right:
 // render it with `dot -Tsvg`.

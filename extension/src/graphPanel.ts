@@ -10,12 +10,15 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { GraphView, LineReader, buildGraph, graphView } from './logic/graph';
+import { Report } from './logic/report';
 import { webviewHtml } from './logic/webviewHtml';
 import { ReportStore } from './store';
 
 export class GraphPanel implements vscode.Disposable {
   static readonly viewType = 'lockscope.graph';
   private panel: vscode.WebviewPanel | undefined;
+  private posted: Report | undefined;
+  private postedOrigin: string | undefined;
   private readonly subs: vscode.Disposable[] = [];
 
   constructor(
@@ -23,7 +26,15 @@ export class GraphPanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.subs.push(store.onDidChange(() => this.post()));
+    // The store also fires for edits and settings; the graph changes only
+    // with the report (or its origin).
+    this.subs.push(
+      store.onDidChange(() => {
+        if (store.report !== this.posted || store.origin?.label !== this.postedOrigin) {
+          this.post();
+        }
+      }),
+    );
   }
 
   /** show opens the panel beside the editor, or brings it forward. */
@@ -97,6 +108,8 @@ export class GraphPanel implements vscode.Disposable {
   private post(): void {
     if (this.panel) {
       const origin = this.store.origin?.label;
+      this.posted = this.store.report;
+      this.postedOrigin = origin;
       this.panel.title = origin ? `Blocking Graph: ${origin}` : 'Blocking Graph';
       void this.panel.webview.postMessage({ type: 'graph', view: this.view() });
     }

@@ -267,19 +267,9 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 			return w.block(st.Body.List, s, rec)
 		}, nil, rec)
 	case *ast.SwitchStmt:
-		f := flow{s: s}
-		if st.Init != nil {
-			f = w.stmt(st.Init, s, rec)
-		}
-		ex(st.Tag)
-		return w.breakable(label, func() flow { return w.clauses(st.Body, f.s, rec) })
+		return w.switchStmt(label, st.Init, st.Tag, st.Body, s, rec)
 	case *ast.TypeSwitchStmt:
-		f := flow{s: s}
-		if st.Init != nil {
-			f = w.stmt(st.Init, s, rec)
-		}
-		ex(st.Assign)
-		return w.breakable(label, func() flow { return w.clauses(st.Body, f.s, rec) })
+		return w.switchStmt(label, st.Init, st.Assign, st.Body, s, rec)
 	case *ast.SelectStmt:
 		if len(st.Body.List) == 0 {
 			return flow{s: s, left: true} // select {} blocks forever
@@ -356,6 +346,19 @@ func (w *walker) loop(s lockState, label string, body, post func(lockState, bool
 		exit = append(exit, flow{s: b})
 	}
 	return merge(exit...)
+}
+
+// switchStmt walks a switch (tag is its tag expression) or a type switch
+// (tag is its x := y.(type) statement).
+func (w *walker) switchStmt(label string, init ast.Stmt, tag ast.Node, body *ast.BlockStmt, s lockState, rec bool) flow {
+	f := flow{s: s}
+	if init != nil {
+		f = w.stmt(init, s, rec)
+	}
+	if rec {
+		w.b.exprs(w.fn, tag)
+	}
+	return w.breakable(label, func() flow { return w.clauses(body, f.s, rec) })
 }
 
 // clauses walks the cases of a switch or type switch, each from state s,

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // --graph takes .svg, .dot and .gv, and refuses any other name while the
@@ -36,10 +37,7 @@ func TestGraphFlag(t *testing.T) {
 // mapped from the fixture's /workspace to this checkout) gives an SVG whose
 // nodes say vaultMu, ledgerMu and auditMu.
 func TestWriteGraph(t *testing.T) {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testutil.ModuleRoot(t)
 	data, err := os.ReadFile(filepath.Join(root, "extension", "test", "fixtures", "handoff.json"))
 	if err != nil {
 		t.Fatal(err)

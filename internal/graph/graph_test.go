@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the goldens in testdata/ from the fixtures")
@@ -19,14 +20,10 @@ var update = flag.Bool("update", false, "rewrite the goldens in testdata/ from t
 // goldens testdata/NAME.graph.json are what both must produce.
 var fixtures = []string{"handoff", "handoff-trace", "ledger", "ledger-trimpath", "rwcache", "testwait", "inversion", "crashmap"}
 
-// repoRoot is the checkout: two levels up from this package.
+// repoRoot is the checkout.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return testutil.ModuleRoot(t)
 }
 
 // fixtureLines reads the fixtures' source lines: their paths start with
@@ -92,23 +89,7 @@ func TestGoldens(t *testing.T) {
 // that tests name lines by marker and never by number.
 func marker(t testing.TB, rel, name string) int {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := 0
-	for i, l := range strings.Split(string(data), "\n") {
-		if strings.HasSuffix(l, "// lockscope:"+name) {
-			if found != 0 {
-				t.Fatalf("%s: two lockscope:%s markers", rel, name)
-			}
-			found = i + 1
-		}
-	}
-	if found == 0 {
-		t.Fatalf("%s: no lockscope:%s marker", rel, name)
-	}
-	return found
+	return testutil.MarkerLine(t, rel, name)
 }
 
 // lineOf returns the line of the only line of a checkout file that holds text.

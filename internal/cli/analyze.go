@@ -30,6 +30,7 @@ const (
 	ExitBuild      = 3 // the program (or its tests) did not build; the compiler's message is on stderr
 	ExitInput      = 4 // an input could not be read: a file, a URL, a program that would not start
 	ExitNoAnalysis = 5 // the inputs were read but none could be analysed (all profiles and traces bad)
+	// ExitGate (6, compare.go): --fail-on found a lock line hotter than the bound allows.
 )
 
 const analyzeUsage = `Usage: lockscope analyze [flags] [PACKAGE|DIR] [-- program args]
@@ -48,7 +49,16 @@ Other inputs instead of a run:
   --load FILE                                  a profile or trace, its kind detected
   --pprof-url URL --seconds N                  capture from a live net/http/pprof
   --test [--run RE] [--bench RE]               run go test with profiling flags
+  --load CAPTURE.zip                           a capture saved with --save
 With these, PACKAGE|DIR (when given) is only indexed for map writes.
+
+Saved captures and comparisons:
+  --save FILE                      also save this capture (a zip)
+  --base FILE                      compare with a saved capture, line by line
+  --test --bench RE --count N --base FILE --fail-on 'wait+20%'
+                                   a CI gate: N runs each side, a U test as
+                                   benchstat does, exit 6 on a significant rise
+  lockscope diff OLD NEW           compare two saved captures
 
 Exit codes:
   0  the report was printed (also when the program crashed: see "crash")
@@ -57,6 +67,8 @@ Exit codes:
   3  the build failed (the compiler's message is passed through)
   4  an input could not be read (file, URL, program start)
   5  no input could be analysed
+  6  --fail-on: a lock line's wait per op grew past the bound, beyond the
+     noise of the --count runs (the offending lines are printed with both values)
 
 Flags:
 `
@@ -84,7 +96,8 @@ type analyzeConfig struct {
 	mutexFraction int
 	blockRate     int
 	noIndex       bool
-	graph         string // --graph: also write the waits-for graph (.svg, .dot)
+	graph         string        // --graph: also write the waits-for graph (.svg, .dot)
+	cmp           compareConfig // --save, --base, --count, --fail-on (compare.go)
 }
 
 // exitErr carries an exit code with the message for stderr.
@@ -141,11 +154,21 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lockscope analyze: %v\n", err)
 		return ExitInternal
 	}
+	// Save and compare before printing: the comparison is part of the
+	// report (--json), and the gate's verdict is the exit code.
+	exit, err := a.afterRun(context.Background(), r)
+	if err != nil {
+		fmt.Fprintf(stderr, "lockscope analyze: %v\n", err)
+		return exit
+	}
 	if cfg.json {
 		err = writeJSON(stdout, r)
 	} else {
 		cwd, _ := os.Getwd()
 		err = writeText(stdout, r, cwd, cfg.top)
+		if err == nil {
+			err = writeComparison(stdout, r, cwd, cfg.top)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lockscope analyze: writing the report: %v\n", err)
@@ -158,7 +181,10 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "lockscope: wrote the waits-for graph to %s\n", cfg.graph)
 	}
-	return ExitOK
+	if exit == ExitGate {
+		fmt.Fprintf(stderr, "lockscope analyze: --fail-on %s: %d lock line(s) got hotter beyond the noise\n", cfg.cmp.failOn, len(r.Comparison.Gate.Failures))
+	}
+	return exit
 }
 
 // parseAnalyze parses the flags; code is -1 when the run should go on.
@@ -195,6 +221,7 @@ func parseAnalyze(args []string, stdout, stderr io.Writer) (*analyzeConfig, int)
 	fs.IntVar(&cfg.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate for the run (0: the default, 1)")
 	fs.BoolVar(&cfg.noIndex, "no-index", false, "skip the source index of map writes")
 	graphFlag(fs, &cfg.graph)
+	compareFlags(fs, &cfg.cmp)
 
 	// Everything after "--" belongs to the program. Before it, flags may
 	// come before or after the package.
@@ -249,6 +276,8 @@ func parseAnalyze(args []string, stdout, stderr io.Writer) (*analyzeConfig, int)
 		bad = "--duration must not be negative"
 	case cfg.top <= 0:
 		bad = "--top must be positive"
+	default:
+		bad = cfg.cmp.check(cfg)
 	}
 	if bad != "" {
 		fmt.Fprintf(stderr, "lockscope analyze: %s\n", bad)
@@ -272,6 +301,10 @@ type analyzer struct {
 	cfg    *analyzeConfig
 	stderr io.Writer
 	pipe   *pipeline.Pipeline
+	// work is what the benchmarks reported (runBenchmarks), over
+	// workDuration of runs; nil for other inputs.
+	work         *contention.Work
+	workDuration time.Duration
 	// analysed counts inputs that fed the report; failed collects the
 	// errors of those that could not.
 	analysed int
@@ -296,6 +329,8 @@ func (a *analyzer) run(ctx context.Context) (*contention.Report, error) {
 			}
 		}
 		err = a.external(ctx)
+	case cfg.test && cfg.bench != "" && cfg.cmp.wantsRuns():
+		err = a.runBenchmarks(ctx)
 	case cfg.test:
 		err = a.runTests(ctx)
 	default:
@@ -371,6 +406,12 @@ func (a *analyzer) external(ctx context.Context) error {
 	}
 	for _, f := range inputs {
 		if f.path == "" {
+			continue
+		}
+		if f.kind == "" && pipeline.IsCaptureFile(f.path) {
+			if err := a.loadCapture(ctx, absPath(f.path)); err != nil {
+				return err
+			}
 			continue
 		}
 		start := time.Now()

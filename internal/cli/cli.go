@@ -18,6 +18,8 @@ Usage:
       Serve the Debug Adapter Protocol in front of Delve (stdio by default).
   lockscope analyze [flags] [PACKAGE|DIR] [-- program args]
       Build and run a program with the capture agent and print its report.
+  lockscope diff [--json] [--fail-on RULE] OLD NEW
+      Compare two captures saved with "lockscope analyze --save".
 
 Run "lockscope <command> -h" for the flags of a command.
 `
@@ -40,6 +42,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			debug.SetMemoryLimit(150 << 20)
 		}
 		return Analyze(args[1:], stdout, stderr)
+	case "diff":
+		return Diff(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -10,6 +10,9 @@ type Chain struct {
 	// sync.RWMutex. Lock chains rank before WaitGroup, channel and select
 	// chains: a main parked in wg.Wait for the whole run is not contention.
 	Lock bool `json:"lock,omitempty"`
+	// Base is the chain's value in the base capture and its change, when
+	// the report is compared with one (see [Comparison]).
+	Base *Change `json:"base,omitempty"`
 }
 
 // Link is one hop of a chain.

@@ -83,6 +83,9 @@ type Hotspot struct {
 	// began before it): "still waiting after X". DelayNs holds every open
 	// wait, each counted up to the trace's end.
 	StillWaitingNs int64 `json:"stillWaitingNs,omitempty"`
+	// Base is this line's value in the base capture and its change, when
+	// the report is compared with one (see [Comparison]).
+	Base *Change `json:"base,omitempty"`
 }
 
 // ComputeShares sets Share to each hotspot's DelayNs over the total of its

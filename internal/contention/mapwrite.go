@@ -46,6 +46,9 @@ type MapWrite struct {
 	// Waiters is the mean number of goroutines waiting for the guard during
 	// the capture window, when the window is known (0 otherwise).
 	Waiters float64 `json:"waiters,omitempty"`
+	// Base is the write's wait in the base capture and its change, when
+	// the report is compared with one (see [Comparison]).
+	Base *Change `json:"base,omitempty"`
 }
 
 // Breakpoint is a suggested breakpoint. The extension sets it through

@@ -37,6 +37,11 @@ type Report struct {
 	// Notes are plain sentences for a person: truncated inputs, known
 	// disagreements between sources, what could not be indexed.
 	Notes []string `json:"notes,omitempty"`
+	// Comparison is set when the report was compared with a base capture
+	// (`lockscope analyze --base`, `lockscope diff`): what the base was,
+	// the unit, the totals and the entries that went away. Each entry's
+	// own change is its Base field.
+	Comparison *Comparison `json:"comparison,omitempty"`
 }
 
 // Source records one input that fed the report.

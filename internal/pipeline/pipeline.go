@@ -52,6 +52,9 @@ type Pipeline struct {
 	mu        sync.Mutex
 	goVersion string
 	index     *indexJob
+
+	// kept is what a saved capture needs besides the report (save.go).
+	kept keeper
 }
 
 // New returns an empty pipeline.
@@ -69,18 +72,24 @@ func (p *Pipeline) Close() { p.wg.Wait() }
 func (p *Pipeline) Build() *contention.Report { return p.b.Build() }
 
 // Clear forgets every capture (the source index stays).
-func (p *Pipeline) Clear() { p.b.Clear() }
+func (p *Pipeline) Clear() {
+	p.kept.clear(p.b.Clear)
+}
 
 // Note adds a sentence for a person to the report.
 func (p *Pipeline) Note(format string, args ...any) { p.b.AddNote(format, args...) }
 
 // Add adds an analysed input to the report.
-func (p *Pipeline) Add(part *report.Part) { p.b.Add(part) }
+func (p *Pipeline) Add(part *report.Part) {
+	p.kept.added(part, false, func() { p.b.Add(part) })
+}
 
 // Replace swaps the report's data of the part's kind for the part, in one
 // step: a running program's profiles are cumulative, so each fresh one
 // replaces the last.
-func (p *Pipeline) Replace(part *report.Part) { p.b.Replace(part) }
+func (p *Pipeline) Replace(part *report.Part) {
+	p.kept.added(part, true, func() { p.b.Replace(part) })
+}
 
 // ---- the source index ----
 
@@ -264,7 +273,12 @@ func (e *InputError) Unwrap() error { return e.Err }
 // Profile analyses a mutex or block profile (kind "" tells from the
 // stacks).
 func (p *Pipeline) Profile(ctx context.Context, kind string, data []byte, src contention.Source) (*report.Part, error) {
-	return p.b.AnalyzeProfile(ctx, kind, data, src)
+	part, err := p.b.AnalyzeProfile(ctx, kind, data, src)
+	if err == nil {
+		// Kept until the part is added, for a saved capture.
+		p.kept.analysed(part, data)
+	}
+	return part, err
 }
 
 // Trace analyses an execution trace read from r.

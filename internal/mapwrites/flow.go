@@ -41,8 +41,8 @@ func (w *walker) within(t *target, walk func() flow) flow {
 	return walk()
 }
 
-// targetOf is the statement a break or continue goes to, or nil when it is
-// not around the branch (a label outside a function literal).
+// targetOf is the statement a break or continue goes to, or nil in code
+// that does not compile (a branch with nothing to go to).
 func (w *walker) targetOf(st *ast.BranchStmt) *target {
 	for i := len(w.targets) - 1; i >= 0; i-- {
 		t := w.targets[i]
@@ -303,9 +303,10 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 // loop, or drops at least one lock from it (meet keeps a subset of entry),
 // and entry is finite. In fact two passes always do: the walk treats each
 // held lock on its own (a Lock adds it, an Unlock or a Lock of the other
-// mode drops it, a join keeps it only where every branch does, and an
-// unreachable tail starts from nothing), so whether a lock is held at the
-// body's end depends only on whether it was held at the top. A lock the
+// mode drops it, a join keeps it only where every branch does, breaks and
+// continues included, and an unreachable tail starts from nothing), so
+// whether a lock is held at the body's end depends only on whether it was
+// held at the top. A lock the
 // first pass drops is one the body always drops; the second pass finds
 // nothing more to drop. TestLoopConverges checks that on generated nested
 // loops. (An earlier version stopped after four passes, a bound that could

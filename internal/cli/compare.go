@@ -3,19 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lockscope/lockscope/internal/compare"
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/pipeline"
-	"github.com/lockscope/lockscope/internal/profiles"
 )
 
 // ExitGate is the exit code of `lockscope analyze --fail-on` when a lock
@@ -130,13 +131,11 @@ func (a *analyzer) afterRun(ctx context.Context, r *contention.Report) (int, err
 		return ExitOK, nil
 	}
 	info := a.captureInfo(r)
-	// This run goes through the same reader as the base: what is compared
-	// is what a later --load would see.
-	var buf bytes.Buffer
-	if err := a.pipe.Save(&buf, info, r); err != nil {
-		return ExitInternal, fmt.Errorf("saving the capture: %w", err)
-	}
 	if c.save != "" {
+		var buf bytes.Buffer
+		if err := a.pipe.Save(&buf, info, r); err != nil {
+			return ExitInternal, fmt.Errorf("saving the capture: %w", err)
+		}
 		if err := writeFileAtomic(c.save, buf.Bytes()); err != nil {
 			return ExitInternal, err
 		}
@@ -145,31 +144,25 @@ func (a *analyzer) afterRun(ctx context.Context, r *contention.Report) (int, err
 	if c.base == "" {
 		return ExitOK, nil
 	}
-	cur, err := pipeline.ReadCapture(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		return ExitInternal, fmt.Errorf("reading back this capture: %w", err)
-	}
 	base, err := pipeline.OpenCapture(absPath(c.base))
 	if err != nil {
 		return ExitInput, err
 	}
-	bs, err := side(ctx, base)
-	if err != nil {
-		return ExitInput, err
+	var rule *compare.Rule
+	if c.failOn != "" {
+		rule = &c.rule
 	}
-	cs, err := side(ctx, cur)
-	if err != nil {
+	// This run goes through the same reader as the base: what is compared
+	// is what a later --load would see.
+	cmp, err := a.pipe.CompareWith(ctx, base, info, r, rule)
+	var ie *pipeline.InputError
+	if errors.As(err, &ie) {
+		return ExitInput, err
+	} else if err != nil {
 		return ExitInternal, err
 	}
-	cs.Report = r
-	compare.Compare(bs, cs, compare.Options{})
-	r.Comparison.Base = base.Info
-	if c.failOn == "" {
-		return ExitOK, nil
-	}
-	g := compare.Gate(bs, cs, c.rule)
-	r.Comparison.Gate = g
-	if !g.Passed {
+	*r = *cmp
+	if g := r.Comparison.Gate; g != nil && !g.Passed {
 		return ExitGate, nil
 	}
 	return ExitOK, nil
@@ -192,75 +185,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("saving the capture: %w", err)
 	}
 	return nil
-}
-
-// side turns a saved capture into one side of a comparison: its report as
-// saved, the totals of its raw profiles, and one report per run (each
-// run's profiles analysed on their own) for the statistics.
-func side(ctx context.Context, c *pipeline.Capture) (*compare.Side, error) {
-	s := &compare.Side{Report: c.Report, Info: c.Info, Starts: c.Starts, Totals: map[string]int64{}}
-	byKind := map[string][]pipeline.SavedProfile{}
-	for _, p := range c.Profiles {
-		res, err := profiles.AnalyzeBytes(ctx, p.Data, captureName(c), p.Kind)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", captureName(c), err)
-		}
-		s.Totals[p.Kind] += res.TotalDelayNs
-		byKind[p.Kind] = append(byKind[p.Kind], p)
-	}
-	runs := 1
-	if c.Info.Work != nil && c.Info.Work.Runs > 1 {
-		runs = c.Info.Work.Runs
-	}
-	for i := 0; i < runs; i++ {
-		p := pipeline.New()
-		for _, kind := range []string{contention.KindMutex, contention.KindBlock} {
-			ps := byKind[kind]
-			if len(ps) != runs {
-				if len(ps) > 0 {
-					return nil, fmt.Errorf("%s: %d %s profiles for %d runs", captureName(c), len(ps), kind, runs)
-				}
-				continue
-			}
-			part, err := p.Profile(ctx, kind, ps[i].Data, ps[i].Source)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", captureName(c), err)
-			}
-			p.Add(part)
-		}
-		s.Runs = append(s.Runs, p.Build())
-		u := 1.0
-		if w := c.Info.Work; w != nil {
-			var ops int64
-			for _, b := range w.Benchmarks {
-				if b.Run == i+1 || runs == 1 {
-					ops += b.N
-				}
-			}
-			u = float64(ops)
-		} else if d := runSeconds(s.Runs[i]); d > 0 {
-			u = d
-		}
-		s.RunUnits = append(s.RunUnits, u)
-	}
-	return s, nil
-}
-
-func runSeconds(r *contention.Report) float64 {
-	var ns int64
-	for _, src := range r.Sources {
-		if src.Kind == contention.KindMutex || src.Kind == contention.KindBlock {
-			ns = max(ns, src.DurationNs)
-		}
-	}
-	return float64(ns) / 1e9
-}
-
-func captureName(c *pipeline.Capture) string {
-	if c.Path != "" {
-		return c.Path
-	}
-	return "the capture"
 }
 
 // perUnit formats a wait per unit: "1.2µs/op", "35ms/s".
@@ -407,6 +331,24 @@ func writeComparison(w io.Writer, r *contention.Report, cwd string, top int) err
 		if len(g.Noise) > 0 {
 			t.f("  past the bound but within the noise (not failed):\n")
 			for _, l := range g.Noise {
+				t.f("    %s\n", gateLine(t, l, cmp.Unit))
+			}
+		}
+		// The lines that passed, with the noise they showed: a CI log
+		// says what the gate saw, not only that it passed.
+		var passed []contention.GateLine
+		for _, l := range g.Judged {
+			if l.P >= g.Alpha || l.Change <= 0 || !slices.ContainsFunc(g.Failures, func(f contention.GateLine) bool { return f.Kind == l.Kind && f.File == l.File && f.Line == l.Line }) {
+				passed = append(passed, l)
+			}
+		}
+		if len(passed) > 0 {
+			t.f("  judged and passed:\n")
+			for i, l := range passed {
+				if i == top {
+					t.f("    ... %d more (--json: comparison.gate.judged)\n", len(passed)-i)
+					break
+				}
 				t.f("    %s\n", gateLine(t, l, cmp.Unit))
 			}
 		}

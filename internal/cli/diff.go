@@ -62,8 +62,6 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 		}
 		rule = r
 	}
-	ctx := context.Background()
-	var sides [2]*compare.Side
 	var caps [2]*pipeline.Capture
 	for i, p := range fs.Args() {
 		c, err := pipeline.OpenCapture(absPath(p))
@@ -71,24 +69,21 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "lockscope diff: %v\n", err)
 			return ExitInput
 		}
-		s, err := side(ctx, c)
-		if err != nil {
-			fmt.Fprintf(stderr, "lockscope diff: %v\n", err)
-			return ExitInput
-		}
-		caps[i], sides[i] = c, s
+		caps[i] = c
 	}
-	r := caps[1].Report
-	compare.Compare(sides[0], sides[1], compare.Options{})
-	exit := ExitOK
+	var rp *compare.Rule
 	if *failOn != "" {
-		g := compare.Gate(sides[0], sides[1], rule)
-		r.Comparison.Gate = g
-		if !g.Passed {
-			exit = ExitGate
-		}
+		rp = &rule
 	}
-	var err error
+	r, err := pipeline.CompareCaptures(context.Background(), caps[0], caps[1], rp)
+	if err != nil {
+		fmt.Fprintf(stderr, "lockscope diff: %v\n", err)
+		return ExitInput
+	}
+	exit := ExitOK
+	if g := r.Comparison.Gate; g != nil && !g.Passed {
+		exit = ExitGate
+	}
 	if *asJSON {
 		err = writeJSON(stdout, r)
 	} else {

@@ -114,7 +114,7 @@ func spread(v []float64) float64 {
 // ratio).
 func Gate(base, cur *Side, rule Rule) *contention.Gate {
 	g := &contention.Gate{Rule: rule.Text, Alpha: rule.Alpha, BaseRuns: len(base.Runs), Runs: len(cur.Runs),
-		Failures: []contention.GateLine{}, Noise: []contention.GateLine{}}
+		Failures: []contention.GateLine{}, Noise: []contention.GateLine{}, Judged: []contention.GateLine{}}
 	type line struct {
 		kind, file, fn string
 		line           int
@@ -183,10 +183,14 @@ func Gate(base, cur *Side, rule Rule) *contention.Gate {
 		case cm > 0:
 			gl.Change = math.MaxFloat64 // nothing waited before: more than any bound
 		}
-		if gl.Change <= rule.Bound || cm < floor[l.kind] || cm == 0 {
+		if max(cm, bm) < floor[l.kind] {
 			continue
 		}
 		gl.P = uTest(bv, cv)
+		g.Judged = append(g.Judged, gl)
+		if gl.Change <= rule.Bound || cm < floor[l.kind] {
+			continue
+		}
 		if gl.P < rule.Alpha {
 			g.Failures = append(g.Failures, gl)
 		} else {
@@ -198,6 +202,7 @@ func Gate(base, cur *Side, rule Rule) *contention.Gate {
 	}
 	order(g.Failures)
 	order(g.Noise)
+	order(g.Judged)
 	g.Passed = len(g.Failures) == 0
 	return g
 }

@@ -142,6 +142,9 @@ type Gate struct {
 	Failures     []GateLine `json:"failures"`
 	// Noise lists the changes past the bound that the noise explains.
 	Noise []GateLine `json:"noise"`
+	// Judged are all the lines above the floor, failed or not, each with
+	// its p-value and its runs' spread: the noise the verdict saw.
+	Judged []GateLine `json:"judged"`
 }
 
 // GateLine is one lock line the gate judged.

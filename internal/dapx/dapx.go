@@ -25,6 +25,8 @@ const (
 	CommandReport      = "lockscope/report"
 	CommandBreakpoints = "lockscope/breakpoints"
 	CommandClear       = "lockscope/clear"
+	CommandSave        = "lockscope/save"    // {path}: save the capture (report, raw profiles, trace summaries) to a zip
+	CommandCompare     = "lockscope/compare" // {path, failOn?}: the report compared with a saved capture
 	EventReport        = "lockscope/report"
 )
 
@@ -40,6 +42,8 @@ const (
 	ErrNoProgram        = 7012 // capture asked before launch or after exit
 	ErrLoadFailed       = 7013
 	ErrCancelled        = 7014
+	ErrSaveFailed       = 7015 // lockscope/save could not write the capture
+	ErrCompareFailed    = 7016 // lockscope/compare could not read or compare the capture
 	ErrBackend          = 7020 // Delve could not be started or reached
 	ErrLaunchRewrite    = 7021 // the lockscope launch attribute is invalid
 )
@@ -134,4 +138,45 @@ type BreakpointsResponse struct {
 type ReportEvent struct {
 	dap.Event
 	Body *contention.Report `json:"body"`
+}
+
+// SaveArguments are the arguments of lockscope/save.
+type SaveArguments struct {
+	Path string `json:"path"` // the capture file to write (a zip), replaced whole
+}
+
+// SaveResponseBody is the body of the lockscope/save response.
+type SaveResponseBody struct {
+	Path     string `json:"path"`
+	Profiles int    `json:"profiles"` // raw profiles in the capture
+	Traces   int    `json:"traces"`   // trace summaries in the capture
+}
+
+// CompareArguments are the arguments of lockscope/compare.
+type CompareArguments struct {
+	Path string `json:"path"` // a capture saved by lockscope/save or analyze --save
+	// FailOn is a gate rule as analyze --fail-on takes it ("wait+20%");
+	// the verdict is in the report's comparison.gate.
+	FailOn string `json:"failOn,omitempty"`
+}
+
+// SaveRequest is lockscope/save.
+type SaveRequest struct {
+	dap.Request
+	Arguments SaveArguments `json:"arguments"`
+}
+
+// SaveResponse answers lockscope/save.
+type SaveResponse struct {
+	dap.Response
+	Body SaveResponseBody `json:"body"`
+}
+
+// CompareRequest is lockscope/compare. It is answered with a
+// ReportResponse: the report as it stands, compared with the capture
+// (each entry's base and change, and the report's comparison). The
+// lockscope/report event is not compared.
+type CompareRequest struct {
+	dap.Request
+	Arguments CompareArguments `json:"arguments"`
 }

@@ -62,6 +62,8 @@ func (e *extension) handlers() map[string]func(ctx context.Context, args json.Ra
 		dapx.CommandCapture:     e.onCapture,
 		dapx.CommandLoad:        e.onLoad,
 		dapx.CommandBreakpoints: e.onBreakpoints,
+		dapx.CommandSave:        e.onSave,    // save.go
+		dapx.CommandCompare:     e.onCompare, // save.go
 	}
 }
 

@@ -6,6 +6,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"errors"
 	"os"
@@ -95,11 +96,17 @@ func TestAgentKeepsProgramFate(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("without the agent: %+v, want %+v", got, tc.want)
 			}
-			for _, lifeline := range []bool{false, true} {
-				inj, bin := buildAgent(t, PrepareOptions{Program: dir, Flight: time.Second, Lifeline: lifeline})
+			// Each way of running the agent: with nothing but its pipe
+			// (a thread can be left waiting in the poller), with its
+			// snapshot timer and the flight recorder, and on a lifeline
+			// (a read-only pipe).
+			for i, opts := range []PrepareOptions{{Snapshot: -1}, {Flight: time.Second}, {Flight: time.Second, Lifeline: true}} {
+				opts.Program = dir
+				lifeline := fmt.Sprintf("run %d (%+v)", i, opts)
+				inj, bin := buildAgent(t, opts)
 				got, stderr := runFate(t, bin, inj.Environ(os.Environ()), tc.args...)
 				if got != tc.want {
-					t.Errorf("lifeline %v: with the agent: %+v, want %+v\nstderr:\n%s", lifeline, got, tc.want, stderr)
+					t.Errorf("%s: with the agent: %+v, want %+v\nstderr:\n%s", lifeline, got, tc.want, stderr)
 				}
 				files, _, err := inj.Final()
 				if err != nil {
@@ -110,24 +117,31 @@ func TestAgentKeepsProgramFate(t *testing.T) {
 					t.Fatal(err)
 				}
 				if blocked != (tc.name == "deadlock") {
-					t.Errorf("lifeline %v: Blocked() = %v", lifeline, blocked)
+					t.Errorf("%s: Blocked() = %v", lifeline, blocked)
 				}
 				if tc.name != "deadlock" {
 					continue
 				}
 				if strings.Contains(stderr, "lockscopeAgent") {
-					t.Errorf("lifeline %v: the agent's goroutines are still in the runtime's dump:\n%s", lifeline, stderr)
+					t.Errorf("%s: the agent's goroutines are still in the runtime's dump:\n%s", lifeline, stderr)
 				}
 				// What the runtime's death would lose was saved first.
-				for _, k := range []string{"mutex", "block", "trace"} {
+				for _, k := range []string{"mutex", "block"} {
 					if files[k] == nil {
-						t.Errorf("lifeline %v: no final %s file; have %v", lifeline, k, keys(files))
+						t.Errorf("%s: no final %s file; have %v", lifeline, k, keys(files))
+					}
+				}
+				if opts.Flight > 0 {
+					if tr, err := inj.OpenFinalTrace(FinalFlight); err != nil || tr == nil {
+						t.Errorf("%s: no final trace file (%v)", lifeline, err)
+					} else {
+						tr.Close()
 					}
 				}
 				dump := string(files["goroutines"])
 				for _, want := range []string{"[sync.Mutex.Lock]:", "main.transfer(", "main.audit(", "[sync.WaitGroup.Wait]:"} {
 					if !strings.Contains(dump, want) {
-						t.Errorf("lifeline %v: the final goroutine dump lacks %q:\n%s", lifeline, want, dump)
+						t.Errorf("%s: the final goroutine dump lacks %q:\n%s", lifeline, want, dump)
 					}
 				}
 			}

@@ -47,21 +47,13 @@ func (a *Agent) Profile(ctx context.Context, kind string) ([]byte, error) {
 	return a.do(ctx, "profile "+kind, agentWait)
 }
 
-// Trace records the next seconds of execution trace (capped at
-// MaxTraceSeconds) and returns it. If the program exits meanwhile, the
-// request fails and the cut window is in Injection.Final as "trace-window".
-// When ctx ends first, the window is cancelled.
-func (a *Agent) Trace(ctx context.Context, seconds float64) ([]byte, error) {
-	if seconds > MaxTraceSeconds {
-		seconds = MaxTraceSeconds
-	}
-	return a.do(ctx, "trace "+strconv.FormatFloat(seconds, 'f', -1, 64), time.Duration(seconds*float64(time.Second))+agentWait)
-}
-
-// TraceStream is Trace without holding the window in memory: it returns
-// the agent's answer file open for reading (the agent writes the window to
-// disk as it records it), for a trace analyser that reads a stream. The
-// cap and the errors are Trace's; Close removes the file.
+// TraceStream records the next seconds of execution trace (capped at
+// MaxTraceSeconds) and returns the agent's answer file open for reading:
+// the agent writes the window to disk as it records it, and the trace
+// analyser reads it as a stream, never holding it whole. Close removes the
+// file. If the program exits meanwhile, the request fails and the cut
+// window is Injection.OpenFinalTrace(FinalWindow). When ctx ends first,
+// the window is cancelled.
 func (a *Agent) TraceStream(ctx context.Context, seconds float64) (io.ReadCloser, error) {
 	if seconds > MaxTraceSeconds {
 		seconds = MaxTraceSeconds

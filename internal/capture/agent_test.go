@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -47,8 +48,15 @@ func TestAgentShortProgramKeepsProfiles(t *testing.T) {
 	if _, ok := files["block"]; !ok {
 		t.Errorf("no final block profile")
 	}
-	if Sniff(files["trace"]) != InputTrace {
-		t.Errorf("the flight recorder's window was not saved at exit")
+	if tr, err := inj.OpenFinalTrace(FinalFlight); err != nil || tr == nil {
+		t.Errorf("the flight recorder's window was not saved at exit (%v)", err)
+	} else {
+		head := make([]byte, 16)
+		n, _ := io.ReadFull(tr, head)
+		tr.Close()
+		if Sniff(head[:n]) != InputTrace {
+			t.Errorf("the flight recorder's window is not a trace: %q", head[:n])
+		}
 	}
 	assertTreeUntouched(t, dir)
 }
@@ -169,7 +177,12 @@ func TestAgentServesThroughItsPipe(t *testing.T) {
 	if _, err := ag.Profile(ctx, "heap/../../etc"); err == nil {
 		t.Errorf("unknown profile kind served")
 	}
-	tr, err := ag.Trace(ctx, 0.3)
+	stream, err := ag.TraceStream(ctx, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := io.ReadAll(stream)
+	stream.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +301,11 @@ func TestAgentGoroutinesAreLabelledAndListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A trace window's goroutines are the agent's too.
-	go ag.Trace(context.Background(), 5)
+	go func() {
+		if tr, err := ag.TraceStream(context.Background(), 5); err == nil {
+			tr.Close()
+		}
+	}()
 	ids, err := inj.AgentGoroutines()
 	if err != nil {
 		t.Fatal(err)

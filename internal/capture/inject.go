@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,20 +344,18 @@ func (inj *Injection) AgentGoroutines() (map[int64]bool, error) {
 
 // Final returns what the agent saved in the rendezvous dir: "mutex" and
 // "block" (uncompressed pprof protos, from the last snapshot or from the
-// exit hook), "trace" (the flight recorder at exit) and "trace-window" (a trace
-// window cut short by exit), and "goroutines" (every goroutine's stack, as
+// exit hook) and "goroutines" (every goroutine's stack, as
 // [Agent.Goroutines] gives it, at exit or when the agent stepped aside for
 // a program whose goroutines were all blocked: see [Injection.Blocked]),
-// whichever exist. Exited reports whether the
-// exit hook ran (so the profiles cover the whole run).
+// whichever exist. Exited reports whether the exit hook ran (so the
+// profiles cover the whole run). The traces it saved are streamed instead:
+// see [Injection.OpenFinalTrace].
 func (inj *Injection) Final() (files map[string][]byte, exited bool, err error) {
 	files = map[string][]byte{}
 	for key, name := range map[string]string{
-		"mutex":        "mutex.pb",
-		"block":        "block.pb",
-		"trace":        "trace.out",
-		"trace-window": "trace-window.out",
-		"goroutines":   "goroutines.txt",
+		"mutex":      "mutex.pb",
+		"block":      "block.pb",
+		"goroutines": "goroutines.txt",
 	} {
 		data, err := os.ReadFile(filepath.Join(inj.rendezvous, name))
 		if errors.Is(err, os.ErrNotExist) {
@@ -369,6 +368,30 @@ func (inj *Injection) Final() (files map[string][]byte, exited bool, err error) 
 	}
 	_, err = os.Stat(filepath.Join(inj.rendezvous, "exit.json"))
 	return files, err == nil, nil
+}
+
+// Final traces, by the key OpenFinalTrace takes.
+const (
+	FinalFlight = "trace"        // the flight recorder's window, written at exit
+	FinalWindow = "trace-window" // a trace window cut short by the program's exit
+)
+
+// OpenFinalTrace opens a trace the agent saved (FinalFlight or
+// FinalWindow) for streaming: the trace analysis holds one generation,
+// not the file. It returns nil and no error when the agent saved none.
+func (inj *Injection) OpenFinalTrace(key string) (io.ReadCloser, error) {
+	name := map[string]string{FinalFlight: "trace.out", FinalWindow: "trace-window.out"}[key]
+	if name == "" {
+		return nil, fmt.Errorf("capture: no final trace %q", key)
+	}
+	f, err := os.Open(filepath.Join(inj.rendezvous, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	return f, nil
 }
 
 // resolvePackageDir turns a directory, a .go file or an import path into the

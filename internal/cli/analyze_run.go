@@ -15,6 +15,7 @@ import (
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/pipeline"
+	"github.com/lockscope/lockscope/internal/report"
 )
 
 // goBuild runs the go command in dir, passing its output through to
@@ -102,7 +103,7 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	var (
 		agentMu  sync.Mutex
 		agent    *capture.Agent
-		traceBuf []byte
+		window   *report.Part
 		traceErr error
 	)
 	agentDone := make(chan struct{})
@@ -120,7 +121,7 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 			if cfg.duration > 0 {
 				secs = min(secs, cfg.duration.Seconds())
 			}
-			traceBuf, traceErr = ag.Trace(runCtx, secs)
+			window, traceErr = a.pipe.FromAgent(runCtx, ag, contention.KindTrace, secs)
 		}
 	}()
 
@@ -186,7 +187,7 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	}
 	// Not ctx: an interrupt means "stop and report", so the analysis of
 	// what was captured must still run.
-	added, errs := a.pipe.AgentFinal(context.Background(), inj, pipeline.FinalOptions{Live: live, Window: traceBuf, WindowErr: traceErr, DurationNs: elapsed.Nanoseconds(), Path: inj.PackageDir})
+	added, errs := a.pipe.AgentFinal(context.Background(), inj, pipeline.FinalOptions{Live: live, Window: window, WindowErr: traceErr, DurationNs: elapsed.Nanoseconds(), Path: inj.PackageDir})
 	a.analysed += added
 	a.failed = append(a.failed, errs...)
 	a.output(out)

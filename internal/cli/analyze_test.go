@@ -326,8 +326,8 @@ func TestAnalyzeUsageErrors(t *testing.T) {
 			t.Errorf("analyze %q: exit %d, want %d\n%s", args, r.code, ExitUsage, r.stderr)
 		}
 	}
-	if r := analyze(t, "-h"); r.code != ExitOK || !strings.Contains(r.stderr, "Exit codes:") {
-		t.Errorf("-h: exit %d, usage:\n%s", r.code, r.stderr)
+	if r := analyze(t, "-h"); r.code != ExitOK || !strings.Contains(r.stdout, "Exit codes:") {
+		t.Errorf("-h: exit %d, usage on stdout:\n%s", r.code, r.stdout)
 	}
 }
 
@@ -478,8 +478,9 @@ func TestAnalyzePprofURL(t *testing.T) {
 		t.Errorf("%d URL sources, want mutex, block and trace: %+v", urls, r.report.Sources)
 	}
 
+	// A host lockscope would refuse is a usage error, before anything runs.
 	bad := analyze(t, "--pprof-url", "http://192.0.2.1:6060", "--seconds", "1")
-	if bad.code != ExitInput || !strings.Contains(bad.stderr, "not loopback and not allowed") {
+	if bad.code != ExitUsage || !strings.Contains(bad.stderr, "not loopback and not allowed") {
 		t.Errorf("disallowed host: exit %d\n%s", bad.code, bad.stderr)
 	}
 }

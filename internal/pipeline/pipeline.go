@@ -24,7 +24,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -342,13 +341,19 @@ func (p *Pipeline) FetchURL(ctx context.Context, kind string, o URLOptions) (*re
 	if err != nil {
 		return nil, &InputError{err}
 	}
+	src := contention.Source{Origin: contention.OriginURL, URL: u, DurationNs: int64(o.Seconds * float64(time.Second))}
+	if kind == contention.KindTrace {
+		// Streamed: the analysis holds one generation, not the trace.
+		body, err := capture.FetchURLStream(ctx, u, o.Seconds, o.AllowHosts)
+		if err != nil {
+			return nil, err
+		}
+		defer body.Close()
+		return p.Trace(ctx, body, src)
+	}
 	data, err := capture.FetchURL(ctx, u, o.Seconds, o.AllowHosts)
 	if err != nil {
 		return nil, err
-	}
-	src := contention.Source{Origin: contention.OriginURL, URL: u, DurationNs: int64(o.Seconds * float64(time.Second))}
-	if kind == contention.KindTrace {
-		return p.Trace(ctx, bytes.NewReader(data), src)
 	}
 	return p.Profile(ctx, kind, data, src)
 }
@@ -358,12 +363,15 @@ func (p *Pipeline) FetchURL(ctx context.Context, kind string, o URLOptions) (*re
 func (p *Pipeline) FromAgent(ctx context.Context, agent *capture.Agent, kind string, seconds float64) (*report.Part, error) {
 	src := contention.Source{Origin: contention.OriginAgent, URL: "agent:" + agent.Addr}
 	if kind == contention.KindTrace {
-		data, err := agent.Trace(ctx, seconds)
+		// Streamed, as the agent writes it: the window is analysed while
+		// it is recorded, and never held whole.
+		tr, err := agent.TraceStream(ctx, seconds)
 		if err != nil {
 			return nil, err
 		}
+		defer tr.Close()
 		src.DurationNs = int64(seconds * float64(time.Second))
-		return p.Trace(ctx, bytes.NewReader(data), src)
+		return p.Trace(ctx, tr, src)
 	}
 	data, err := agent.Profile(ctx, kind)
 	if err != nil {
@@ -377,9 +385,9 @@ type FinalOptions struct {
 	// Live holds profiles taken from the running program just before
 	// lockscope stopped it; they are newer than the agent's last snapshot.
 	Live map[string][]byte
-	// Window is a trace window taken while the program ran, if any; it
-	// wins over a window the agent saved at exit.
-	Window []byte
+	// Window is a trace window taken while the program ran (FromAgent),
+	// if any; it wins over a window the agent saved at exit.
+	Window *report.Part
 	// WindowErr is why a window asked for did not come; the report says
 	// it when the agent saved none either.
 	WindowErr error
@@ -422,24 +430,37 @@ func (p *Pipeline) AgentFinal(ctx context.Context, inj *capture.Injection, o Fin
 	}
 	window := o.Window
 	if window == nil {
-		window = files["trace-window"]
+		part, err := p.finalTrace(ctx, inj, capture.FinalWindow, src)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		window = part
 	}
 	if window == nil && o.WindowErr != nil {
 		p.Note("no execution trace: %v", o.WindowErr)
 	}
-	for _, data := range [][]byte{window, files["trace"]} {
-		if data == nil {
-			continue
+	flight, err := p.finalTrace(ctx, inj, capture.FinalFlight, src)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, part := range []*report.Part{window, flight} {
+		if part != nil {
+			p.Add(part)
+			added++
 		}
-		part, err := p.Trace(ctx, bytes.NewReader(data), src)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		p.Add(part)
-		added++
 	}
 	return added, errs
+}
+
+// finalTrace analyses a trace the agent saved at exit, streamed from its
+// file; nil and no error when there is none.
+func (p *Pipeline) finalTrace(ctx context.Context, inj *capture.Injection, key string, src contention.Source) (*report.Part, error) {
+	f, err := inj.OpenFinalTrace(key)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	defer f.Close()
+	return p.Trace(ctx, f, src)
 }
 
 // ---- the program's output ----

@@ -60,6 +60,7 @@ type Builder struct {
 	// readSource reads a source file; nil leaves deferred Unlocks where
 	// the profile charged them.
 	readSource func(file string) ([]byte, error)
+	stuck      *stuckInput // goroutine dumps (stuck.go)
 }
 
 // Suggester turns the report's map writes (marked contended or not) into
@@ -354,6 +355,7 @@ func (b *Builder) clear(kinds []string) {
 		}
 	}
 	b.sources = srcs
+	b.clearStuck(all, drop)
 }
 
 func (b *Builder) addSource(src contention.Source) {
@@ -390,6 +392,7 @@ func (b *Builder) Build() *contention.Report {
 		}
 		r.Crash = &c
 	}
+	b.addStuck(r)
 	r.Finalize()
 	return r
 }

@@ -42,8 +42,10 @@
 // A cycle is a lock-order inversion: holders of lock X waited for lock Y,
 // and holders of Y waited for X (possibly through more locks). It is found
 // on the locks, not on the lines, because the two orders are usually taken
-// on different lines; a deadlock that the trace saw is one too. The edges
-// between the locks of a cycle, and their nodes, are marked.
+// on different lines. The edges between the locks of a cycle, and their
+// nodes, are marked. A deadlock itself leaves no edge here: its waits never
+// end, so neither a trace nor a profile records them (the report's
+// deadlocks, from goroutine dumps, name it).
 package graph
 
 import (

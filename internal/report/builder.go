@@ -149,7 +149,7 @@ func (b *Builder) AnalyzeProfile(ctx context.Context, kind string, data []byte, 
 			// The report lists those apart (RuntimeInternal), after
 			// dropping what the capture itself caused; the note's total
 			// would count that too.
-		case src.Origin == "agent" || src.Origin == "test":
+		case src.Origin == contention.OriginAgent || src.Origin == contention.OriginTest:
 			// lockscope set the rates itself: the hint does not apply.
 			p.notes = append(p.notes, name+": "+n.Text)
 		default:
@@ -259,7 +259,7 @@ func (b *Builder) AddCrashText(text string, src contention.Source) bool {
 	if b.crash == nil {
 		b.crash = c
 	}
-	src.Kind = "crash"
+	src.Kind = contention.KindCrash
 	b.addSource(src)
 	return true
 }
@@ -269,7 +269,7 @@ func (b *Builder) SetCrash(c *contention.Crash, src contention.Source) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.crash = c
-	src.Kind = "crash"
+	src.Kind = contention.KindCrash
 	b.addSource(src)
 }
 
@@ -290,7 +290,7 @@ func (b *Builder) AddRaces(races []contention.Race, src contention.Source) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.races = append(b.races, races...)
-	src.Kind = "race"
+	src.Kind = contention.KindRace
 	b.addSource(src)
 }
 
@@ -300,7 +300,7 @@ func (b *Builder) SetIndex(ix *mapwrites.Index, src contention.Source) {
 	defer b.mu.Unlock()
 	b.index = ix
 	if ix != nil {
-		src.Kind = "source"
+		src.Kind = contention.KindSource
 		b.addSource(src)
 		if p := ix.Problems(); len(p) > 0 {
 			n := fmt.Sprintf("the source index is incomplete (%d problem(s)); first: %s", len(p), p[0])

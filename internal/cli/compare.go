@@ -252,7 +252,7 @@ func writeComparison(w io.Writer, r *contention.Report, cwd string, top int) err
 		h, c := rw.h, rw.h.Base
 		file, line := h.File, h.Line
 		moved := ""
-		if rw.what != contention.ChangeGone && c.BaseFile != "" && (c.BaseLine != h.Line || c.BaseFile != h.File) {
+		if rw.what != contention.ChangeGone && c.BaseFile != "" && c.BaseLine != h.Line {
 			moved = fmt.Sprintf(" (was line %d)", c.BaseLine)
 		}
 		if rw.what == contention.ChangeGone {

@@ -29,6 +29,11 @@ import (
 // run of the same code (see Gate for the statistics over repeated runs).
 const DefaultThreshold = 0.25
 
+// ChainThreshold is the same for chains, which come from a single trace
+// window: a chain is better or worse only when its wait per unit more
+// than doubled or fell by more than half.
+const ChainThreshold = 1.0
+
 // Side is one capture of a comparison.
 type Side struct {
 	Report *contention.Report
@@ -206,7 +211,14 @@ func Compare(base, cur *Side, o Options) {
 				c.BaseFile, c.BaseLine = b.Links[0].File, b.Links[0].Line
 			}
 		}
-		judge(c, "c:"+k)
+		// A chain comes from one trace window, a single sample whatever
+		// the runs: the same code gave chains twice as heavy from one
+		// window to the next (shards benchmark, 2026-12-01), so only a
+		// change beyond that is called better or worse.
+		co := o
+		co.Threshold = max(o.Threshold, ChainThreshold)
+		c.BasePerUnit = float64(c.BaseDelayNs) / bu
+		status(c, co, base, cur, "c:"+k)
 		if !ok {
 			c.Status = contention.ChangeNew
 		}
@@ -312,7 +324,8 @@ func status(c *contention.Change, o Options, base, cur *Side, key string) {
 	switch {
 	case ch > o.Threshold:
 		c.Status = contention.ChangeWorse
-	case ch < -o.Threshold:
+	case ch < -o.Threshold/(1+o.Threshold):
+		// Symmetric in ratio: +25% and -20% (1/1.25) are the same step.
 		c.Status = contention.ChangeBetter
 	default:
 		c.Status = contention.ChangeSame

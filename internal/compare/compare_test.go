@@ -287,3 +287,24 @@ func TestGateNewLines(t *testing.T) {
 		t.Errorf("a new line with half the base's wait: %+v, want one failure, new, change 0.5", g.Failures)
 	}
 }
+
+// A chain, one trace window's sample, is called worse only past twice
+// its base; a hotspot past DefaultThreshold.
+func TestChainThreshold(t *testing.T) {
+	chain := func(wait int64) *Side {
+		r := contention.Empty()
+		r.Chains = []contention.Chain{{WaitNs: wait, Lock: true, Links: []contention.Link{{File: "/p/x.go", Line: 5, Function: "main.f", Role: "waits"}}}}
+		r.Sources = []contention.Source{{Kind: contention.KindMutex, DurationNs: 1e9}}
+		return &Side{Report: r}
+	}
+	for _, tc := range []struct {
+		wait int64
+		want string
+	}{{1800, contention.ChangeSame}, {2500, contention.ChangeWorse}, {600, contention.ChangeSame}, {400, contention.ChangeBetter}} {
+		cur := chain(tc.wait)
+		Compare(chain(1000), cur, Options{})
+		if got := cur.Report.Chains[0].Base.Status; got != tc.want {
+			t.Errorf("chain 1000 → %d: %s, want %s", tc.wait, got, tc.want)
+		}
+	}
+}

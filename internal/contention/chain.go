@@ -30,6 +30,14 @@ type Link struct {
 	// ReleasedAt is, for a "waits" link, the line of the next goroutine
 	// that released this wait (for example its Unlock).
 	ReleasedAt *Site `json:"releasedAt,omitempty"`
+	// Queue is, for a "waits" link, how many successive waits on the same
+	// lock it stands for: goroutines queued on one lock, each released by
+	// the one before, are one link, not a chain (a chain is kept for
+	// waits on different locks). 0 or 1: a single wait.
+	Queue int `json:"queue,omitempty"`
+	// Via and CallSite are as in [Hotspot].
+	Via      string `json:"via,omitempty"`
+	CallSite *Site  `json:"callSite,omitempty"`
 }
 
 // Sync reports whether the chain starts with a sync wait (a lock, a

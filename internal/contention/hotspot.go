@@ -83,6 +83,15 @@ type Hotspot struct {
 	// began before it): "still waiting after X". DelayNs holds every open
 	// wait, each counted up to the trace's end.
 	StillWaitingNs int64 `json:"stillWaitingNs,omitempty"`
+	// Via names the library lock the wait was in, when the line is the
+	// caller of a standard-library function that took it, for example
+	// "log.(*Logger).output → sync.Mutex.Lock": the line is where the
+	// user's code reached that lock.
+	Via string `json:"via,omitempty"`
+	// CallSite is, for a line outside the main module (a dependency's
+	// lock), the main module's line that called into it on the heaviest
+	// stack: "via main.go:29".
+	CallSite *Site `json:"callSite,omitempty"`
 	// Base is this line's value in the base capture and its change, when
 	// the report is compared with one (see [Comparison]).
 	Base *Change `json:"base,omitempty"`

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,25 +124,38 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 	}
 	// With the flag it listens, and warns.
 	cmd := exec.Command(lockscopeBin, "dap", "--listen", "0.0.0.0:0", "--allow-non-loopback")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	stderr, _ := cmd.StderrPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Read stderr as it comes, until the warning or its end.
+	warned := make(chan string, 1)
+	go func() {
+		var seen strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			seen.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "WARNING") {
+				break
+			}
+		}
+		warned <- seen.String()
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	buf := make([]byte, 200)
 	n, _ := stdout.Read(buf)
 	if !strings.Contains(string(buf[:n]), "DAP server listening at:") {
 		t.Fatalf("no listening line: %q", buf[:n])
 	}
-	// stderr is copied by exec's own goroutine: give it a moment.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "WARNING") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !strings.Contains(stderr.String(), "WARNING") {
-		t.Fatalf("no warning on stderr: %q", stderr.String())
+	select {
+	case seen := <-warned:
+		if !strings.Contains(seen, "WARNING") {
+			t.Fatalf("no warning on stderr: %q", seen)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no warning on stderr after 10s")
 	}
 }
 

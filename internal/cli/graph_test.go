@@ -1,3 +1,8 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+// These tests run programs with the capture agent, which needs a named
+// pipe (see capture/fifo_unix.go).
+
 package cli
 
 import (

@@ -37,11 +37,13 @@ package tracechain
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 	"golang.org/x/exp/trace"
 )
 
@@ -56,6 +58,11 @@ type Options struct {
 	// MaxStackFrames caps the frames kept for each hotspot's stack
 	// (default 8).
 	MaxStackFrames int
+	// Code says whose code a frame is (the program's modules). A wait is
+	// charged to its first frame in the user's code or a dependency's; a
+	// lock taken inside the standard library is charged to the caller
+	// and named in Via. The zero value decides by paths and names.
+	Code usercode.Rules
 }
 
 func (o Options) withDefaults() Options {
@@ -138,6 +145,10 @@ type loc struct {
 	// stack is the first stack seen with this line as its first user
 	// frame, user frames first.
 	stack []contention.Frame
+	// via and callSite come from that stack (contention.Hotspot.Via and
+	// CallSite).
+	via      string
+	callSite *contention.Site
 }
 
 type siteKey struct {
@@ -150,7 +161,7 @@ type siteKey struct {
 type stackInfo struct {
 	loc      int32   // first user frame; -1 if none (a runtime-only stack)
 	top      int32   // loc, or the first frame of a runtime-only stack; -1 if empty
-	primFunc string  // frame just above the first user frame, e.g. sync.(*Mutex).Lock
+	primFunc string  // frame just above the first frame past the runtime, e.g. sync.(*Mutex).Lock
 	prim     int32   // primFunc interned
 	cum      []int32 // distinct locations of every user frame
 
@@ -238,6 +249,11 @@ type Analyzer struct {
 	blocks  []agg // by unblocker location
 	cum     []int64
 
+	// code classifies frames; its GOROOT is the trace's own once a
+	// standard-library frame has shown it (gorootSeen).
+	code       usercode.Rules
+	gorootSeen bool
+
 	res        Result
 	openNs     int64 // charged for open lock waits at the end
 	syncs      int
@@ -249,6 +265,7 @@ type Analyzer struct {
 func NewAnalyzer(opts Options) *Analyzer {
 	return &Analyzer{
 		opts:    opts.withDefaults(),
+		code:    opts.Code,
 		locIdx:  map[siteKey]int32{},
 		noStack: &stackInfo{loc: -1, top: -1},
 		stacks:  map[trace.Stack]*stackInfo{},
@@ -504,48 +521,97 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 		return si
 	}
 	si := &stackInfo{loc: -1}
-	var prev string
 	var frames []trace.StackFrame
 	for f := range s.Frames() {
 		frames = append(frames, f)
-		if IsUserFunc(f.Func) {
-			l := a.intern(f)
-			if si.loc < 0 {
-				si.loc = l
-				si.prim = a.internPrim(prev)
-				si.primFunc = a.prims[si.prim]
-			}
-			dup := false
-			for _, c := range si.cum {
-				dup = dup || c == l
-			}
-			if !dup {
-				si.cum = append(si.cum, l)
+	}
+	if !a.gorootSeen {
+		for _, f := range frames {
+			if r, ok := a.code.WithGOROOTFrom(f.Func, f.File); ok {
+				a.code, a.gorootSeen = r, true
+				break
 			}
 		}
-		prev = f.Func
+	}
+	// The primitive is the frame just above the first frame past the
+	// runtime side; a standard-library frame there (log.(*Logger).output)
+	// took the lock for the user's line below it.
+	past := -1
+	charged := -1
+	var classes []usercode.Class
+	for i, f := range frames {
+		c := a.code.Class(f.Func, f.File)
+		classes = append(classes, c)
+		if c != usercode.Runtime && past < 0 {
+			past = i
+		}
+		if !c.Chargeable() {
+			continue
+		}
+		l := a.intern(f)
+		if si.loc < 0 {
+			si.loc = l
+			charged = i
+			prev := ""
+			if past > 0 {
+				prev = frames[past-1].Func
+			}
+			si.prim = a.internPrim(prev)
+			si.primFunc = a.prims[si.prim]
+		}
+		if !slices.Contains(si.cum, l) {
+			si.cum = append(si.cum, l)
+		}
 	}
 	si.top = si.loc
 	if si.loc < 0 && len(frames) > 0 {
-		// A runtime-only stack (a system goroutine): no user line to charge,
+		// A stack with no line of the user's or a dependency's (a system
+		// goroutine, or the standard library's own): no line to charge,
 		// but as a releaser it is still named by its first frame.
 		si.top = a.intern(frames[0])
 	}
 	if si.loc >= 0 && a.locs[si.loc].stack == nil {
+		lc := &a.locs[si.loc]
 		st := []contention.Frame{}
-		for i, f := range frames {
-			if !IsUserFunc(f.Func) && i < len(frames)-1 && len(st) == 0 {
-				continue
-			}
+		for _, f := range frames[charged:] {
 			if len(st) >= a.opts.MaxStackFrames {
 				break
 			}
 			st = append(st, contention.Frame{Function: strings.Clone(f.Func), File: strings.Clone(f.File), Line: int(f.Line)})
 		}
-		a.locs[si.loc].stack = st
+		lc.stack = st
+		if past >= 0 && past < charged {
+			lc.via = via(frames[past].Func, si.primFunc)
+		}
+		if classes[charged] != usercode.User {
+			for i := charged + 1; i < len(frames); i++ {
+				if classes[i] == usercode.User {
+					f := frames[i]
+					lc.callSite = &contention.Site{Function: strings.Clone(f.Func), File: strings.Clone(f.File), Line: int(f.Line)}
+					break
+				}
+			}
+		}
 	}
 	a.stacks[s] = si
 	return si
+}
+
+// via names the library lock a wait was in: the standard-library function
+// that took it, and the primitive ("log.(*Logger).output →
+// sync.Mutex.Lock").
+func via(libFunc, primFunc string) string {
+	p := primitiveOf(primFunc, "")
+	if p == contention.PrimOther {
+		if primFunc == "" {
+			return libFunc
+		}
+		return libFunc + " → " + primFunc
+	}
+	if m := methodOf(primFunc); m != "" {
+		p += "." + m
+	}
+	return libFunc + " → " + p
 }
 
 func (a *Analyzer) internPrim(fn string) int32 {
@@ -613,6 +679,7 @@ func (a *Analyzer) Finalize() Result {
 			DelayNs: ag.delay, CumDelayNs: cum, Count: ag.count,
 			Lock:      contention.IsLockPrimitive(ag.prim),
 			OpenWaits: int(ag.open), StillWaitingNs: ag.openMax,
+			Via: lc.via, CallSite: lc.callSite,
 		}
 		if lc.stack != nil {
 			h.Stacks = [][]contention.Frame{lc.stack}
@@ -768,6 +835,7 @@ func (a *Analyzer) chain(n int32) contention.Chain {
 		lk := contention.Link{
 			File: f.File, Line: f.Line, Function: f.Function,
 			Reason: r, Primitive: a.prims[e.key.blockedIn], Role: RoleWaits,
+			Via: a.locs[e.key.blocked].via, CallSite: a.locs[e.key.blocked].callSite,
 		}
 		if e.key.unblocker >= 0 {
 			u := a.frame(e.key.unblocker)
@@ -785,6 +853,7 @@ func (a *Analyzer) chain(n int32) contention.Chain {
 		c.Links = append(c.Links, contention.Link{
 			File: u.File, Line: u.Line, Function: u.Function,
 			Reason: r, Primitive: a.prims[last.key.unblockedIn], Role: RoleHolds,
+			Via: a.locs[last.key.unblocker].via, CallSite: a.locs[last.key.unblocker].callSite,
 		})
 	} else {
 		c.Links = append(c.Links, contention.Link{Reason: r, Role: RoleRuntime})

@@ -6,35 +6,8 @@ import (
 	"github.com/lockscope/lockscope/internal/contention"
 )
 
-// funcPackage returns the import path part of a fully qualified function
-// name: "main" for "main.(*Cache).Get", "internal/sync" for
-// "internal/sync.(*Mutex).lockSlow", "example.com/a/b" for
-// "example.com/a/b.F.func1".
-func funcPackage(fn string) string {
-	slash := strings.LastIndexByte(fn, '/')
-	dot := strings.IndexByte(fn[slash+1:], '.')
-	if dot < 0 {
-		return fn
-	}
-	return fn[:slash+1+dot]
-}
-
-// IsUserFunc reports whether fn belongs to the program rather than to the
-// runtime or to the primitive it waits in. A stack is charged to its first
-// user frame, the line a person can change; the frame just above it names
-// the primitive (for example sync.(*RWMutex).RLock).
-func IsUserFunc(fn string) bool {
-	if fn == "" {
-		return false
-	}
-	switch pkg := funcPackage(fn); {
-	case pkg == "runtime", strings.HasPrefix(pkg, "runtime/"),
-		pkg == "sync", pkg == "sync/atomic",
-		pkg == "internal", strings.HasPrefix(pkg, "internal/"):
-		return false
-	}
-	return true
-}
+// The frame rule (whose code a frame is) lives in internal/usercode; this
+// file names the primitives.
 
 // primitiveOf names the primitive a goroutine waits in, from the frame just
 // above the first user frame and, when the runtime trimmed that frame (a

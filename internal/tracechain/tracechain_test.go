@@ -14,6 +14,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/testutil"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // The recorded traces (see testdata/traces/README.md).
@@ -108,7 +109,7 @@ func syncProfileBySite(t testing.TB, out []byte) (delay, count map[siteID]int64,
 	frames:
 		for _, l := range s.Location {
 			for _, ln := range l.Line {
-				if ln.Function != nil && IsUserFunc(ln.Function.Name) {
+				if ln.Function != nil && chargeable(ln.Function.Name, ln.Function.Filename) {
 					k = siteID{ln.Function.Name, ln.Function.Filename, int(ln.Line)}
 					break frames
 				}
@@ -486,7 +487,7 @@ func TestRLockBlockProfile(t *testing.T) {
 	frames:
 		for _, l := range s.Location {
 			for _, ln := range l.Line {
-				if IsUserFunc(ln.Function.Name) {
+				if chargeable(ln.Function.Name, ln.Function.Filename) {
 					k := fmt.Sprintf("%s:%d", ln.Function.Name, ln.Line)
 					blockCount[k] += s.Value[0]
 					blockDelay[k] += s.Value[1]
@@ -521,4 +522,10 @@ func TestRLockBlockProfile(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Notes, "\n"), "RLock") {
 		t.Errorf("notes %q: want the RLock note", res.Notes)
 	}
+}
+
+// chargeable is the analyser's frame rule, for reading the real tools'
+// profiles the same way: a frame of the user's code or a dependency's.
+func chargeable(fn, file string) bool {
+	return usercode.Rules{}.Class(fn, file).Chargeable()
 }

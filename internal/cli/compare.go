@@ -325,6 +325,9 @@ func writeComparison(w io.Writer, r *contention.Report, cwd string, top int) err
 			verdict = "FAILED"
 		}
 		t.f("\nGate %s: %s (%d run(s) against %d; alpha %.2g; lines under %s are not judged)\n", g.Rule, verdict, g.Runs, g.BaseRuns, g.Alpha, perUnit(g.FloorPerUnit, cmp.Unit))
+		for _, w := range g.Warnings {
+			t.f("  warning: %s\n", w)
+		}
 		for _, l := range g.Failures {
 			t.f("  %s\n", gateLine(t, l, cmp.Unit))
 		}

@@ -308,3 +308,19 @@ func TestChainThreshold(t *testing.T) {
 		}
 	}
 }
+
+// With too few runs the U test can never reach alpha: the gate says so
+// rather than pass in silence.
+func TestGateWarnsOfTooFewRuns(t *testing.T) {
+	rule, _ := ParseRule("wait+20%")
+	g := Gate(runs(100, 101, 99), runs(300, 301, 299), rule)
+	if !g.Passed || len(g.Warnings) != 1 || !strings.Contains(g.Warnings[0], "cannot fail") {
+		t.Errorf("3 runs a side: passed %v, warnings %q; want a pass that says it cannot fail", g.Passed, g.Warnings)
+	}
+	if g := Gate(runs(100, 101, 99, 100, 102), runs(300, 301, 299, 302, 300), rule); g.Passed || len(g.Warnings) != 0 {
+		t.Errorf("5 runs a side: passed %v, warnings %q; want a failure without warnings", g.Passed, g.Warnings)
+	}
+	if p := minP(4, 4); math.Abs(p-2.0/70) > 1e-12 {
+		t.Errorf("minP(4, 4) = %g, want 2/70", p)
+	}
+}

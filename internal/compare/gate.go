@@ -81,6 +81,20 @@ func uTest(a, b []float64) float64 {
 	return c.P
 }
 
+// minP is the smallest two-sided p-value of a Mann-Whitney U test with
+// samples of n1 and n2 (all of one above all of the other).
+func minP(n1, n2 int) float64 {
+	if n1 == 0 || n2 == 0 {
+		return 1
+	}
+	// 2 / C(n1+n2, n1)
+	c := 1.0
+	for i := 1; i <= n1; i++ {
+		c = c * float64(n2+i) / float64(i)
+	}
+	return 2 / c
+}
+
 // median of a sample (benchmath's center under AssumeNothing).
 func median(v []float64) float64 {
 	if len(v) == 0 {
@@ -204,6 +218,13 @@ func Gate(base, cur *Side, rule Rule) *contention.Gate {
 	order(g.Noise)
 	order(g.Judged)
 	g.Passed = len(g.Failures) == 0
+	// The smallest p-value a U test can reach grows as the samples
+	// shrink: below it, no change is significant, however large.
+	if n := min(len(base.Runs), len(cur.Runs)); minP(len(base.Runs), len(cur.Runs)) >= rule.Alpha {
+		g.Warnings = append(g.Warnings, fmt.Sprintf("with %d and %d runs no change can be significant at alpha %g: the gate cannot fail; use --count 5 or more on both sides", len(base.Runs), len(cur.Runs), rule.Alpha))
+	} else if n < 5 {
+		g.Warnings = append(g.Warnings, fmt.Sprintf("only %d run(s) on one side: small changes will pass as noise; --count 10 tells them apart better", n))
+	}
 	return g
 }
 

@@ -145,6 +145,9 @@ type Gate struct {
 	// Judged are all the lines above the floor, failed or not, each with
 	// its p-value and its runs' spread: the noise the verdict saw.
 	Judged []GateLine `json:"judged"`
+	// Warnings say why the verdict may mean less than it seems (too few
+	// runs to tell a change from noise).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // GateLine is one lock line the gate judged.

@@ -427,3 +427,31 @@ func TestLoadProgramFollowsModulePackages(t *testing.T) {
 		t.Fatalf("no write of s.stock in store.go among %d writes", len(ix.Writes()))
 	}
 }
+
+// A package with an external test package (package xtest_test), indexed
+// in test mode as a test debuggee is: the go command lists the test
+// variants, which are no import paths, and none may come back as a
+// problem ("no required module provides package .../xtest_test").
+func TestLoadProgramExternalTests(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "xtest")
+	ix, err := LoadProgram(dir, Options{Tests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ix.Problems(); len(p) > 0 {
+		t.Errorf("Problems() = %q, want none", p)
+	}
+	ms := markers(t, dir)
+	if w := writeAt(t, ix, ms, "xtest-write"); w.Guard != "mu" {
+		t.Errorf("xtest-write guard = %q, want mu", w.Guard)
+	}
+	// The external test package was indexed too: its goroutine literal
+	// is what makes Register run in goroutines.
+	found := false
+	for _, s := range ix.LockSites() {
+		found = found || s.Function == "github.com/lockscope/lockscope/testdata/xtest.Register"
+	}
+	if !found {
+		t.Errorf("no lock site in Register: %+v", ix.LockSites())
+	}
+}

@@ -33,7 +33,10 @@ func programPackages(dir string, o Options) ([]string, error) {
 		args = append(args, "-test")
 	}
 	args = append(args, o.BuildFlags...)
-	args = append(args, "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{end}}{{end}}", ".")
+	// Test variants (ForTest set: the package recompiled with its tests,
+	// and the external test package "pkg_test") are no import paths the
+	// go command can load: Tests loads them from the plain path.
+	args = append(args, "-f", "{{if .Module}}{{if and .Module.Main (not .ForTest)}}{{.ImportPath}}{{end}}{{end}}", ".")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = abs
 	if o.Env != nil {
@@ -48,10 +51,9 @@ func programPackages(dir string, o Options) ([]string, error) {
 	seen := map[string]bool{}
 	var pkgs []string
 	for _, p := range strings.Fields(string(out)) {
-		// With -test, test variants read "pkg [pkg.test]" (split by Fields
-		// into two words) and the generated main is "pkg.test": the plain
-		// import path stands for all of them, and Tests loads the variants.
-		if strings.HasPrefix(p, "[") || strings.HasSuffix(p, ".test") || strings.HasSuffix(p, ".test]") || seen[p] {
+		// With -test, the generated main is "pkg.test": the plain import
+		// path stands for it, and Tests loads it.
+		if strings.HasSuffix(p, ".test") || seen[p] {
 			continue
 		}
 		seen[p] = true

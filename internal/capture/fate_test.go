@@ -252,3 +252,34 @@ func TestAgentComesBack(t *testing.T) {
 		t.Errorf("the program did not run to its end: %q", stdout.String())
 	}
 }
+
+// A program asleep is not blocked: a sleeping goroutine will go on by
+// itself, and the runtime would not end the program, so the agent stays
+// and answers.
+func TestAgentStaysForSleepingProgram(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "basic")
+	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
+	cmd := exec.Command(bin, "-wait", "3s")
+	cmd.Env = inj.Environ(os.Environ())
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	ctx := ctxTimeout(t, time.Minute)
+	ag, err := inj.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // several looks of the agent's watch
+	if _, blocked, _ := inj.Blocked(); blocked {
+		t.Errorf("the agent stepped aside for a sleeping program")
+	}
+	if _, err := ag.Goroutines(ctx); err != nil {
+		t.Errorf("the agent of a sleeping program does not answer: %v", err)
+	}
+	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), "bye") {
+		t.Errorf("the program ended with %v, output %q", err, stdout.String())
+	}
+}

@@ -108,6 +108,20 @@ func TestLockHeldForTheWindow(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	last := r.sample(t)
 	samples := []Sample{first, last}
+	// lockscope's own goroutines are left out, and only they are.
+	ids, err := r.inj.AgentGoroutines()
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("the agent's goroutines: %v %v", ids, err)
+	}
+	prog := program(last.Goroutines)
+	for _, g := range prog {
+		if ids[g.ID] {
+			t.Errorf("goroutine %d of the agent kept as the program's", g.ID)
+		}
+	}
+	if len(prog) != len(last.Goroutines)-len(ids) {
+		t.Errorf("%d of %d goroutines kept; the agent has %d", len(prog), len(last.Goroutines), len(ids))
+	}
 	res := Analyze(samples, stuckIndex(t), Options{Threshold: 2 * time.Second})
 	if len(res.Stuck) != 3 {
 		t.Fatalf("stuck waits %+v, want the three recorders", res.Stuck)

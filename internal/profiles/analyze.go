@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/google/pprof/profile"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // AnalyzeBytes analyzes the bytes of a profile as kind ("" to detect it),
@@ -70,7 +71,7 @@ func AnalyzeData(ctx context.Context, data []byte, name string, kind string, opt
 	if err != nil {
 		return Result{}, err
 	}
-	a, err := decodeFast(ctx, raw)
+	a, err := decodeFast(ctx, raw, opts.Code)
 	if err != nil {
 		// A stopped analysis is not a malformed profile: the fallback
 		// would only read it again.
@@ -83,7 +84,7 @@ func AnalyzeData(ctx context.Context, data []byte, name string, kind string, opt
 		if perr != nil {
 			return Result{}, perr
 		}
-		r, err = Analyze(ctx, p, kind)
+		r, err = analyze(ctx, p, kind, opts.Code)
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", name, err)
 		}
@@ -114,10 +115,15 @@ var ErrNoSymbols = errors.New("profile has no symbols")
 // A cancelled ctx stops the analysis between batches of samples, with an
 // error that wraps ctx.Err().
 func Analyze(ctx context.Context, p *profile.Profile, kind string) (Result, error) {
+	return analyze(ctx, p, kind, usercode.Rules{})
+}
+
+// analyze is [Analyze] with the rule for whose code a frame is.
+func analyze(ctx context.Context, p *profile.Profile, kind string, code usercode.Rules) (Result, error) {
 	if err := checkKindArg(kind); err != nil {
 		return Result{}, err
 	}
-	a, err := fromProfile(ctx, p)
+	a, err := fromProfile(ctx, p, code)
 	if err != nil {
 		return Result{}, err
 	}
@@ -125,7 +131,7 @@ func Analyze(ctx context.Context, p *profile.Profile, kind string) (Result, erro
 }
 
 // fromProfile runs the analysis over a decoded profile.Profile.
-func fromProfile(ctx context.Context, p *profile.Profile) (*analysis, error) {
+func fromProfile(ctx context.Context, p *profile.Profile, code usercode.Rules) (*analysis, error) {
 	if p == nil {
 		return nil, errors.New("no profile")
 	}
@@ -156,7 +162,7 @@ func fromProfile(ctx context.Context, p *profile.Profile) (*analysis, error) {
 		}
 		locs = append(locs, lr)
 	}
-	a.index(funcs, locs)
+	a.index(funcs, locs, code)
 	a.stackOf = func(ref int64, buf []int32) []int32 {
 		for _, l := range p.Sample[ref].Location {
 			i, _ := a.resolve(l.ID)

@@ -41,13 +41,16 @@ func (a *analysis) sample(ref int64, stk []int32, delay, count int64) {
 		return
 	}
 	seq := int32(a.samples)
-	var prim uint8
+	var prim, leafPrim uint8
 	site := int32(-1)
 	siteLoc, siteFrame := -1, -1
 	for k, l := range stk {
 		li := &a.locs[l]
 		if li.prim != 0 {
 			prim = li.prim
+		}
+		if leafPrim == 0 {
+			leafPrim = li.leafPrim
 		}
 		if li.firstUser >= 0 {
 			site = li.frames[li.firstUser].line
@@ -69,6 +72,12 @@ func (a *analysis) sample(ref int64, stk []int32, delay, count int64) {
 			site = a.runtimeSite(stk)
 		}
 	} else {
+		if m := prims[leafPrim].method; (m == "Unlock" || m == "RUnlock") && prims[prim].prim == contention.PrimCond {
+			// sync.Cond.Wait unlocks its lock before it parks: in the
+			// mutex profile that Unlock is the holder side of c.L, not a
+			// wait on the Cond (every net/http server has one).
+			prim = leafPrim
+		}
 		switch prims[prim].method {
 		case "Unlock", "RUnlock":
 			a.mutexVotes += w
@@ -76,8 +85,15 @@ func (a *analysis) sample(ref int64, stk []int32, delay, count int64) {
 		default:
 			a.blockVotes += w
 		}
+		if site < 0 && prim != 0 && !contention.IsLockPrimitive(prims[prim].prim) {
+			// No frame of the user's or a dependency's, and no lock: an
+			// idle goroutine of the standard library (net/http's
+			// connections in select, a reader on a channel). It is neither
+			// contention nor the user's; it stays in the total only.
+			return
+		}
 		if site < 0 {
-			// No user frame at all: a goroutine of the runtime or the
+			// No user frame at all: a lock of the runtime or the
 			// standard library. It is not the user's to fix.
 			cat = catRuntime
 			site = a.outerSite(stk)

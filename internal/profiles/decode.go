@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // The fast path decodes profile.proto (github.com/google/pprof/proto/
@@ -117,7 +119,7 @@ func (d *pbuf) uints(wire int, out []uint64) ([]uint64, error) {
 
 // decodeFast decodes an uncompressed profile and runs the analysis over it.
 // A cancelled ctx stops it between batches of fields or samples.
-func decodeFast(ctx context.Context, raw []byte) (*analysis, error) {
+func decodeFast(ctx context.Context, raw []byte, code usercode.Rules) (*analysis, error) {
 	type fnIdx struct{ id, name, file uint64 }
 	var (
 		strs    []string
@@ -281,7 +283,7 @@ func decodeFast(ctx context.Context, raw []byte) (*analysis, error) {
 		locs[i].lines = lines[start:lineEnd[i]:lineEnd[i]]
 		start = lineEnd[i]
 	}
-	a.index(funcs, locs)
+	a.index(funcs, locs, code)
 	if a.dupIDs {
 		return nil, fmt.Errorf("%w: duplicate location or function IDs", errProto)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // pprofSeeds adds a few of pprof's own test profiles (profile/testdata of
@@ -57,7 +59,7 @@ func FuzzAnalyzeBytes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// First without AnalyzeData's recover, so a panic fails the fuzzer.
 		if raw, err := decompress(data, "fuzz", Options{}); err == nil {
-			if a, err := decodeFast(context.Background(), raw); err == nil {
+			if a, err := decodeFast(context.Background(), raw, usercode.Rules{}); err == nil {
 				_, _ = a.finish("")
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // ErrWrongKind is wrapped by errors about a profile of another kind than
@@ -25,7 +26,7 @@ var ErrWrongKind = errors.New("wrong kind of profile")
 // A cancelled ctx stops it between batches of samples, with an error that
 // wraps ctx.Err().
 func DetectKind(ctx context.Context, p *profile.Profile) (string, error) {
-	a, err := fromProfile(ctx, p)
+	a, err := fromProfile(ctx, p, usercode.Rules{})
 	if err != nil {
 		return "", err
 	}

@@ -50,6 +50,7 @@ import (
 	"io"
 
 	"github.com/google/pprof/profile"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // DefaultMaxDecompressed is the default cap on the decompressed size of a
@@ -77,6 +78,10 @@ type Options struct {
 	// is slow (a race-enabled build takes seconds per 256 MiB). Zero means
 	// [DefaultMaxRatio]; a negative value turns the check off.
 	MaxRatio int64
+	// Code says whose code a frame is (the program's modules): a sample
+	// is charged to its first frame in the user's code or a dependency's.
+	// The zero value decides by paths and names (see internal/usercode).
+	Code usercode.Rules
 }
 
 // DefaultMaxRatio is the default for Options.MaxRatio.

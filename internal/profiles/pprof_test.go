@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // goTool returns the go command of the toolchain running the test.
@@ -70,7 +71,7 @@ func pprofTop(t *testing.T, file string, extra ...string) (flat map[string]int64
 // (no dot in the first path element, and not main). It is independent of
 // the package's classifier, which compares file paths with GOROOT.
 func isStdlibName(name string) bool {
-	pkg := pkgPath(name)
+	pkg := usercode.FuncPackage(name)
 	first, _, _ := strings.Cut(pkg, "/")
 	return pkg != "" && pkg != "main" && !strings.Contains(first, ".")
 }
@@ -133,7 +134,7 @@ func checkAgainstPprof(t *testing.T, file string, r Result) {
 	pkgs := map[string]bool{}
 	for fn := range all {
 		if isStdlibName(fn) {
-			pkgs[regexp.QuoteMeta(pkgPath(fn))] = true
+			pkgs[regexp.QuoteMeta(usercode.FuncPackage(fn))] = true
 		}
 	}
 	var hide []string

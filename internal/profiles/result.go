@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // Result is what one mutex or block profile says about the program.
@@ -147,6 +148,9 @@ func (a *analysis) hotspots(cat int, kind string, shares bool) []contention.Hots
 		}
 		if i < maxWithStacks {
 			hs.Stacks = a.stacks(h)
+			if cat == catUser {
+				hs.Via, hs.CallSite = a.viaAndCallSite(h, p)
+			}
 		}
 		out = append(out, hs)
 	}
@@ -154,6 +158,51 @@ func (a *analysis) hotspots(cat int, kind string, shares bool) []contention.Hots
 		contention.ComputeShares(out)
 	}
 	return out
+}
+
+// viaAndCallSite reads the hotspot's heaviest stack: the standard-library
+// function that took the lock for the charged line, when there is one
+// ("log.(*Logger).output → sync.Mutex.Lock"), and, for a dependency's line,
+// the main module's line that called into it.
+func (a *analysis) viaAndCallSite(h *acc, p primitive) (via string, call *contention.Site) {
+	if h.top[0] < 0 {
+		return "", nil
+	}
+	past, charged := false, false
+	for _, l := range a.stackOf(h.top[0], nil) {
+		for _, fr := range a.locs[l].frames {
+			f := &a.funcs[fr.fn]
+			switch {
+			case charged:
+				if f.class == usercode.User {
+					return via, &contention.Site{File: f.file, Line: int(a.lines[fr.line].line), Function: f.display}
+				}
+			case fr.line == h.line && f.user:
+				if f.class == usercode.User {
+					return via, nil
+				}
+				charged = true
+			case !past && f.class != usercode.Runtime:
+				past = true
+				if f.class == usercode.Std {
+					via = viaText(f.display, p)
+				}
+			}
+		}
+	}
+	return via, nil
+}
+
+// viaText names a library lock: the function that took it, and the
+// primitive as a person writes it ("sync.Mutex.Lock", "chan").
+func viaText(fn string, p primitive) string {
+	switch {
+	case p.prim == "":
+		return fn
+	case strings.HasPrefix(p.prim, "sync.") && p.method != "":
+		return fn + " → " + p.prim + "." + p.method
+	}
+	return fn + " → " + p.prim
 }
 
 // stacks renders the heaviest samples of a hotspot, from its site outward,

@@ -5,6 +5,8 @@ package profiles
 
 import (
 	"fmt"
+
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // Categories of a sample.
@@ -47,8 +49,9 @@ type locInfo struct {
 	// firstUser is the index in frames of the first user frame, or -1.
 	firstUser int32
 	// prim is the outermost known primitive before firstUser (or in the
-	// whole location when it has no user frame), as an index into prims.
-	prim uint8
+	// whole location when it has no user frame), as an index into prims;
+	// leafPrim the innermost one.
+	prim, leafPrim uint8
 	// runtimeLeaf is true when the innermost frame is a runtime lock.
 	runtimeLeaf bool
 }
@@ -123,8 +126,8 @@ func newAnalysis(types []valueType) (*analysis, error) {
 
 // index resolves functions and locations into dense tables, so the walk
 // over samples does slice lookups only.
-func (a *analysis) index(funcs []funcRec, locs []locRec) {
-	c := newClassifier(funcs)
+func (a *analysis) index(funcs []funcRec, locs []locRec, code usercode.Rules) {
+	c := newClassifier(funcs, code)
 	fnByID := make(map[uint64]int32, len(funcs))
 	a.funcs = make([]funcInfo, 0, len(funcs))
 	for _, f := range funcs {
@@ -182,6 +185,9 @@ func (a *analysis) index(funcs []funcRec, locs []locRec) {
 			}
 			if li.firstUser < 0 && f.prim != 0 {
 				li.prim = f.prim
+				if li.leafPrim == 0 {
+					li.leafPrim = f.prim
+				}
 			}
 		}
 		n := int32(len(a.locs))

@@ -42,6 +42,7 @@ import (
 	"github.com/lockscope/lockscope/internal/mapwrites"
 	"github.com/lockscope/lockscope/internal/profiles"
 	"github.com/lockscope/lockscope/internal/tracechain"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // Builder collects inputs and builds reports from them. It is safe for
@@ -61,6 +62,8 @@ type Builder struct {
 	// the profile charged them.
 	readSource func(file string) ([]byte, error)
 	stuck      *stuckInput // goroutine dumps (stuck.go)
+	// code says whose code a frame is, for every analysis (SetUserCode).
+	code usercode.Rules
 }
 
 // Suggester turns the report's map writes (marked contended or not) into
@@ -88,6 +91,23 @@ func (b *Builder) SetSourceReader(read func(file string) ([]byte, error)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.readSource = read
+}
+
+// SetUserCode sets the rule for whose code a frame is: the program's main
+// modules and GOROOT, learned once by the caller (internal/pipeline).
+// Inputs analysed afterwards charge their waits, crashes and races by it;
+// without it, paths and names decide (see internal/usercode).
+func (b *Builder) SetUserCode(r usercode.Rules) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.code = r
+}
+
+// userCode returns the rules set by SetUserCode.
+func (b *Builder) userCode() usercode.Rules {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.code
 }
 
 // NewBuilder returns an empty builder.
@@ -122,7 +142,7 @@ func (p *Part) Kind() string { return p.source.Kind }
 // (its Path or URL).
 func (b *Builder) AnalyzeProfile(ctx context.Context, kind string, data []byte, src contention.Source) (*Part, error) {
 	name := sourceName(src, "profile")
-	res, err := profiles.AnalyzeBytes(ctx, data, name, kind)
+	res, err := profiles.AnalyzeData(ctx, data, name, kind, profiles.Options{Code: b.userCode()})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +186,8 @@ func (b *Builder) AnalyzeProfile(ctx context.Context, kind string, data []byte, 
 // cancelled ctx stops the analysis between batches of events.
 func (b *Builder) AnalyzeTrace(ctx context.Context, r io.Reader, src contention.Source) (*Part, error) {
 	name := sourceName(src, "trace")
-	res, err := tracechain.Analyze(ctx, r, tracechain.Options{Name: name})
+	code := b.userCode()
+	res, err := tracechain.Analyze(ctx, r, tracechain.Options{Name: name, Code: code})
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +199,7 @@ func (b *Builder) AnalyzeTrace(ctx context.Context, r io.Reader, src contention.
 	// and chains through the same lines go with them.
 	tainted := map[contention.Site]bool{}
 	for _, h := range res.Hotspots {
-		if isAgentFrame(h.File, h.Function) || stacksInAgent(h.Stacks) || !userFunc(h.Function) {
+		if isAgentFrame(h.File, h.Function) || stacksInAgent(h.Stacks) || !chargeable(code, h.Function, h.File) {
 			tainted[contention.Site{File: h.File, Line: h.Line, Function: h.Function}] = true
 		}
 	}
@@ -189,7 +210,7 @@ func (b *Builder) AnalyzeTrace(ctx context.Context, r io.Reader, src contention.
 		}
 	}
 	for _, c := range res.Chains {
-		if !chainInAgent(c, tainted) && chainHasUser(c) {
+		if !chainInAgent(c, tainted) && chainHasUser(code, c) {
 			p.chains = append(p.chains, c)
 		}
 	}
@@ -444,28 +465,22 @@ func mergeHotspots(in []contention.Hotspot) []contention.Hotspot {
 // isAgentFrame: the agent's frames are never hotspots.
 func isAgentFrame(file, fn string) bool { return contention.IsAgentFrame(file, fn) }
 
-// userFunc reports whether fn is outside the standard library by the
-// import path rule (main, or a first path element with a dot). The trace
-// charges waits inside the standard library (compress/flate's pools, say)
-// to those packages; no user line can change them, so the report leaves
-// them out.
-func userFunc(fn string) bool {
-	slash := strings.LastIndexByte(fn, '/')
-	dot := strings.IndexByte(fn[slash+1:], '.')
-	if dot < 0 {
-		return false
-	}
-	pkg := fn[:slash+1+dot]
-	if pkg == "main" {
-		return true
-	}
-	first, _, _ := strings.Cut(pkg, "/")
-	return strings.Contains(first, ".")
+// chargeable reports whether a trace hotspot sits in the user's code or
+// a dependency's. The trace analysis charges only such lines (a lock taken
+// inside the standard library goes to its caller, with Via); this is the
+// same rule, kept as a guard for traces of other analysers' making.
+func chargeable(code usercode.Rules, fn, file string) bool {
+	return code.Class(fn, file).Chargeable()
 }
 
-func chainHasUser(c contention.Chain) bool {
+// chainHasUser reports whether a chain passes through the user's code:
+// a chain of the standard library's goroutines alone (net/http's
+// connections waking each other) is nothing the user can change.
+func chainHasUser(code usercode.Rules, c contention.Chain) bool {
 	for _, l := range c.Links {
-		if userFunc(l.Function) {
+		switch c := code.Class(l.Function, l.File); {
+		case l.Function == "":
+		case c == usercode.User, c == usercode.Dep && l.CallSite != nil:
 			return true
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/testutil"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // spin contends on mu from four goroutines for d; the Unlock line is the
@@ -349,18 +350,24 @@ func totalDelay(r *contention.Report, kind string) int64 {
 	return sum
 }
 
-func TestUserFunc(t *testing.T) {
-	for fn, want := range map[string]bool{
-		"main.deposit":                    true,
-		"example.com/m/store.(*S).Add":    true,
-		"compress/flate.NewWriter":        false,
-		"runtime.chansend1":               false,
-		"net/http.(*conn).serve":          false,
-		"github.com/a/b.F.func1":          true,
-		"main.lockscopeAgentSaveProfiles": true,
+func TestChargeable(t *testing.T) {
+	// The builder's filters use the one rule of internal/usercode: with
+	// the program's module known, a dot-less module is the user's code.
+	code := usercode.Rules{Modules: []usercode.Module{{Path: "ledgerdemo", Dir: "/src/ledgerdemo"}}, GOROOT: "/usr/local/go"}
+	for _, tc := range []struct {
+		fn, file string
+		want     bool
+	}{
+		{"main.deposit", "/src/ledgerdemo/main.go", true},
+		{"ledgerdemo/store.(*S).Add", "/src/ledgerdemo/store/s.go", true},
+		{"example.com/m/store.(*S).Add", "/root/go/pkg/mod/example.com/m@v1.0.0/store/s.go", true},
+		{"compress/flate.NewWriter", "/usr/local/go/src/compress/flate/deflate.go", false},
+		{"runtime.chansend1", "/usr/local/go/src/runtime/chan.go", false},
+		{"net/http.(*conn).serve", "/usr/local/go/src/net/http/server.go", false},
+		{"main.lockscopeAgentSaveProfiles", "/src/ledgerdemo/zz_lockscope_agent.go", true},
 	} {
-		if got := userFunc(fn); got != want {
-			t.Errorf("userFunc(%s) = %v, want %v", fn, got, want)
+		if got := chargeable(code, tc.fn, tc.file); got != tc.want {
+			t.Errorf("chargeable(%s, %s) = %v, want %v", tc.fn, tc.file, got, tc.want)
 		}
 	}
 	if !isAgentFrame("/x/zz_lockscope_agent.go", "main.f") || !isAgentFrame("", "main.lockscopeAgentAtExit.func1") || isAgentFrame("/x/main.go", "main.lockscope") {

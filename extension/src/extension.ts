@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { AdapterFactory, AdapterLocator, TrafficTracker } from './adapter';
 import { Commands } from './commands';
+import { CompareView } from './compare';
 import { ConfigProvider, pickProcess } from './config';
 import { GraphPanel } from './graphPanel';
 import { lineEditOf } from './logic/edits';
@@ -28,7 +29,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const store = new ReportStore(log);
   const decorations = new Decorations(store, context.extensionPath);
   const lenses = new Lenses(store);
-  const tree = new ContentionTree(store, () => decorations.unplacedPaths);
+  const compare = new CompareView(store, log);
+  sub.push(compare);
+  compare.register(context);
+  const tree = new ContentionTree(
+    store,
+    () => decorations.unplacedPaths,
+    () => compare.treeRoots(),
+  );
   const keys = new ContextKeys(store);
   const view = vscode.window.createTreeView('lockscope.contention', { treeDataProvider: tree, showCollapseAll: true });
   const go: vscode.DocumentSelector = { language: 'go', scheme: 'file' };
@@ -47,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   const redraw = (): void => {
+    compare.reportChanged();
     decorations.update();
     lenses.fire();
     tree.update();

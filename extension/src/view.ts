@@ -242,11 +242,13 @@ export class ContentionTree implements vscode.TreeDataProvider<TreeNode> {
   constructor(
     private readonly store: ReportStore,
     private readonly unplaced: () => string[],
+    /** Groups shown first: the comparison with a saved capture. */
+    private readonly extra: () => TreeNode[] = () => [],
   ) {}
 
   update(): void {
     const report = this.store.report;
-    this.roots = report ? buildTree(report, this.store.resolve, this.unplaced()) : [];
+    this.roots = [...this.extra(), ...(report ? buildTree(report, this.store.resolve, this.unplaced()) : [])];
     this.changed.fire(undefined);
   }
 

@@ -39,6 +39,7 @@ import (
 	"strings"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // The runtime's unsafe map access errors, as internal/runtime/maps raises
@@ -85,6 +86,13 @@ const (
 // running. With GOTRACEBACK=none no goroutine is dumped: the crash then has a
 // reason only. ok is false when the text holds no fatal error.
 func ParseCrash(text string) (c *contention.Crash, ok bool) {
+	return ParseCrashWith(text, usercode.Rules{})
+}
+
+// ParseCrashWith is [ParseCrash] with the rule for whose code a frame is
+// (the program's modules): the crash is charged to the first frame of the
+// user's code.
+func ParseCrashWith(text string, code usercode.Rules) (c *contention.Crash, ok bool) {
 	at := strings.LastIndex(text, fatalPrefix)
 	if at < 0 {
 		return nil, false
@@ -109,7 +117,7 @@ func ParseCrash(text string) (c *contention.Crash, ok bool) {
 			break
 		}
 	}
-	if f, ok := userFrame(c.Stack); ok {
+	if f, ok := userFrame(c.Stack, code); ok {
 		c.File, c.Line, c.Function = f.File, f.Line, f.Function
 	}
 	return c, true
@@ -224,7 +232,7 @@ func CrashFromStop(description string, frames []contention.Frame, goroutine int6
 		n := min(len(frames), maxCrashFrames)
 		c.Stack = append([]contention.Frame(nil), frames[:n]...)
 	}
-	if f, ok := userFrame(c.Stack); ok {
+	if f, ok := userFrame(c.Stack, usercode.Rules{}); ok {
 		c.File, c.Line, c.Function = f.File, f.Line, f.Function
 	}
 	return c, true

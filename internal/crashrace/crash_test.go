@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
@@ -354,8 +355,8 @@ func TestFrameHelpers(t *testing.T) {
 		{"github.com/a/b.F[go.shape.int]", "github.com/a/b"},
 		{"sync.(*Mutex).Lock", "sync"},
 	} {
-		if got := funcPackage(tc.fn); got != tc.pkg {
-			t.Errorf("funcPackage(%q) = %q, want %q", tc.fn, got, tc.pkg)
+		if got := usercode.FuncPackage(tc.fn); got != tc.pkg {
+			t.Errorf("FuncPackage(%q) = %q, want %q", tc.fn, got, tc.pkg)
 		}
 	}
 	for _, tc := range []struct {
@@ -370,8 +371,8 @@ func TestFrameHelpers(t *testing.T) {
 		{"myapp/store.(*S).Put", "/home/u/myapp/store/s.go", true},
 		{"example.com/othermod.F", "/work/othermod/f.go", true},
 	} {
-		if got := isUserFrame(contention.Frame{Function: tc.fn, File: tc.file}, ""); got != tc.user {
-			t.Errorf("isUserFrame(%s, %s) = %v, want %v", tc.fn, tc.file, got, tc.user)
+		if got := classify([]contention.Frame{{Function: tc.fn, File: tc.file}}, usercode.Rules{})[0].Chargeable(); got != tc.user {
+			t.Errorf("classify(%s, %s) chargeable = %v, want %v", tc.fn, tc.file, got, tc.user)
 		}
 	}
 }

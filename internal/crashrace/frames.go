@@ -5,113 +5,43 @@ import (
 	"strings"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
-// funcPackage returns the import path of a fully qualified Go function name
-// as the runtime prints it: "main" for "main.(*T).M", "internal/runtime/maps"
-// for "internal/runtime/maps.(*Iter).Next", "github.com/a/b" for
-// "github.com/a/b.F[...]".
-func funcPackage(fn string) string {
-	// Type arguments can hold dots and slashes of their own; the package
-	// path always ends before the first '['.
-	name := fn
-	if i := strings.IndexByte(name, '['); i >= 0 {
-		name = name[:i]
-	}
-	slash := strings.LastIndexByte(name, '/')
-	dot := strings.IndexByte(name[slash+1:], '.')
-	if dot < 0 {
-		return name
-	}
-	return name[:slash+1+dot]
-}
-
-// runtimeSide reports whether a function belongs to the packages that sit
-// between a user's statement and the runtime's check: the runtime itself,
-// the internal packages (internal/runtime/maps, internal/sync), sync, and the
-// reflect and maps packages that reach map code for the user. A crash or a
-// race is never charged to them.
-func runtimeSide(fn string) bool {
-	pkg := funcPackage(fn)
-	switch {
-	case pkg == "", pkg == "runtime", pkg == "sync", pkg == "reflect", pkg == "maps", pkg == "iter":
-		return true
-	case strings.HasPrefix(pkg, "runtime/"), strings.HasPrefix(pkg, "internal/"),
-		strings.HasPrefix(pkg, "sync/"), strings.HasPrefix(pkg, "vendor/"):
-		return true
-	}
-	return false
-}
-
-// stdlibFrame reports whether a frame is standard-library code laid out in
-// a GOROOT: an import path with no dot in its first element, in a file under
-// ".../src/<import path>/". A user's package "myapp/store" in a module folder
-// does not match, so user code in dotless modules still counts as user code.
-func stdlibFrame(fn, file string) bool {
-	pkg := funcPackage(fn)
-	if pkg == "main" {
-		return false
-	}
-	first, _, _ := strings.Cut(pkg, "/")
-	if strings.Contains(first, ".") {
-		return false
-	}
-	file = strings.ReplaceAll(file, "\\", "/")
-	return strings.Contains(file, "/src/"+pkg+"/")
-}
-
-// gorootSrc finds the GOROOT source folder ("/usr/local/go/src/") that a
-// stack's own runtime frames were compiled from, or "" when no frame shows
-// it (a -trimpath build, or a stack with no runtime frame).
-//
-// With it, a frame's file decides what is the standard library. Names alone
-// cannot: Delve's DAP stack frames cut the package path to its last element
+// userFrame picks the frame to charge, by the one rule of
+// internal/usercode: the first frame of the user's code; failing that the
+// first of a dependency's; failing that the first standard-library caller;
+// failing that nothing. The stack's own runtime frames give the GOROOT:
+// Delve's DAP stack frames cut the package path to its last element
 // ("maps.fatal" for internal/runtime/maps.fatal, "store.(*S).Put" for
-// github.com/me/app/store), so a user's package called "maps" or "sync"
-// would look like the standard library's.
-func gorootSrc(frames []contention.Frame) string {
-	for _, f := range frames {
-		if !runtimeSide(f.Function) {
-			continue
-		}
-		file := strings.ReplaceAll(f.File, "\\", "/")
-		for _, dir := range []string{"/src/runtime/", "/src/internal/"} {
-			if i := strings.Index(file, dir); i >= 0 {
-				return file[:i+len("/src/")]
+// github.com/me/app/store), so names alone would take a user's package
+// called "maps" or "sync" for the standard library's.
+func userFrame(frames []contention.Frame, code usercode.Rules) (contention.Frame, bool) {
+	classes := classify(frames, code)
+	for _, want := range []usercode.Class{usercode.User, usercode.Dep, usercode.Std} {
+		for i, c := range classes {
+			if c == want {
+				return frames[i], true
 			}
 		}
 	}
-	return ""
-}
-
-// isUserFrame reports whether a frame is the user's code, the place a crash
-// or a race is charged to. goroot is [gorootSrc] of the stack, or "".
-func isUserFrame(f contention.Frame, goroot string) bool {
-	file := strings.ReplaceAll(f.File, "\\", "/")
-	if goroot != "" && (strings.HasPrefix(file, "/") || len(file) > 1 && file[1] == ':') {
-		// An absolute path: the standard library is exactly what lies in
-		// the GOROOT the runtime frames came from.
-		return !strings.HasPrefix(file, goroot)
-	}
-	return !runtimeSide(f.Function) && !stdlibFrame(f.Function, f.File)
-}
-
-// userFrame picks the frame to charge: the first user frame; failing that
-// the first frame outside the runtime side (a standard-library caller);
-// failing that nothing.
-func userFrame(frames []contention.Frame) (contention.Frame, bool) {
-	goroot := gorootSrc(frames)
-	for _, f := range frames {
-		if isUserFrame(f, goroot) {
-			return f, true
-		}
-	}
-	for _, f := range frames {
-		if !runtimeSide(f.Function) {
-			return f, true
-		}
-	}
 	return contention.Frame{}, false
+}
+
+// classify returns the class of each frame, with the GOROOT taken from
+// the stack when a frame shows it.
+func classify(frames []contention.Frame, code usercode.Rules) []usercode.Class {
+	for _, f := range frames {
+		if r, ok := code.WithGOROOTFrom(f.Function, f.File); ok {
+			code = r
+			break
+		}
+	}
+	classes := make([]usercode.Class, len(frames))
+	for i, f := range frames {
+		classes[i] = code.Class(f.Function, f.File)
+	}
+	return classes
 }
 
 // stripArgs turns a traceback function line into the function name:

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // Limits that keep a [RaceParser] bounded whatever it is fed: a stream with
@@ -61,6 +62,10 @@ const (
 // The zero value is ready to use. Its methods may be called from several
 // goroutines: output may stream in on one while another asks for Races.
 type RaceParser struct {
+	// Code says whose code a frame is (the program's modules); set it
+	// before the first Write. The zero value decides by paths and names.
+	Code usercode.Rules
+
 	mu    sync.Mutex
 	lines lines
 	cur   *raceReport
@@ -301,10 +306,10 @@ func (p *RaceParser) finish(cut bool) {
 	// warning line, is still a race the detector saw: it is kept, marked.
 	race := contention.Race{Truncated: cut || r.access == nil || r.previous == nil}
 	if r.access != nil {
-		race.Access = r.access.model(r)
+		race.Access = r.access.model(r, p.Code)
 	}
 	if r.previous != nil {
-		race.Previous = r.previous.model(r)
+		race.Previous = r.previous.model(r, p.Code)
 	}
 	if len(p.races) >= MaxRaces {
 		return
@@ -314,7 +319,7 @@ func (p *RaceParser) finish(cut bool) {
 
 // model turns an access into the report's form: the first user frame, and
 // the map operation when the access went through the runtime's map code.
-func (a *raceAccess) model(r *raceReport) contention.RaceAccess {
+func (a *raceAccess) model(r *raceReport, code usercode.Rules) contention.RaceAccess {
 	out := contention.RaceAccess{
 		Op:        a.op,
 		Goroutine: a.goroutine,
@@ -325,12 +330,12 @@ func (a *raceAccess) model(r *raceReport) contention.RaceAccess {
 			out.CreatedAt = c.frames
 		}
 	}
-	if f, ok := userFrame(a.frames); ok {
+	if f, ok := userFrame(a.frames, code); ok {
 		out.File, out.Line, out.Function = f.File, f.Line, f.Function
 	}
-	goroot := gorootSrc(a.frames)
-	for _, f := range a.frames {
-		if isUserFrame(f, goroot) {
+	classes := classify(a.frames, code)
+	for i, f := range a.frames {
+		if classes[i].Chargeable() {
 			break
 		}
 		if op, ok := MapOp(f.Function); ok {
@@ -349,7 +354,7 @@ func (a *raceAccess) model(r *raceReport) contention.RaceAccess {
 // (runtime_mapassign_faststr, printed by some tools under their own
 // package), and the reflect entry points (reflect.mapassign0, ...).
 func MapOp(fn string) (string, bool) {
-	pkg := funcPackage(fn)
+	pkg := usercode.FuncPackage(fn)
 	name := strings.TrimPrefix(fn, pkg+".")
 	out := fn
 	switch pkg {

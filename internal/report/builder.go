@@ -271,7 +271,7 @@ func (b *Builder) AddTrace(ctx context.Context, r io.Reader, src contention.Sour
 // writes") in a program's output. It reports whether it found one; the
 // first crash found is kept.
 func (b *Builder) AddCrashText(text string, src contention.Source) bool {
-	c, ok := crashrace.ParseCrash(text)
+	c, ok := crashrace.ParseCrashWith(text, b.userCode())
 	if !ok || c == nil {
 		return false
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/lockscope/lockscope/internal/contention"
-	"github.com/lockscope/lockscope/internal/usercode"
 	"github.com/lockscope/lockscope/internal/testutil"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // crashMarkers names, per fixture, the marker of each function that can

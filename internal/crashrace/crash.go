@@ -213,6 +213,12 @@ func goroutineHeader(line string) (int64, bool) {
 // cuts names to the last path element), runtime.mapassign_faststr, then the
 // user's frames; the first user frame is charged, as in [ParseCrash].
 func CrashFromStop(description string, frames []contention.Frame, goroutine int64) (*contention.Crash, bool) {
+	return CrashFromStopWith(description, frames, goroutine, usercode.Rules{})
+}
+
+// CrashFromStopWith is [CrashFromStop] with the rule for whose code a
+// frame is (the program's modules).
+func CrashFromStopWith(description string, frames []contention.Frame, goroutine int64, code usercode.Rules) (*contention.Crash, bool) {
 	trimmed := strings.TrimSpace(description)
 	prefixed := strings.HasPrefix(trimmed, "fatal error:")
 	reason := normalizeReason(trimmed)
@@ -232,7 +238,7 @@ func CrashFromStop(description string, frames []contention.Frame, goroutine int6
 		n := min(len(frames), maxCrashFrames)
 		c.Stack = append([]contention.Frame(nil), frames[:n]...)
 	}
-	if f, ok := userFrame(c.Stack, usercode.Rules{}); ok {
+	if f, ok := userFrame(c.Stack, code); ok {
 		c.File, c.Line, c.Function = f.File, f.Line, f.Function
 	}
 	return c, true

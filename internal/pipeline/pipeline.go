@@ -39,6 +39,7 @@ import (
 	"github.com/lockscope/lockscope/internal/mapwrites"
 	"github.com/lockscope/lockscope/internal/recipes"
 	"github.com/lockscope/lockscope/internal/report"
+	"github.com/lockscope/lockscope/internal/usercode"
 )
 
 // Pipeline turns inputs into one report. It is safe for concurrent use.
@@ -51,6 +52,7 @@ type Pipeline struct {
 	mu        sync.Mutex
 	goVersion string
 	index     *indexJob
+	code      usercode.Rules // whose code a frame is (usercode.go)
 
 	// kept is what a saved capture needs besides the report (save.go).
 	kept keeper
@@ -112,8 +114,12 @@ type indexJob struct {
 // and the packages it imports from the same module, in the background.
 // The index joins the report when it is loaded; then loaded, when not nil,
 // is called (the session sends a fresh report). A second call replaces the
-// first (a restart may build with other flags).
+// first (a restart may build with other flags). Before it returns, it
+// learns which modules are the user's code ([Pipeline.LearnUserCode]), so
+// that every input analysed afterwards is charged by that rule.
 func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
+	// First, and at once: every analysis from now on charges by it.
+	p.LearnUserCode(dir)
 	j := &indexJob{done: make(chan struct{}), dir: dir}
 	p.mu.Lock()
 	p.index = j
@@ -486,7 +492,9 @@ type Output struct {
 // NewOutput starts reading a program's output; src names the program.
 func (p *Pipeline) NewOutput(src contention.Source) *Output {
 	src.Origin = contention.OriginOutput
-	return &Output{p: p, src: src}
+	o := &Output{p: p, src: src}
+	o.races.Code = p.UserCode()
+	return o
 }
 
 func (o *Output) Write(b []byte) (int, error) {
@@ -531,7 +539,7 @@ func (o *Output) Close() (crashed bool, races int) {
 // message ("concurrent map writes"), frames the crashing goroutine's
 // stack. It reports whether the stop was a crash lockscope reads.
 func (p *Pipeline) CrashStop(reason string, frames []contention.Frame, goroutine int64) bool {
-	c, ok := crashrace.CrashFromStop("fatal error: "+reason, frames, goroutine)
+	c, ok := crashrace.CrashFromStopWith("fatal error: "+reason, frames, goroutine, p.UserCode())
 	if !ok {
 		return false
 	}

@@ -49,6 +49,23 @@ type MapWrite struct {
 	// Base is the write's wait in the base capture and its change, when
 	// the report is compared with one (see [Comparison]).
 	Base *Change `json:"base,omitempty"`
+
+	// GuardedVia is set when the write's own function does not take its
+	// guard but every caller holds it (a helper such as removeOldest or
+	// setLocked): the calls, in the functions that take the lock, through
+	// which the write is reached with it held.
+	GuardedVia []Site `json:"guardedVia,omitempty"`
+	// SometimesUnguarded is true for an unguarded write whose function some
+	// callers enter with a lock held and others without it; UnguardedVia
+	// names the calls (or go statements, defers, function values and
+	// interface calls) that enter it without the lock.
+	SometimesUnguarded bool   `json:"sometimesUnguarded,omitempty"`
+	UnguardedVia       []Site `json:"unguardedVia,omitempty"`
+	// SameLockOnly is true for a write under a lock that shows contention,
+	// where neither its function nor the functions that take the lock for it
+	// appear on that contention's stacks: same lock, not seen contended. It
+	// is not Contended, and gets no breakpoint.
+	SameLockOnly bool `json:"sameLockOnly,omitempty"`
 }
 
 // Breakpoint is a suggested breakpoint. The extension sets it through

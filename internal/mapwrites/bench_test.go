@@ -54,3 +54,39 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(float64(mo)/float64(mp), "x-packages.Load")
 	b.Logf("median Load %v, packages.Load %v, ratio %.2f", mo, mp, float64(mo)/float64(mp))
 }
+
+// BenchmarkLoadTime measures how long the index takes to load (the median
+// of b.N runs, after one to warm the go command's caches) on the ledger
+// program and on the lrucache module with the two golang-lru packages it
+// uses, whose source sits in the module cache.
+func BenchmarkLoadTime(b *testing.B) {
+	root := testutil.ModuleRoot(b)
+	for _, tc := range []struct {
+		name string
+		load func() (*Index, error)
+	}{
+		{"ledger", func() (*Index, error) {
+			return LoadProgram(filepath.Join(root, "testdata", "ledger"), Options{})
+		}},
+		{"lrucache", func() (*Index, error) {
+			return Load(filepath.Join(root, "testdata", "lrucache"), lruPatterns, nil)
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if _, err := tc.load(); err != nil {
+				b.Fatal(err)
+			}
+			var ds []time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := tc.load(); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+			}
+			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+			b.ReportMetric(float64(ds[len(ds)/2].Milliseconds()), "median-ms")
+			b.Logf("%s: median of %d loads %v", tc.name, len(ds), ds[len(ds)/2])
+		})
+	}
+}

@@ -28,13 +28,21 @@ type funcNode struct {
 	lits     int       // closures numbered so far directly inside this function
 	params   map[types.Object]bool
 	calls    map[string]bool // functions named in the body (called or as values)
+	// recv and paramList are the receiver and the parameters in order
+	// (nil for unnamed ones), to carry a caller's locks into the body
+	// (interproc.go); pkg is the package the function is declared in.
+	recv      types.Object
+	paramList []types.Object
+	pkg       *types.Package
+	// obj is the declared function or method; nil for literals.
+	obj *types.Func
 }
 
 // rawWrite is a write before the program-wide passes (guards, sharing).
 type rawWrite struct {
 	w      contention.MapWrite
 	col    int
-	held   []heldLock // in acquisition order
+	state  lockState // what the walk knew at the write (held: in acquisition order)
 	fn     *funcNode
 	root   types.Object // the variable the map is reached from, if any
 	byCall bool         // the map is the result of a call
@@ -54,6 +62,11 @@ type builder struct {
 	escaped  map[types.Object]bool // variables named in go statements or captured by go literals
 	seen     map[string]bool       // dedup of writes and sites by position
 	held     map[heldKey][]Held    // the locks held on each line (held.go)
+	// The call graph with the lock state at each call (interproc.go).
+	callSites   []*callSite
+	dynamic     map[string][]dynEntry // functions entered from unknown states, and where
+	ifaces      []ifaceCall           // calls through interfaces
+	ifaceValues []ifaceValue          // concrete values passed as interfaces
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.
@@ -131,6 +144,7 @@ func (b *builder) file(f *ast.File) {
 			fn := &funcNode{name: b.declName(d), pos: d.Pos(), end: d.End()}
 			if obj, ok := b.info.Defs[d.Name].(*types.Func); ok {
 				fn.key = b.objKey(obj)
+				fn.obj = obj
 			} else {
 				fn.key = "func@" + b.posKey(d.Pos())
 			}
@@ -148,14 +162,30 @@ func (b *builder) file(f *ast.File) {
 // that reach.go can tell a parameter from a captured variable.
 func (b *builder) addParams(fn *funcNode, recv *ast.FieldList, typ *ast.FuncType) {
 	fn.params = map[types.Object]bool{}
-	for _, fl := range []*ast.FieldList{recv, typ.Params, typ.Results} {
+	fn.pkg = b.pkg.Types
+	for i, fl := range []*ast.FieldList{recv, typ.Params, typ.Results} {
 		if fl == nil {
 			continue
 		}
 		for _, f := range fl.List {
+			if len(f.Names) == 0 && i < 2 {
+				// An unnamed receiver or parameter takes a place.
+				if i == 0 {
+					fn.recv = nil
+				} else {
+					fn.paramList = append(fn.paramList, nil)
+				}
+			}
 			for _, n := range f.Names {
-				if o := b.info.Defs[n]; o != nil {
+				o := b.info.Defs[n]
+				if o != nil {
 					fn.params[o] = true
+				}
+				switch i {
+				case 0:
+					fn.recv = o
+				case 1:
+					fn.paramList = append(fn.paramList, o)
 				}
 			}
 		}

@@ -111,7 +111,7 @@ func (w *walker) block(list []ast.Stmt, s lockState, rec bool) flow {
 		if f.left {
 			// Unreachable code after return: analyse it with no locks
 			// rather than drop its writes.
-			f = flow{s: lockState{}}
+			f = flow{s: lockState{lost: true}}
 		}
 		f = w.stmt(st, f.s, rec)
 	}
@@ -130,6 +130,7 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 	ex := func(n ast.Node) {
 		if rec {
 			b.exprs(w.fn, n)
+			w.calls(n, s, false)
 		}
 	}
 	switch st := st.(type) {
@@ -148,7 +149,9 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 			if rec {
 				w.addSite(call, l, false)
 			}
-			ex(call.Fun)
+			if rec {
+				b.exprs(w.fn, call.Fun)
+			}
 			switch l.method {
 			case "Lock", "RLock":
 				return flow{s: s.with(l.held)}
@@ -202,11 +205,17 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 			}
 			return flow{s: s}
 		}
-		ex(st.Call)
+		if rec {
+			// The deferred call runs when the function returns, with
+			// whatever is held then: its callee is entered from an
+			// unknown state. Its arguments are evaluated here.
+			b.exprs(w.fn, st.Call)
+			w.calls(st.Call, s, true)
+		}
 		return flow{s: s}
 	case *ast.GoStmt:
 		if rec {
-			w.goStmt(st)
+			w.goStmt(st, s)
 		}
 		return flow{s: s}
 	case *ast.ReturnStmt:
@@ -358,6 +367,7 @@ func (w *walker) switchStmt(label string, init ast.Stmt, tag ast.Node, body *ast
 	}
 	if rec {
 		w.b.exprs(w.fn, tag)
+		w.calls(tag, f.s, false)
 	}
 	return w.breakable(label, func() flow { return w.clauses(body, f.s, rec) })
 }
@@ -375,6 +385,7 @@ func (w *walker) clauses(body *ast.BlockStmt, s lockState, rec bool) flow {
 		if rec {
 			for _, e := range cc.List {
 				w.b.exprs(w.fn, e)
+				w.calls(e, s, false)
 			}
 		}
 		fs = append(fs, w.block(cc.Body, s, rec))

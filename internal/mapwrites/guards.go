@@ -16,16 +16,23 @@ import (
 // file and line order.
 func (b *builder) finish() *Index {
 	reach := b.reachable()
+	ip := b.summarise()
+
+	// The locks held at each write: the function's own and its callers'.
+	held := make([][]heldLock, len(b.writes))
+	for i, r := range b.writes {
+		held[i] = ip.heldAt(r.fn, r.state)
+	}
 
 	// Eraser's candidate set: the mutexes held at every guarded write of
 	// each map.
 	common := map[string]map[string]bool{}
-	for _, r := range b.writes {
-		if len(r.held) == 0 {
+	for i, r := range b.writes {
+		if len(held[i]) == 0 {
 			continue
 		}
 		ids := map[string]bool{}
-		for _, h := range r.held {
+		for _, h := range held[i] {
 			ids[h.id] = true
 		}
 		if c, ok := common[r.w.MapID]; ok {
@@ -40,19 +47,25 @@ func (b *builder) finish() *Index {
 	}
 
 	ix := &Index{sites: b.sites, problems: b.problems, held: b.held}
-	for _, r := range b.writes {
+	for i, r := range b.writes {
 		w := r.w
-		if len(r.held) > 0 {
-			g := r.held[len(r.held)-1]
-			for i := len(r.held) - 1; i >= 0; i-- {
-				if common[w.MapID][r.held[i].id] {
-					g = r.held[i]
+		if hs := held[i]; len(hs) > 0 {
+			g := hs[len(hs)-1]
+			for i := len(hs) - 1; i >= 0; i-- {
+				if common[w.MapID][hs[i].id] {
+					g = hs[i]
 					break
 				}
 			}
 			w.Guard, w.GuardKind, w.GuardRead, w.GuardID, w.GuardEval = g.expr, g.kind, g.read, g.id, g.eval
+			if !hasKey(r.state.held, g.key) {
+				w.GuardedVia = ip.guardedVia(r.fn.key, g.key)
+			}
 		} else {
 			w.Unguarded = b.shared(r, reach)
+			if guarded, via := ip.unguardedVia(r.fn.key, r.state); w.Unguarded && guarded && len(via) > 0 {
+				w.SometimesUnguarded, w.UnguardedVia = true, via
+			}
 		}
 		ix.writes = append(ix.writes, w)
 	}

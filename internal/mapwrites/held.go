@@ -65,8 +65,8 @@ func (b *builder) noteHeld(fn *funcNode, st ast.Stmt, s lockState) {
 			continue
 		}
 		k := heldKey{file, l}
-		hs := make([]Held, 0, len(s))
-		for _, h := range s {
+		hs := make([]Held, 0, len(s.held))
+		for _, h := range s.held {
 			hs = append(hs, Held{Mutex: h.expr, MutexID: h.id, Kind: h.kind, Read: h.read, Function: fn.name})
 		}
 		if old, seen := b.held[k]; seen {

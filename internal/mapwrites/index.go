@@ -32,12 +32,35 @@
 // after it. A break carries its state to the end of the loop, switch or
 // select it leaves, and a continue to the top of its loop; a goto is not
 // followed. Loops are iterated until the held set is stable. Function
-// literals are functions of their own: a lock taken outside a closure does
-// not guard writes inside it.
+// literals are functions of their own: a lock taken outside a closure
+// guards writes inside it only when the closure is called in place (see
+// below), not when it is stored, passed on or run later.
 //
 // When several locks are held, the guard is chosen as the lock detector
 // Eraser does: the locks held at every guarded write of the same map,
 // innermost first; if they have none in common, the innermost held lock.
+//
+// # Helpers called with the lock held
+//
+// A function is entered with the locks that every call of it in the live
+// program holds (interproc.go): the lock set at each call site is carried
+// into the callee, as a summary per function iterated to a fixed point
+// (recursion keeps what its outside callers hold). c.mu held in the caller
+// is the callee's r.mu when the call passes c as the callee's receiver or
+// parameter r, so a removeOldest or setLocked helper's write of c.items is
+// guarded by c.mu ([contention.MapWrite.GuardedVia] names the calls that
+// take it). A lock the callee cannot name (c.lock held while c.lru.Add
+// runs) still guards it, with no expression Delve can evaluate there;
+// the lock of another value of the callee's own type (c.mu held while
+// o.set() runs) does not. A helper that gives the lock up and takes it
+// again is followed as within one function. A function that is started by
+// a go statement, deferred, used as a value, or may be called by code the
+// index does not see (an exported method of a value passed as an
+// interface, as fmt calls String and net/http ServeHTTP) is entered with
+// nothing held. The live program is what main, init and test functions
+// reach; calls from code that never runs do not count. A helper that some
+// callers enter with the lock held and others without it is
+// SometimesUnguarded, and UnguardedVia names the others.
 //
 // # Unguarded writes
 //
@@ -62,6 +85,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -166,8 +190,7 @@ func loadPackages(dir string, patterns []string, o Options) (*token.FileSet, []*
 func (ix *Index) Writes() []contention.MapWrite {
 	out := make([]contention.MapWrite, len(ix.writes))
 	for i, w := range ix.writes {
-		w.Writers = append([]contention.Site{}, w.Writers...)
-		out[i] = w
+		out[i] = copyWrite(w)
 	}
 	return out
 }
@@ -185,11 +208,18 @@ func (ix *Index) At(file string, line int) []contention.MapWrite {
 	var out []contention.MapWrite
 	for _, w := range ix.writes {
 		if w.Line == line && sameFile(w.File, file) {
-			w.Writers = append([]contention.Site{}, w.Writers...)
-			out = append(out, w)
+			out = append(out, copyWrite(w))
 		}
 	}
 	return out
+}
+
+// copyWrite copies w with its lists, which the index keeps to itself.
+func copyWrite(w contention.MapWrite) contention.MapWrite {
+	w.Writers = append([]contention.Site{}, w.Writers...)
+	w.GuardedVia = slices.Clone(w.GuardedVia)
+	w.UnguardedVia = slices.Clone(w.UnguardedVia)
+	return w
 }
 
 // sameFile reports whether the asked path names the indexed file.

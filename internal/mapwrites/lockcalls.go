@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/types"
+	"strings"
 
 	"github.com/lockscope/lockscope/internal/contention"
 )
@@ -84,9 +85,49 @@ func (w *walker) lockCall(call *ast.CallExpr) (lockOp, bool) {
 	} else {
 		id = "expr " + expr + "@" + b.posKey(se.Pos())
 	}
-	return lockOp{method: fn.Name(), held: heldLock{
-		key: expr, read: fn.Name() == "RLock", kind: kind, id: id, expr: expr, eval: eval,
-	}}, true
+	h := heldLock{key: expr, read: fn.Name() == "RLock", kind: kind, id: id, expr: expr, eval: eval}
+	if root, node := w.rootNode(se.X); root != nil && isPackageVar(root) {
+		// A package variable's mutex has one key in every function and
+		// package, so that a callee's Unlock of it matches (interproc.go).
+		rest := strings.TrimPrefix(expr, types.ExprString(node))
+		h.key = "pkg " + b.objKey(root) + rest
+		h.pkgRoot = root
+		if re := w.evalExpr(node); re != "" && strings.HasPrefix(eval, re) {
+			h.evalRest = strings.TrimPrefix(eval, re)
+		}
+	}
+	return lockOp{method: fn.Name(), held: h}, true
+}
+
+// isPackageVar reports whether o is a variable declared at package level.
+func isPackageVar(o types.Object) bool {
+	v, ok := o.(*types.Var)
+	return ok && v.Pkg() != nil && v.Parent() == v.Pkg().Scope()
+}
+
+// rootNode is the variable an expression starts from (as rootObj) and the
+// expression that names it there: an identifier, or pkg.Var.
+func (w *walker) rootNode(e ast.Expr) (types.Object, ast.Expr) {
+	info := w.b.info
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.Ident:
+			return info.ObjectOf(x), x
+		case *ast.SelectorExpr:
+			if id, ok := ast.Unparen(x.X).(*ast.Ident); ok {
+				if _, isPkg := info.Uses[id].(*types.PkgName); isPkg {
+					return info.Uses[x.Sel], x
+				}
+			}
+			e = x.X
+		case *ast.StarExpr:
+			e = x.X
+		case *ast.IndexExpr:
+			e = x.X
+		default:
+			return nil, nil
+		}
+	}
 }
 
 // structOf is the struct type of t or of what t points to, or nil.

@@ -13,9 +13,12 @@ import (
 // become roots of reachability, the variables it names or its literal
 // captures escape to the new goroutine, and its literals are walked as
 // functions of their own.
-func (w *walker) goStmt(st *ast.GoStmt) {
+func (w *walker) goStmt(st *ast.GoStmt, s lockState) {
 	b := w.b
 	call := st.Call
+	// The goroutine starts with no lock held; the arguments are evaluated
+	// here, with s.
+	w.calls(call, s, true)
 	// Everything named in the go statement's call runs (or is shared) in
 	// the new goroutine.
 	ast.Inspect(call, func(n ast.Node) bool {

@@ -81,7 +81,7 @@ func (w *walker) record(m ast.Expr, op string, pos token.Pos, s lockState) {
 			File: file, Line: line, Function: w.fn.name, Map: types.ExprString(m), Op: op,
 			MapID: mi.id, MapEval: mi.eval, NoBreakpoint: mi.noBP,
 		},
-		col: col, held: append(lockState(nil), s...), fn: w.fn, root: mi.root, byCall: mi.byCall,
+		col: col, state: s.clone(), fn: w.fn, root: mi.root, byCall: mi.byCall,
 	})
 }
 

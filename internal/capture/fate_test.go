@@ -283,3 +283,36 @@ func TestAgentStaysForSleepingProgram(t *testing.T) {
 		t.Errorf("the program ended with %v, output %q", err, stdout.String())
 	}
 }
+
+// A program that looked dead and then ended by itself, before any garbage
+// collection brought the agent back, was not dead: Blocked is false after
+// its normal exit.
+func TestAgentBlockedClearedByExit(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "stuck", "timer")
+	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
+	cmd := exec.Command(bin, "-exit")
+	cmd.Env = inj.Environ(os.Environ())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	ctx := ctxTimeout(t, time.Minute)
+	for {
+		if _, blocked, _ := inj.Blocked(); blocked {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the agent never stepped aside")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, exited, _ := inj.Final(); !exited {
+		t.Errorf("the exit hook did not run")
+	}
+	if _, blocked, _ := inj.Blocked(); blocked {
+		t.Errorf("Blocked after the program ended by itself")
+	}
+}

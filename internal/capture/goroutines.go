@@ -24,10 +24,11 @@ func (a *Agent) Goroutines(ctx context.Context) ([]byte, error) {
 // (profiles, the goroutine dump as "goroutines", the traces) and stopped
 // everything that would keep the runtime from seeing a deadlock, so that
 // the runtime ends the program as it would without the agent ("all
-// goroutines are asleep - deadlock!"). The agent comes back, and Blocked
-// turns false, if the program lives on after all (a timer the dump could
-// not show). analyze ends its run on it; the agent's pipe is closed
-// meanwhile.
+// goroutines are asleep - deadlock!"). Blocked turns false if the
+// program lives on after all (a timer the dump could not show): the agent
+// comes back at its next garbage collection, or the program ends by
+// itself through its exit hooks. analyze ends its run on it; the agent's
+// pipe is closed meanwhile, so commands fail.
 func (inj *Injection) Blocked() (at time.Time, blocked bool, err error) {
 	data, err := os.ReadFile(filepath.Join(inj.rendezvous, "blocked.json"))
 	if errors.Is(err, os.ErrNotExist) {

@@ -44,10 +44,23 @@ type StuckWait struct {
 	// (the runtime prints no stack for it) or the lock was left locked by
 	// a function that returned without Unlock.
 	Holders []LockHolder `json:"holders"`
+	// PendingWriters are, for a goroutine waiting in RLock, the
+	// goroutines waiting in Lock of the same RWMutex: a read lock waits
+	// behind a queued writer, even while only readers hold the lock (so
+	// taking a read lock twice on one goroutine can deadlock).
+	PendingWriters []Waiter `json:"pendingWriters,omitempty"`
 	// Stack is the waiting goroutine's stack, innermost frame first.
 	Stack []Frame `json:"stack,omitempty"`
 	// CreatedBy is where the goroutine was started, when the dump says.
 	CreatedBy *Frame `json:"createdBy,omitempty"`
+}
+
+// Waiter is a goroutine waiting at a line.
+type Waiter struct {
+	Goroutine int64  `json:"goroutine"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Function  string `json:"function"`
 }
 
 // LockHolder is a goroutine inside a critical section of a lock that

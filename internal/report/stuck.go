@@ -150,6 +150,9 @@ func StuckText(r *contention.Report, place func(file string, line int) string) [
 		if len(w.Holders) == 0 && w.Lock != "" {
 			s += "; no goroutine is inside a critical section of it (running, or left locked by a return without Unlock?)"
 		}
+		for _, pw := range w.PendingWriters {
+			s += fmt.Sprintf("; behind goroutine %d, which waits to write-lock it at %s", pw.Goroutine, place(pw.File, pw.Line))
+		}
 		for _, h := range w.Holders {
 			if h.Goroutine == w.Goroutine {
 				s += fmt.Sprintf("; it took the lock itself at %s", place(h.LockedAt.File, h.LockedAt.Line))

@@ -154,3 +154,26 @@ func TestBuilderNothingStuck(t *testing.T) {
 		t.Errorf("the sections are not []: %s", js)
 	}
 }
+
+// Each stuck wait is one line: what it waits for, where and how long,
+// then what is known of the lock: a queued writer, each holder and what
+// it does, or that nobody holds it in the source's view.
+func TestStuckText(t *testing.T) {
+	r := contention.Empty()
+	r.Stuck = []contention.StuckWait{
+		{Goroutine: 7, File: "/p/c.go", Line: 20, Function: "main.get", Primitive: contention.PrimRWMutex, Lock: "c.mu", WaitNs: int64(2500 * time.Millisecond),
+			PendingWriters: []contention.Waiter{{Goroutine: 9, File: "/p/c.go", Line: 30}},
+			Holders: []contention.LockHolder{{Goroutine: 8, LockedAt: contention.Site{File: "/p/c.go", Line: 10}, File: "/p/c.go", Line: 12, State: "running"},
+				{Goroutine: 3, LockedAt: contention.Site{File: "/p/c.go", Line: 10}, State: "chan receive", WaitsAt: &contention.Site{File: "/p/c.go", Line: 14}}}},
+		{Goroutine: 5, File: "/p/d.go", Line: 4, Function: "main.put", Primitive: contention.PrimMutex, Lock: "d.mu", Forever: true, Holders: []contention.LockHolder{}},
+	}
+	got := StuckText(r, nil)
+	want := []string{
+		"Stuck: goroutine 7 waits for c.mu at c.go:20 (main.get) for 2.5s at least; behind goroutine 9, which waits to write-lock it at c.go:30; " +
+			"held by goroutine 8, locked at c.go:10, running at c.go:12; held by goroutine 3, locked at c.go:10, which waits (chan receive) at c.go:14",
+		"Stuck: goroutine 5 waits for d.mu at d.go:4 (main.put), for good; no goroutine is inside a critical section of it (running, or left locked by a return without Unlock?)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

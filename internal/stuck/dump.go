@@ -36,8 +36,9 @@ type Frame struct {
 	// two calls on one line apart; 0 for an inlined frame.
 	PC uint64
 	// Arg0 is the first argument word as printed ("0xc000012345"), or ""
-	// when the runtime printed none or "...". For the runtime's lock slow
-	// path it is the mutex's address.
+	// when the runtime printed none, "..." or a value it was not sure of
+	// ("0x5a5dc0?"). For the runtime's lock slow path it is the mutex's
+	// address.
 	Arg0 string
 }
 
@@ -187,9 +188,10 @@ func parseCall(line string) (fn, arg0 string, err error) {
 	}
 	fn = line[:open]
 	args := line[open+1 : len(line)-1]
+	// A value marked "?" may be stale (the runtime could not tell): it
+	// is no address to trust.
 	first, _, _ := strings.Cut(args, ", ")
-	first = strings.TrimSuffix(first, "?")
-	if strings.HasPrefix(first, "0x") {
+	if strings.HasPrefix(first, "0x") && !strings.HasSuffix(first, "?") {
 		arg0 = first
 	}
 	return fn, arg0, nil

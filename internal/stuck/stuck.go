@@ -158,6 +158,9 @@ func Analyze(samples []Sample, ix Index, opts Options) Result {
 			if l, ok := ix.LockCall(at.File, at.Line); ok {
 				w.Lock, w.LockID = l.Expr, l.ID
 				w.Holders = holders(prog, ix, l.ID)
+				if g.State == "sync.RWMutex.RLock" {
+					w.PendingWriters = writers(prog, ix, g.ID, l.ID)
+				}
 			}
 		}
 		res.Stuck = append(res.Stuck, w)
@@ -327,6 +330,22 @@ func holders(prog []Goroutine, ix Index, id string) []contention.LockHolder {
 	return out
 }
 
+// writers are the goroutines other than self waiting in Lock of lock id.
+func writers(prog []Goroutine, ix Index, self int64, id string) []contention.Waiter {
+	var out []contention.Waiter
+	for _, h := range prog {
+		if h.ID == self || h.State != "sync.RWMutex.Lock" {
+			continue
+		}
+		if f, ok := waitFrame(h); ok {
+			if l, ok := ix.LockCall(f.File, f.Line); ok && l.ID == id {
+				out = append(out, contention.Waiter{Goroutine: h.ID, File: f.File, Line: f.Line, Function: f.Function})
+			}
+		}
+	}
+	return out
+}
+
 func frames(fs []Frame) []contention.Frame {
 	out := make([]contention.Frame, len(fs))
 	for i, f := range fs {
@@ -415,8 +434,12 @@ func deadlock(path []int64, byID map[int64]*contention.StuckWait, forever bool) 
 		}
 		d.Links = append(d.Links, link)
 		if n == 1 {
-			text = append(text, fmt.Sprintf("goroutine %d holds %s (%s) and waits for it again at %s",
-				g, link.Holds, short(link.LockedAt), short(link.WaitsAt)))
+			t := fmt.Sprintf("goroutine %d holds %s (%s) and waits for it again at %s",
+				g, link.Holds, short(link.LockedAt), short(link.WaitsAt))
+			for _, pw := range w.PendingWriters {
+				t += fmt.Sprintf(", behind goroutine %d, which waits to write-lock it at %s", pw.Goroutine, short(contention.Site{File: pw.File, Line: pw.Line}))
+			}
+			text = append(text, t)
 			continue
 		}
 		text = append(text, fmt.Sprintf("goroutine %d holds %s (%s) and waits for %s at %s",

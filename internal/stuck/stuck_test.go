@@ -86,6 +86,54 @@ func TestLockOrderDeadlock(t *testing.T) {
 	}
 }
 
+// A read lock taken twice on one goroutine with a writer queued in
+// between: the second RLock waits behind the writer, which waits for the
+// first. The cycle is named with the writer, and each wait with its lock.
+func TestRecursiveReadLock(t *testing.T) {
+	r := start(t, "stuck/rwrecursive")
+	if err := r.cmd.Wait(); err == nil {
+		t.Fatal("the program ended well; it must deadlock")
+	}
+	files, _, err := r.inj.Final()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sampleOf(t, time.Now(), files["goroutines"], files["block"])
+	res := Analyze([]Sample{s}, stuckIndex(t), Options{AllBlocked: true})
+	main := filepath.Join("rwrecursive", "main.go")
+	var reader, writer *contention.StuckWait
+	for i, w := range res.Stuck {
+		switch w.Reason {
+		case "sync.RWMutex.RLock":
+			reader = &res.Stuck[i]
+		case "sync.RWMutex.Lock":
+			writer = &res.Stuck[i]
+		}
+	}
+	if len(res.Stuck) != 2 || reader == nil || writer == nil {
+		t.Fatalf("stuck %+v, want the reader and the writer", res.Stuck)
+	}
+	if reader.Line != line(t, main, "rw-inner-rlock") || reader.Lock != "mu" || reader.Primitive != contention.PrimRWMutex {
+		t.Errorf("reader %+v", reader)
+	}
+	if len(reader.Holders) != 1 || reader.Holders[0].Goroutine != reader.Goroutine || !reader.Holders[0].Read ||
+		reader.Holders[0].Line != line(t, main, "rw-call") || reader.Holders[0].LockedAt.Line != line(t, main, "rw-outer-rlock") {
+		t.Errorf("reader's holders %+v, want itself, reading, at the rw-call line", reader.Holders)
+	}
+	if len(reader.PendingWriters) != 1 || reader.PendingWriters[0].Goroutine != writer.Goroutine ||
+		reader.PendingWriters[0].Line != line(t, main, "rw-writer-lock") {
+		t.Errorf("reader's pending writers %+v, want the writer", reader.PendingWriters)
+	}
+	if len(writer.Holders) != 1 || writer.Holders[0].Goroutine != reader.Goroutine || writer.PendingWriters != nil {
+		t.Errorf("writer %+v, want the reader as its holder", writer)
+	}
+	want := fmt.Sprintf("goroutine %d holds mu (main.go:%d) and waits for it again at main.go:%d, behind goroutine %d, which waits to write-lock it at main.go:%d",
+		reader.Goroutine, line(t, main, "rw-outer-rlock"), line(t, main, "rw-inner-rlock"), writer.Goroutine, line(t, main, "rw-writer-lock"))
+	if len(res.Deadlocks) != 1 || res.Deadlocks[0].Text != want {
+		t.Errorf("deadlocks %+v\nwant the text %s", res.Deadlocks, want)
+	}
+}
+
 // A lock held for the whole window by a goroutine that waits for a slow
 // backend, while the rest of the program runs: its three waiters are
 // stuck past the threshold, the holder is named at its channel wait with

@@ -398,46 +398,63 @@ func ReadCapture(r io.ReaderAt, size int64) (*Capture, error) {
 			shorten(by), m.Version, Version(), CaptureVersion)
 	}
 	c := &Capture{Info: m.Capture, Starts: m.Starts}
+	c.Report = contention.Empty()
+	if err := c.readContents(m, read); err != nil {
+		// Whatever is wrong inside, the reader is told who wrote it.
+		return nil, fmt.Errorf("%w (in a capture made by lockscope %s)", err, shorten(orUnknown(m.Capture.Lockscope)))
+	}
+	return c, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "of an unknown version"
+	}
+	return s
+}
+
+// readContents reads the report, the profiles and the trace summaries
+// that the manifest names.
+func (c *Capture) readContents(m manifest, read func(string, int64) ([]byte, error)) error {
 	rdata, err := read("report.json", maxReportJSON)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c.Report = contention.Empty()
 	if err := json.Unmarshal(rdata, c.Report); err != nil {
-		return nil, fmt.Errorf("report.json: %w", err)
+		return fmt.Errorf("report.json: %w", err)
 	}
 	c.Report.Finalize()
 	for _, e := range m.Profiles {
 		if !entryName.MatchString(e.Name) {
-			return nil, fmt.Errorf("manifest.json names a profile %q, which is not a capture's file name", shorten(e.Name))
+			return fmt.Errorf("manifest.json names a profile %q, which is not a capture's file name", shorten(e.Name))
 		}
 		if e.Kind != contention.KindMutex && e.Kind != contention.KindBlock {
-			return nil, fmt.Errorf("%s: unknown profile kind %q", e.Name, shorten(e.Kind))
+			return fmt.Errorf("%s: unknown profile kind %q", e.Name, shorten(e.Kind))
 		}
 		data, err := read(e.Name, maxSavedProfile)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Profiles = append(c.Profiles, SavedProfile{Kind: e.Kind, Data: data, Source: e.Source})
 	}
 	for _, e := range m.Traces {
 		if !entryName.MatchString(e.Name) {
-			return nil, fmt.Errorf("manifest.json names a trace %q, which is not a capture's file name", shorten(e.Name))
+			return fmt.Errorf("manifest.json names a trace %q, which is not a capture's file name", shorten(e.Name))
 		}
 		data, err := read(e.Name, maxReportJSON)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var s report.Summary
 		if err := json.Unmarshal(data, &s); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name, err)
+			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 		if _, err := report.PartFromSummary(s); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name, err)
+			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 		c.Traces = append(c.Traces, s)
 	}
-	return c, nil
+	return nil
 }
 
 func shorten(s string) string {

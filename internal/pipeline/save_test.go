@@ -197,8 +197,8 @@ func TestReadCaptureRefuses(t *testing.T) {
 			"made by lockscope v9.1.0 in capture format 7"},
 		{"profile outside", zipOf(t, [2]string{"manifest.json", `{"format":"lockscope-capture","version":1,"profiles":[{"name":"manifest.json","kind":"mutex"}]}`},
 			[2]string{"report.json", "{}"}), "not a capture's file name"},
-		{"unknown kind", zipOf(t, [2]string{"manifest.json", `{"format":"lockscope-capture","version":1,"profiles":[{"name":"profiles/x","kind":"cpu"}]}`},
-			[2]string{"report.json", "{}"}, [2]string{"profiles/x", "x"}), "unknown profile kind"},
+		{"unknown kind", zipOf(t, [2]string{"manifest.json", `{"format":"lockscope-capture","version":1,"capture":{"lockscope":"v0.0.9"},"profiles":[{"name":"profiles/x","kind":"cpu"}]}`},
+			[2]string{"report.json", "{}"}, [2]string{"profiles/x", "x"}), "unknown profile kind \"cpu\" (in a capture made by lockscope v0.0.9)"},
 		{"bad trace summary", zipOf(t, [2]string{"manifest.json", `{"format":"lockscope-capture","version":1,"traces":[{"name":"traces/t.json"}]}`},
 			[2]string{"report.json", "{}"}, [2]string{"traces/t.json", `{"kinds":["shell"],"source":{"kind":"trace"}}`}), "unknown kind"},
 	} {

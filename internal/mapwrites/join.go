@@ -2,6 +2,7 @@ package mapwrites
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/lockscope/lockscope/internal/contention"
 )
@@ -26,18 +27,31 @@ type JoinOptions struct {
 	WindowNs int64
 }
 
-// Join marks the writes whose guard shows contention and returns them
-// (the input is not changed).
+// Join marks the writes whose guard shows contention, and where, and
+// returns them (the input is not changed).
 //
-// A write is contended when its guard — the same mutex object, wherever it
-// is locked — has evidence: a mutex-profile or trace-blocks hotspot (the
-// holder side) on one of the mutex's Unlock or RUnlock lines, deferred ones
-// included, or a block-profile or trace-blocked hotspot (the waiter side)
-// on one of its Lock or RLock lines. Only hotspots at or above the
-// threshold count (see [JoinOptions]). WaitNs is the evidence's delay: the
-// larger of the per-kind sums, since the holder and waiter views measure
-// the same waits from two sides. Unguarded writes have no lock and are never
-// contended; a program whose locks never wait gets no contended write.
+// Evidence for a mutex — the same mutex object, wherever it is locked — is
+// a mutex-profile or trace-blocks hotspot (the holder side) on one of its
+// Unlock or RUnlock lines, deferred ones included, or a block-profile or
+// trace-blocked hotspot (the waiter side) on one of its Lock or RLock
+// lines. Only hotspots at or above the threshold count (see
+// [JoinOptions]).
+//
+// A write under such a mutex is contended when the contention was seen
+// where the write is: when the write's function, or a function that takes
+// the lock for it (a helper's GuardedVia), is the function of one of those
+// hotspots or appears on their stacks. WaitNs is the delay of the hotspots
+// seen there (the larger of the per-kind sums, since the holder and waiter
+// views measure the same waits from two sides), so writes rank by the
+// contention on their own paths. A write under the same mutex that the
+// contention was not seen near (a method nobody called, a path that never
+// waited) is SameLockOnly: not contended, and worth no breakpoint.
+// Unguarded writes have no lock and are never contended; a program whose
+// locks never wait gets no contended write.
+//
+// Waiters, for a contended write, is the waiter-side wait on its guard
+// divided by the window: the mean number of goroutines waiting for the
+// lock, wherever they wait.
 //
 // In optimised builds the runtime charges a deferred Unlock to the
 // function's exit (its closing brace or a return), not to the defer line;
@@ -65,8 +79,9 @@ func Join(writes []contention.MapWrite, sites []LockSite, hotspots []contention.
 		byLine[k] = append(byLine[k], s)
 	}
 
-	// evidence[mutexID][kind] is the delay charged to the mutex's lines.
-	evidence := map[string]map[string]int64{}
+	// evidence[mutexID] is the hotspots charged to the mutex's lines, with
+	// the functions where each was seen.
+	evidence := map[string][]seen{}
 	for _, h := range hotspots {
 		if h.DelayNs <= 0 || h.DelayNs < opts.MinWaitNs {
 			continue
@@ -91,31 +106,92 @@ func Join(writes []contention.MapWrite, sites []LockSite, hotspots []contention.
 				continue
 			}
 			charged[s.MutexID] = true
-			if evidence[s.MutexID] == nil {
-				evidence[s.MutexID] = map[string]int64{}
+			funcs := map[string]bool{funcName(s.Function): true, funcName(h.Function): true}
+			for _, st := range h.Stacks {
+				for _, f := range st {
+					funcs[funcName(f.Function)] = true
+				}
 			}
-			evidence[s.MutexID][h.Kind] += h.DelayNs
+			evidence[s.MutexID] = append(evidence[s.MutexID], seen{kind: h.Kind, delay: h.DelayNs, funcs: funcs})
 		}
 	}
 
 	out := make([]contention.MapWrite, len(writes))
 	for i, w := range writes {
-		w.Writers = append([]contention.Site{}, w.Writers...)
-		w.Contended, w.WaitNs, w.Waiters = false, 0, 0
-		if ev := evidence[w.GuardID]; w.GuardID != "" && len(ev) > 0 {
-			w.Contended = true
-			for _, d := range ev {
-				w.WaitNs = max(w.WaitNs, d)
-			}
-			if opts.WindowNs > 0 {
-				waiting := ev[contention.KindBlock]
-				if waiting == 0 {
-					waiting = ev[contention.KindTraceBlocked]
+		w = copyWrite(w)
+		w.Contended, w.WaitNs, w.Waiters, w.SameLockOnly = false, 0, 0, false
+		ev := evidence[w.GuardID]
+		if w.GuardID == "" || len(ev) == 0 {
+			out[i] = w
+			continue
+		}
+		where := map[string]bool{funcName(w.Function): true}
+		for _, s := range w.GuardedVia {
+			where[funcName(s.Function)] = true
+		}
+		near, all := map[string]int64{}, map[string]int64{}
+		for _, e := range ev {
+			all[e.kind] += e.delay
+			for f := range where {
+				if e.funcs[f] {
+					near[e.kind] += e.delay
+					break
 				}
-				w.Waiters = float64(waiting) / float64(opts.WindowNs)
 			}
+		}
+		if len(near) == 0 {
+			w.SameLockOnly = true
+			out[i] = w
+			continue
+		}
+		w.Contended = true
+		for _, d := range near {
+			w.WaitNs = max(w.WaitNs, d)
+		}
+		if opts.WindowNs > 0 {
+			waiting := all[contention.KindBlock]
+			if waiting == 0 {
+				waiting = all[contention.KindTraceBlocked]
+			}
+			w.Waiters = float64(waiting) / float64(opts.WindowNs)
 		}
 		out[i] = w
 	}
 	return out
+}
+
+// seen is one hotspot that is evidence for a mutex: its kind, its delay,
+// and the functions where it was seen (the function of the lock call and
+// those on its stacks), named by funcName.
+type seen struct {
+	kind  string
+	delay int64
+	funcs map[string]bool
+}
+
+// funcName names a function so that the index's names and the runtime's
+// agree: type arguments dropped (the index writes (*LRU[...]).Add, pprof
+// (*LRU[go.shape.string,go.shape.int]).Add), and a compiler wrapper
+// (.deferwrap1, .gowrap2) counted as its function.
+func funcName(name string) string {
+	var sb strings.Builder
+	depth := 0
+	for _, r := range name {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']' && depth > 0:
+			depth--
+		case depth == 0:
+			sb.WriteRune(r)
+		}
+	}
+	n := sb.String()
+	if i := strings.LastIndex(n, "."); i >= 0 {
+		last := strings.TrimRight(n[i+1:], "0123456789")
+		if last == "deferwrap" || last == "gowrap" {
+			n = n[:i]
+		}
+	}
+	return n
 }

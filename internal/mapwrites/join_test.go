@@ -123,35 +123,107 @@ func TestJoinThreshold(t *testing.T) {
 	}
 }
 
-// TestJoinSameMutexAnywhere: contention on s.mu in Count (its deferred
-// Unlock) makes the write in Add contended, and so does the deferred
-// Unlock in Add itself.
-func TestJoinSameMutexAnywhere(t *testing.T) {
+// TestJoinSameMutexElsewhere: contention on s.mu in Count (its deferred
+// Unlock), a function that neither writes nor calls Add, does not make
+// the write in Add contended: same lock, not seen contended. The deferred
+// Unlock in Add itself does, from either profile or the trace.
+func TestJoinSameMutexElsewhere(t *testing.T) {
 	ix, ms := load(t, "inventory")
 	countUnlock := siteLine(t, ix, "github.com/lockscope/lockscope/testdata/inventory/store.(*Store).Count", "Unlock")
 	addUnlock := ms["store-unlock"]
-	for _, h := range []contention.Hotspot{
-		hs(contention.KindMutex, countUnlock.File, countUnlock.Line, 5e6),
-		hs(contention.KindMutex, addUnlock.file, addUnlock.line, 5e6),
-		hs(contention.KindTraceBlocks, addUnlock.file, addUnlock.line, 5e6),
+	for _, tc := range []struct {
+		h    contention.Hotspot
+		want bool
+	}{
+		{hs(contention.KindMutex, countUnlock.File, countUnlock.Line, 5e6), false},
+		{hs(contention.KindMutex, addUnlock.file, addUnlock.line, 5e6), true},
+		{hs(contention.KindTraceBlocks, addUnlock.file, addUnlock.line, 5e6), true},
 	} {
-		w := findWrite(t, Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{h}, JoinOptions{}), ms["store-write"])
-		if !w.Contended || w.WaitNs != 5e6 {
-			t.Errorf("%s at line %d: contended=%v waitNs=%d, want true 5000000", h.Kind, h.Line, w.Contended, w.WaitNs)
+		w := findWrite(t, Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{tc.h}, JoinOptions{}), ms["store-write"])
+		if w.Contended != tc.want || w.SameLockOnly == tc.want || (w.WaitNs == 5e6) != tc.want {
+			t.Errorf("%s at line %d: contended=%v sameLockOnly=%v waitNs=%d, want contended %v", tc.h.Kind, tc.h.Line, w.Contended, w.SameLockOnly, w.WaitNs, tc.want)
 		}
 	}
 }
 
-// TestJoinRWMutex: readers waiting in RLock (Get) count for the writer's
-// region in Refresh, since they wait for the same RWMutex.
+// TestJoinRWMutex: readers waiting in RLock (Get) are contention seen in
+// Get, not in Refresh, which writes under Lock; the holder side on
+// Refresh's Unlock is seen there. The waiters of a contended write are
+// all the goroutines waiting for its lock, the readers included.
 func TestJoinRWMutex(t *testing.T) {
 	ix, ms := load(t, "rwcache")
 	rlock := siteLine(t, ix, "main.(*Cache).Get", "RLock")
+	unlock := ms["rw-unlock"]
 	for _, kind := range []string{contention.KindBlock, contention.KindTraceBlocked} {
-		h := hs(kind, rlock.File, rlock.Line, 3e6)
-		w := findWrite(t, Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{h}, JoinOptions{WindowNs: 1e6}), ms["rw-write"])
-		if !w.Contended || w.WaitNs != 3e6 || w.Waiters != 3 {
-			t.Errorf("%s on RLock: contended=%v waitNs=%d waiters=%v, want true 3000000 3", kind, w.Contended, w.WaitNs, w.Waiters)
+		readers := hs(kind, rlock.File, rlock.Line, 3e6)
+		w := findWrite(t, Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{readers}, JoinOptions{WindowNs: 1e6}), ms["rw-write"])
+		if w.Contended || !w.SameLockOnly || w.WaitNs != 0 {
+			t.Errorf("%s on RLock alone: contended=%v sameLockOnly=%v waitNs=%d, want same lock only", kind, w.Contended, w.SameLockOnly, w.WaitNs)
+		}
+		holder := hs(contention.KindMutex, unlock.file, unlock.line, 2e6)
+		w = findWrite(t, Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{readers, holder}, JoinOptions{WindowNs: 1e6}), ms["rw-write"])
+		if !w.Contended || w.SameLockOnly || w.WaitNs != 2e6 || w.Waiters != 3 {
+			t.Errorf("%s on RLock and mutex on Unlock: contended=%v waitNs=%d waiters=%v, want true 2000000 3", kind, w.Contended, w.WaitNs, w.Waiters)
+		}
+	}
+}
+
+// TestJoinHelpers: contention on the lock Add takes reaches the writes of
+// the helpers Add calls with it held, and the writes of functions on the
+// hotspot's stacks; writes under the same lock elsewhere (Shrink's
+// recursive helper, Flush) are same lock only until contention is seen
+// in Shrink.
+func TestJoinHelpers(t *testing.T) {
+	ix, ms := load(t, "lockedhelpers")
+	addLock := siteLine(t, ix, "main.(*Cache).Add", "Lock")
+	shrinkUnlock := siteLine(t, ix, "main.(*Cache).Shrink", "Unlock")
+	inAdd := hs(contention.KindBlock, addLock.File, addLock.Line, 4e6)
+	inAdd.Stacks = [][]contention.Frame{{{Function: "main.(*Cache).Add", File: addLock.File, Line: addLock.Line}, {Function: "main.main.func2"}}}
+	out := Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{inAdd}, JoinOptions{})
+	for m, want := range map[string]bool{
+		"helper-set": true, "helper-delete": true, "inner-add": true,
+		"helper-recursive": false, "flush-relocked": false,
+	} {
+		w := findWrite(t, out, ms[m])
+		if w.Contended != want || w.SameLockOnly == want {
+			t.Errorf("Add's Lock hot: %s contended=%v sameLockOnly=%v, want contended %v", m, w.Contended, w.SameLockOnly, want)
+		}
+	}
+	// Seen in Shrink too: the recursive helper and the delete reached
+	// from both rank by what was seen on their paths.
+	inShrink := hs(contention.KindMutex, shrinkUnlock.File, shrinkUnlock.Line, 1e6)
+	out = Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{inAdd, inShrink}, JoinOptions{})
+	if w := findWrite(t, out, ms["helper-recursive"]); !w.Contended || w.WaitNs != 1e6 {
+		t.Errorf("helper-recursive: contended=%v waitNs=%d, want true 1000000", w.Contended, w.WaitNs)
+	}
+	if w := findWrite(t, out, ms["helper-set"]); !w.Contended || w.WaitNs != 4e6 {
+		t.Errorf("helper-set: contended=%v waitNs=%d, want true 4000000", w.Contended, w.WaitNs)
+	}
+	// A function on a hotspot's stacks counts as where it was seen, with
+	// its generic or wrapper name as pprof prints it.
+	viaStack := hs(contention.KindMutex, shrinkUnlock.File, shrinkUnlock.Line, 1e6)
+	out = Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{viaStack}, JoinOptions{})
+	if w := findWrite(t, out, ms["flush-relocked"]); w.Contended || !w.SameLockOnly {
+		t.Errorf("flush-relocked contended=%v from a hotspot in Shrink alone", w.Contended)
+	}
+	viaStack.Stacks = [][]contention.Frame{{{Function: "main.(*Cache).Shrink"}, {Function: "main.(*Cache).flushLocked.deferwrap1"}}}
+	out = Join(ix.Writes(), ix.LockSites(), []contention.Hotspot{viaStack}, JoinOptions{})
+	if w := findWrite(t, out, ms["flush-relocked"]); !w.Contended || w.SameLockOnly {
+		t.Errorf("flush-relocked contended=%v, want true: flushLocked is on the hotspot's stack", w.Contended)
+	}
+}
+
+func TestFuncName(t *testing.T) {
+	for in, want := range map[string]string{
+		"github.com/hashicorp/golang-lru/v2/expirable.(*LRU[go.shape.string,go.shape.string]).Add": "github.com/hashicorp/golang-lru/v2/expirable.(*LRU).Add",
+		"github.com/hashicorp/golang-lru/v2/expirable.(*LRU[...]).Add":                             "github.com/hashicorp/golang-lru/v2/expirable.(*LRU).Add",
+		"main.Map[go.shape.map[string]int].func1":                                                  "main.Map.func1",
+		"main.deposit.deferwrap1":                                                                  "main.deposit",
+		"main.main.gowrap12":                                                                       "main.main",
+		"main.main.func1":                                                                          "main.main.func1",
+	} {
+		if got := funcName(in); got != want {
+			t.Errorf("funcName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -145,9 +145,11 @@ type loc struct {
 	// stack is the first stack seen with this line as its first user
 	// frame, user frames first.
 	stack []contention.Frame
-	// via and callSite come from that stack (contention.Hotspot.Via and
-	// CallSite).
-	via      string
+	// viaFn is the standard-library function that took the lock for this
+	// line on that stack (contention.Hotspot.Via names it with the
+	// primitive), callSite the main module's line that called it when this
+	// line is a dependency's.
+	viaFn    string
 	callSite *contention.Site
 }
 
@@ -581,7 +583,7 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 		}
 		lc.stack = st
 		if past >= 0 && past < charged {
-			lc.via = via(frames[past].Func, si.primFunc)
+			lc.viaFn = strings.Clone(frames[past].Func)
 		}
 		if classes[charged] != usercode.User {
 			for i := charged + 1; i < len(frames); i++ {
@@ -597,10 +599,24 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 	return si
 }
 
+// viaHotspot is via for a hotspot's line, with its primitive.
+func viaHotspot(libFunc string, ag *agg) string {
+	switch {
+	case libFunc == "":
+		return ""
+	case ag.method != "" && strings.HasPrefix(ag.prim, "sync."):
+		return libFunc + " → " + ag.prim + "." + ag.method
+	}
+	return libFunc + " → " + ag.prim
+}
+
 // via names the library lock a wait was in: the standard-library function
 // that took it, and the primitive ("log.(*Logger).output →
 // sync.Mutex.Lock").
 func via(libFunc, primFunc string) string {
+	if libFunc == "" {
+		return ""
+	}
 	p := primitiveOf(primFunc, "")
 	if p == contention.PrimOther {
 		if primFunc == "" {
@@ -679,7 +695,7 @@ func (a *Analyzer) Finalize() Result {
 			DelayNs: ag.delay, CumDelayNs: cum, Count: ag.count,
 			Lock:      contention.IsLockPrimitive(ag.prim),
 			OpenWaits: int(ag.open), StillWaitingNs: ag.openMax,
-			Via: lc.via, CallSite: lc.callSite,
+			Via: viaHotspot(lc.viaFn, ag), CallSite: lc.callSite,
 		}
 		if lc.stack != nil {
 			h.Stacks = [][]contention.Frame{lc.stack}
@@ -715,12 +731,7 @@ func (a *Analyzer) Finalize() Result {
 	}
 	sort.SliceStable(res.Edges, func(i, j int) bool { return res.Edges[i].WaitNs > res.Edges[j].WaitNs })
 
-	chains := make([]contention.Chain, 0, len(a.nodes))
-	for i := 1; i < len(a.nodes); i++ {
-		if n := a.nodes[i]; n.count > 0 {
-			chains = append(chains, a.chain(int32(i)))
-		}
-	}
+	chains := a.chains() // queue.go
 	sort.SliceStable(chains, func(i, j int) bool {
 		if chains[i].Lock != chains[j].Lock {
 			return chains[i].Lock
@@ -822,41 +833,3 @@ const (
 // to the last wake-up. TestRLockBlockProfile checks this on a recorded pair.
 const rlockNote = "sync.RWMutex.RLock: trust the block profile's delay over the trace's, because a reader woken by Unlock often loses the semaphore to a newly arriving reader and parks again inside the same RLock, which the trace counts as several shorter waits (missing the time in between) while the block profile charges the whole RLock once."
 
-// chain renders the interned chain n as links from the first waiter to the
-// last holder: each hop's waiting line, then the line that released the last
-// hop.
-func (a *Analyzer) chain(n int32) contention.Chain {
-	c := contention.Chain{WaitNs: a.nodes[n].waitNs, Count: a.nodes[n].count}
-	var last edgeAgg
-	for m := n; m != 0; m = a.nodes[m].tail {
-		e := a.edges[a.nodes[m].edge]
-		r := a.reasons[e.key.reason]
-		f := a.frame(e.key.blocked)
-		lk := contention.Link{
-			File: f.File, Line: f.Line, Function: f.Function,
-			Reason: r, Primitive: a.prims[e.key.blockedIn], Role: RoleWaits,
-			Via: a.locs[e.key.blocked].via, CallSite: a.locs[e.key.blocked].callSite,
-		}
-		if e.key.unblocker >= 0 {
-			u := a.frame(e.key.unblocker)
-			lk.ReleasedAt = &contention.Site{File: u.File, Line: u.Line, Function: u.Function}
-		}
-		if m == n {
-			c.Lock = contention.IsLockPrimitive(primitiveOf(a.prims[e.key.blockedIn], r))
-		}
-		c.Links = append(c.Links, lk)
-		last = e
-	}
-	r := a.reasons[last.key.reason]
-	if !last.key.byRuntime {
-		u := a.frame(last.key.unblocker)
-		c.Links = append(c.Links, contention.Link{
-			File: u.File, Line: u.Line, Function: u.Function,
-			Reason: r, Primitive: a.prims[last.key.unblockedIn], Role: RoleHolds,
-			Via: a.locs[last.key.unblocker].via, CallSite: a.locs[last.key.unblocker].callSite,
-		})
-	} else {
-		c.Links = append(c.Links, contention.Link{Reason: r, Role: RoleRuntime})
-	}
-	return c
-}

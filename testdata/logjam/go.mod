@@ -1,0 +1,3 @@
+module example.com/logjam
+
+go 1.26

@@ -119,8 +119,8 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 			if h.Method != "" && h.Method != h.Primitive {
 				method += "." + h.Method
 			}
-			t.f("  %s %5.1f%%  %9s  %6d×  %s  %s  %s\n", bar(h.Share), h.Share*100, dur(h.DelayNs), h.Count,
-				t.place(h.File, h.Line), t.fn(h.Function, h.File), method)
+			t.f("  %s %5.1f%%  %9s  %6d×  %s  %s  %s%s\n", bar(h.Share), h.Share*100, dur(h.DelayNs), h.Count,
+				t.place(h.File, h.Line), t.fn(h.Function, h.File), method, t.libraryLock(h.Via, h.CallSite))
 		}
 	}
 
@@ -143,7 +143,12 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 				if l.Reason != "" {
 					hop += " [" + l.Reason + "]"
 				}
-				hops = append(hops, hop)
+				if l.Queue > 1 {
+					hop += fmt.Sprintf(" (a queue of %d on this lock)", l.Queue)
+				}
+				// The hotspots name the library lock; a hop says where
+				// the user's code called into it.
+				hops = append(hops, hop+t.libraryLock("", l.CallSite))
 			}
 			t.f("  %9s %6d×  %s\n", dur(c.WaitNs), c.Count, strings.Join(hops, " → "))
 		}
@@ -212,6 +217,20 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 
 // fn is a function's name as a Go developer writes it (see funcNamer).
 func (t *textWriter) fn(fn, file string) string { return t.names.name(fn, file) }
+
+// libraryLock says which library lock a line waited in ("inside
+// log.(*Logger).output → sync.Mutex.Lock") and, for a dependency's line,
+// where the user's code called it ("via main.go:29").
+func (t *textWriter) libraryLock(via string, call *contention.Site) string {
+	s := ""
+	if via != "" {
+		s += "  inside " + via
+	}
+	if call != nil {
+		s += "  via " + t.place(call.File, call.Line)
+	}
+	return s
+}
 
 // relPaths makes the absolute paths in s below the working directory
 // relative, as place does for the line column: a breakpoint's label names

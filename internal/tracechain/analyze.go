@@ -21,28 +21,29 @@ const MinGoMinor = 22
 // headerLen is the size of the trace header, "go 1.22 trace\x00\x00\x00".
 const headerLen = 16
 
-// checkHeader reads the Go version out of a trace header.
-func checkHeader(name string, hdr []byte) error {
+// checkHeader reads the Go version out of a trace header: the minor
+// version, 26 for Go 1.26.
+func checkHeader(name string, hdr []byte) (int, error) {
 	const prefix = "go 1."
 	if !bytes.HasPrefix(hdr, []byte(prefix)) {
 		if len(hdr) == 0 {
-			return fmt.Errorf("%s: empty input, not a Go execution trace", name)
+			return 0, fmt.Errorf("%s: empty input, not a Go execution trace", name)
 		}
-		return fmt.Errorf("%s: not a Go execution trace (it starts with %q, not \"go 1.NN trace\")", name, hdr[:min(len(hdr), 16)])
+		return 0, fmt.Errorf("%s: not a Go execution trace (it starts with %q, not \"go 1.NN trace\")", name, hdr[:min(len(hdr), 16)])
 	}
 	rest := hdr[len(prefix):]
 	end := bytes.IndexByte(rest, ' ')
 	if end <= 0 || !bytes.HasPrefix(rest[end:], []byte(" trace")) {
-		return fmt.Errorf("%s: not a Go execution trace (bad header %q)", name, hdr)
+		return 0, fmt.Errorf("%s: not a Go execution trace (bad header %q)", name, hdr)
 	}
 	minor, err := strconv.Atoi(string(rest[:end]))
 	if err != nil {
-		return fmt.Errorf("%s: not a Go execution trace (bad version in header %q)", name, hdr)
+		return 0, fmt.Errorf("%s: not a Go execution trace (bad version in header %q)", name, hdr)
 	}
 	if minor < MinGoMinor {
-		return fmt.Errorf("%s: trace written by Go 1.%d; lockscope reads traces from Go 1.%d and later (record it again with a newer Go)", name, minor, MinGoMinor)
+		return 0, fmt.Errorf("%s: trace written by Go 1.%d; lockscope reads traces from Go 1.%d and later (record it again with a newer Go)", name, minor, MinGoMinor)
 	}
-	return nil
+	return minor, nil
 }
 
 // checkEvery is how many events pass between two looks at the context: a
@@ -70,7 +71,8 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err er
 	if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
 		return Result{}, fmt.Errorf("%s: %w", opts.Name, perr)
 	}
-	if err := checkHeader(opts.Name, hdr); err != nil {
+	minor, err := checkHeader(opts.Name, hdr)
+	if err != nil {
 		return Result{}, err
 	}
 
@@ -80,6 +82,14 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err er
 			err = fmt.Errorf("%s: the trace reader failed on malformed input: %v", opts.Name, p)
 		}
 	}()
+	if minor == genSplitMinor && len(hdr) == headerLen {
+		// One reader per generation: half the memory (generations.go).
+		h := make([]byte, headerLen)
+		if _, err := io.ReadFull(br, h); err != nil {
+			return Result{}, fmt.Errorf("%s: %w", opts.Name, err)
+		}
+		return analyzeEvents(ctx, &genEvents{hdr: h, br: br}, opts)
+	}
 	tr, err := trace.NewReader(br)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -98,6 +108,7 @@ type eventReader interface {
 // analyzeEvents runs the analyser over every event of tr.
 func analyzeEvents(ctx context.Context, tr eventReader, opts Options) (Result, error) {
 	a := NewAnalyzer(opts)
+	var last trace.Time
 	for n := 1; ; n++ {
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -125,7 +136,14 @@ func analyzeEvents(ctx context.Context, tr eventReader, opts Options) (Result, e
 			res.Notes = append(res.Notes, fmt.Sprintf("%s: the trace ends early or is damaged after %d complete generation(s); the rest was not read (%v)", opts.Name, res.Generations, err))
 			return res, nil
 		}
-		a.Event(&ev)
+		// trace.Reader makes every event's time later than the one
+		// before; across the readers of genEvents, this does.
+		t := ev.Time()
+		if t <= last {
+			t = last + 1
+		}
+		last = t
+		a.eventAt(&ev, t)
 	}
 	return a.Finalize(), nil
 }

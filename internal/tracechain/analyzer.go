@@ -282,8 +282,14 @@ func NewAnalyzer(opts Options) *Analyzer {
 
 // Event feeds the next event of the trace, in the reader's order.
 func (a *Analyzer) Event(ev *trace.Event) {
+	a.eventAt(ev, ev.Time())
+}
+
+// eventAt is Event, with the event's time given: analyzeEvents makes the
+// times of a trace read one generation at a time increase across
+// generations, as one reader over the whole trace does.
+func (a *Analyzer) eventAt(ev *trace.Event, t trace.Time) {
 	a.res.Events++
-	t := ev.Time()
 	if !a.seen {
 		a.first, a.seen = t, true
 	}
@@ -809,9 +815,19 @@ func (a *Analyzer) openNotes(hs []contention.Hotspot) []string {
 			break
 		}
 		notes = append(notes, fmt.Sprintf("%s: %s:%d (%s): still waiting after %v when the trace ended (%d goroutine(s) waiting there); charged up to its end",
-			a.opts.Name, filepath.Base(h.File), h.Line, h.Function, time.Duration(h.StillWaitingNs).Round(time.Millisecond), h.OpenWaits))
+			a.opts.Name, filepath.Base(h.File), h.Line, h.Function, roundWait(h.StillWaitingNs), h.OpenWaits))
 	}
 	return notes
+}
+
+// roundWait rounds a wait for a note: to the millisecond from a second
+// up, to the microsecond below.
+func roundWait(ns int64) time.Duration {
+	d := time.Duration(ns)
+	if d >= time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
 }
 
 // maxOpenNotes caps the per-line notes about open lock waits.

@@ -1,0 +1,3 @@
+module ledgerdemo
+
+go 1.26

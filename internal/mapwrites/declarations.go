@@ -36,6 +36,10 @@ type funcNode struct {
 	pkg       *types.Package
 	// obj is the declared function or method; nil for literals.
 	obj *types.Func
+	// body and info are the function's statements and its package's type
+	// information, to tell a local map that never leaves it (locals.go).
+	body *ast.BlockStmt
+	info *types.Info
 }
 
 // rawWrite is a write before the program-wide passes (guards, sharing).
@@ -204,6 +208,7 @@ func (b *builder) register(fn *funcNode) {
 // funcBody walks the statements of fn's body, starting with no lock held.
 func (b *builder) funcBody(fn *funcNode, body *ast.BlockStmt) {
 	b.register(fn)
+	fn.body, fn.info = body, b.info
 	w := &walker{b: b, fn: fn}
 	// Locks still held at the end of the body are simply dropped: the
 	// function returns.

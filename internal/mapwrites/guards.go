@@ -15,6 +15,7 @@ import (
 // guard, whether an unguarded write is shared, and its other writers, in
 // file and line order.
 func (b *builder) finish() *Index {
+	b.dropLocal()
 	reach := b.reachable()
 	ip := b.summarise()
 

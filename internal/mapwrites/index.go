@@ -76,8 +76,15 @@
 //   - a map returned by a call is reachable when the writing function runs
 //     in a goroutine.
 //
-// A local map that never leaves its function is not unguarded: each call
-// has its own. Interface method calls are not followed.
+// Interface method calls are not followed here.
+//
+// # Local maps
+//
+// A map that a function makes for itself (make, a literal) and never lets
+// go of — never stored, assigned to another variable, returned, passed to a
+// function or a goroutine, sent, or named inside a function literal — is
+// no shared map: each call has its own, whatever lock is held around it.
+// Its writes are not indexed (locals.go).
 package mapwrites
 
 import (

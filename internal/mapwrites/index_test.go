@@ -259,7 +259,6 @@ func TestForms(t *testing.T) {
 		{"slice-elem", contention.OpAssign, "mu", false, false, false, "arr[i]", "mu"},
 		{"slice-elem-expr", contention.OpAssign, "mu", false, false, true, "", "mu"},
 		{"closure-write", contention.OpAssign, "", false, true, false, "m", ""},
-		{"local-private", contention.OpAssign, "", false, false, false, "private", ""},
 		{"local-in-goroutine", contention.OpAssign, "", false, true, false, "shared", ""},
 		{"local-captured", contention.OpAssign, "", false, true, false, "shared", ""},
 		{"local-passed", contention.OpAssign, "", false, true, false, "passed", ""},
@@ -274,6 +273,11 @@ func TestForms(t *testing.T) {
 				r.marker, w.Op, w.Guard, w.GuardRead, w.Unguarded, w.NoBreakpoint, w.MapEval, w.GuardEval,
 				r.op, r.guard, r.read, r.unguarded, r.noBP, r.mapEval, r.guardEval)
 		}
+	}
+
+	// A map the function makes and keeps to itself is no shared map.
+	if m := ms["local-private"]; len(ix.At(m.file, m.line)) != 0 {
+		t.Errorf("local-private indexed: %+v", ix.At(m.file, m.line))
 	}
 
 	// f-multi2 writes m twice on one line; both are indexed, and each
@@ -453,5 +457,27 @@ func TestLoadProgramExternalTests(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no lock site in Register: %+v", ix.LockSites())
+	}
+}
+
+// TestLocalMaps: inside a hot critical section, the maps a function makes
+// for itself and never lets go of are not indexed (no goroutine can reach
+// them, so they are no writes to look at); maps made locally that leave
+// the function, and local names of shared maps, are.
+func TestLocalMaps(t *testing.T) {
+	ix, ms := load(t, "localmaps")
+	if p := ix.Problems(); len(p) > 0 {
+		t.Fatalf("Problems() = %q", p)
+	}
+	for _, m := range []string{"local-count", "local-seen", "local-clear"} {
+		if ws := ix.At(ms[m].file, ms[m].line); len(ws) != 0 {
+			t.Errorf("%s: a map that never leaves its function is indexed: %+v", m, ws)
+		}
+	}
+	for _, m := range []string{"shared-total", "returned", "stored", "alias", "to-goroutine", "sent", "passed", "captured"} {
+		writeAt(t, ix, ms, m)
+	}
+	if w := writeAt(t, ix, ms, "shared-total"); w.Guard != "s.mu" {
+		t.Errorf("shared-total guard = %q, want s.mu", w.Guard)
 	}
 }

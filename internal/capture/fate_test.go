@@ -153,19 +153,8 @@ func TestAgentKeepsProgramFate(t *testing.T) {
 // long time shows its waiters in Lock and its holder in its channel wait,
 // and the program, which is stalled but not dead, keeps its agent.
 func TestAgentGoroutineDump(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "stuck", "holdlock")
-	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
-	cmd := exec.Command(bin, "-hold", "60s")
-	cmd.Env = inj.Environ(os.Environ())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	inj, ag, _, _ := runWithAgent(t, "stuck/holdlock", PrepareOptions{Snapshot: -1}, "-hold", "60s")
 	ctx := ctxTimeout(t, time.Minute)
-	ag, err := inj.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var dump string
 	for {
 		data, err := ag.Goroutines(ctx)
@@ -202,20 +191,8 @@ func TestAgentGoroutineDump(t *testing.T) {
 // aside, the timer fires, the program collects garbage, and the agent
 // answers again.
 func TestAgentComesBack(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "stuck", "timer")
-	inj, bin := buildAgent(t, PrepareOptions{Program: dir})
-	cmd := exec.Command(bin)
-	cmd.Env = inj.Environ(os.Environ())
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	inj, _, cmd, stdout := runWithAgent(t, "stuck/timer", PrepareOptions{})
 	ctx := ctxTimeout(t, time.Minute)
-	if _, err := inj.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
 	waitFor := func(what string, want bool) {
 		t.Helper()
 		for {
@@ -257,21 +234,8 @@ func TestAgentComesBack(t *testing.T) {
 // itself, and the runtime would not end the program, so the agent stays
 // and answers.
 func TestAgentStaysForSleepingProgram(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "basic")
-	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
-	cmd := exec.Command(bin, "-wait", "3s")
-	cmd.Env = inj.Environ(os.Environ())
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	inj, ag, cmd, stdout := runWithAgent(t, "basic", PrepareOptions{Snapshot: -1}, "-wait", "3s")
 	ctx := ctxTimeout(t, time.Minute)
-	ag, err := inj.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	time.Sleep(1500 * time.Millisecond) // several looks of the agent's watch
 	if _, blocked, _ := inj.Blocked(); blocked {
 		t.Errorf("the agent stepped aside for a sleeping program")
@@ -288,14 +252,7 @@ func TestAgentStaysForSleepingProgram(t *testing.T) {
 // collection brought the agent back, was not dead: Blocked is false after
 // its normal exit.
 func TestAgentBlockedClearedByExit(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "stuck", "timer")
-	inj, bin := buildAgent(t, PrepareOptions{Program: dir, Snapshot: -1})
-	cmd := exec.Command(bin, "-exit")
-	cmd.Env = inj.Environ(os.Environ())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	inj, _, cmd, _ := runWithAgent(t, "stuck/timer", PrepareOptions{Snapshot: -1}, "-exit")
 	ctx := ctxTimeout(t, time.Minute)
 	for {
 		if _, blocked, _ := inj.Blocked(); blocked {
@@ -315,4 +272,26 @@ func TestAgentBlockedClearedByExit(t *testing.T) {
 	if _, blocked, _ := inj.Blocked(); blocked {
 		t.Errorf("Blocked after the program ended by itself")
 	}
+}
+
+// runWithAgent builds testdata/<rel> with the agent (opts.Program set
+// here), starts it with args, and returns once its agent answers. The
+// program is killed at cleanup if it still runs; stdout is kept.
+func runWithAgent(t *testing.T, rel string, opts PrepareOptions, args ...string) (*Injection, *Agent, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	opts.Program = filepath.Join(testutil.ModuleRoot(t), "testdata", rel)
+	inj, bin := buildAgent(t, opts)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = inj.Environ(os.Environ())
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ag, err := inj.Connect(ctxTimeout(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inj, ag, cmd, &stdout
 }

@@ -30,9 +30,16 @@ fixture() {
     cat "$tmp/$name.err" >&2
     exit 1
   }
-  # Replace the checkout's path (a plain string, not a pattern) and check
-  # that the report is still JSON. stderr (progress lines mixed with the
-  # program's own output) is kept too, for the progress parser's tests.
+  relocate "$name"
+}
+
+# relocate NAME: replaces the checkout's path in $tmp/NAME.json and
+# $tmp/NAME.err (a plain string, not a pattern), checks that the report is
+# still JSON, and writes both to the fixtures. stderr (progress lines mixed
+# with the program's own output) is kept too, for the progress parser's
+# tests.
+relocate() {
+  local name=$1
   node -e '
     const fs = require("fs");
     const [tmp, out, name, root] = process.argv.slice(1);
@@ -63,6 +70,20 @@ fixture handoff-trace --trace testdata/traces/handoff.trace
 # Two locks taken in both orders (in phases, so it never deadlocks): the
 # waits-for graph's lock-order cycle.
 fixture inversion --duration 2s --trace-seconds 1 ./internal/graph/testdata/inversion
+
+# A lock-order deadlock: the stuck and deadlocks sections. Until `analyze`
+# fills them from the agent's final goroutine dump, internal/report's
+# generator builds the same report from that dump and the source index.
+echo "== deadlock: lockscope analyze --json ./testdata/stuck/deadlock" >&2
+"$tmp/lockscope" analyze --json ./testdata/stuck/deadlock >"$tmp/deadlock.json" 2>"$tmp/deadlock.err" || true
+if ! node -e 'process.exit(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).deadlocks?.length ? 0 : 1)' "$tmp/deadlock.json" 2>/dev/null; then
+  echo "   analyze printed no deadlock; building it with internal/report's generator" >&2
+  LOCKSCOPE_DEADLOCK_FIXTURE="$tmp/deadlock.json" go test -count=1 -run '^TestWriteDeadlockFixture$' ./internal/report >"$tmp/deadlock.err" 2>&1 || {
+    cat "$tmp/deadlock.err" >&2
+    exit 1
+  }
+fi
+relocate deadlock
 
 # The waits-for graphs of these reports are goldens that internal/graph
 # (Go) and extension/src/logic/graph.ts (TypeScript) must both produce.

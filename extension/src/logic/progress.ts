@@ -18,6 +18,7 @@ const RULES: { re: RegExp; msg: (m: RegExpExecArray) => string }[] = [
   { re: /^program (.+) after (\S+)$/, msg: (m) => `Program ${m[1]} after ${m[2]}; analysing…` },
   { re: /^tests (.+) after (\S+)$/, msg: (m) => `Tests ${m[1]} after ${m[2]}; analysing…` },
   { re: /^read a (\S+ MB) trace in (\S+)$/, msg: (m) => `Read a ${m[1]} trace` },
+  { re: /^read the trace (.+) in (\S+)$/, msg: (m) => `Read the trace ${m[1]}` },
   { re: /^capturing (\S+?)s from (.+)$/, msg: (m) => `Capturing ${m[1]} s from ${m[2]}…` },
   { re: /^the program crashed; (.+)$/, msg: () => 'The program crashed; the crash is in the report' },
   {

@@ -130,12 +130,12 @@ describe('buildMarks edge cases', () => {
   });
 
   it('leaves out marks below minShare', () => {
-    const r = fixture('ledger');
+    const r = fixture('rwcache');
     const all = buildMarks(r, { minShare: 0, resolve: wsResolve() }).marks;
     const some = buildMarks(r, { minShare: 0.5, resolve: wsResolve() }).marks;
     assert.ok(
-      all.some((m) => m.share < 0.5),
-      'the ledger run has a select wait of a small share',
+      all.some((m) => m.share < 0.5) && some.length > 0,
+      'the rwcache run has lines of a small share (the writer behind the readers) and of a large one',
     );
     assert.deepEqual(
       some,

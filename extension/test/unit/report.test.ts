@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { isEmptyReport, parseBreakpointsBody, parseReport } from '../../src/logic/report';
+import { MAX_LIST, emptyReport, isEmptyReport, parseBreakpointsBody, parseReport } from '../../src/logic/report';
 import { fixtureJSON, repoRoot } from './helpers';
 
 const FIXTURES = [
@@ -14,6 +14,7 @@ const FIXTURES = [
   'testwait',
   'ledger-trimpath',
   'handoff-trace',
+  'deadlock',
 ];
 
 /** goFields reads the JSON field names of a Go struct in internal/contention, and which are omitempty. */
@@ -42,6 +43,30 @@ const access = {
   stack: [frame],
   createdAt: [frame],
 };
+const change = {
+  status: 'better',
+  baseDelayNs: 1200,
+  baseCount: 3,
+  basePerUnit: 12,
+  perUnit: 1,
+  change: -0.9,
+  baseFile: '/w/a.go',
+  baseLine: 7,
+  p: 0.01,
+};
+const gateLine = {
+  kind: 'block',
+  file: '/w/a.go',
+  line: 1,
+  function: 'main.f',
+  basePerUnit: 1,
+  perUnit: 2,
+  change: 1,
+  p: 0.02,
+  baseSpread: 0.05,
+  spread: 0.04,
+  new: true,
+};
 /** full has every field the Go model has, each with a non-zero value. */
 const full = {
   hotspots: [
@@ -60,6 +85,11 @@ const full = {
       stacks: [[frame]],
       pprofFunction: 'main.(*T).F.deferwrap1',
       exitLine: 9,
+      openWaits: 1,
+      stillWaitingNs: 4,
+      via: 'log.(*Logger).output → sync.Mutex.Lock',
+      callSite: site,
+      base: change,
     },
   ],
   chains: [
@@ -67,6 +97,7 @@ const full = {
       waitNs: 5,
       count: 1,
       lock: true,
+      base: change,
       links: [
         {
           file: '/w/a.go',
@@ -76,6 +107,9 @@ const full = {
           primitive: 'sync.(*Mutex).Lock',
           role: 'waits',
           releasedAt: site,
+          queue: 3,
+          via: 'lru.(*Cache).Get → sync.Mutex.Lock',
+          callSite: site,
         },
       ],
     },
@@ -100,6 +134,11 @@ const full = {
       guardId: 'gid',
       guardEval: 'mu',
       waiters: 2.5,
+      base: change,
+      guardedVia: [site],
+      sometimesUnguarded: true,
+      unguardedVia: [site],
+      sameLockOnly: true,
     },
   ],
   breakpoints: [
@@ -137,8 +176,88 @@ const full = {
       time: '2026-12-01T00:00:00Z',
     },
   ],
+  stuck: [
+    {
+      goroutine: 7,
+      file: '/w/a.go',
+      line: 14,
+      function: 'main.w',
+      reason: 'sync.Mutex.Lock',
+      primitive: 'sync.Mutex',
+      lock: 'b',
+      lockId: 'main.b@/w/a.go:3:2',
+      lockAddr: '0xc000010000',
+      waitNs: 3e9,
+      forever: true,
+      holders: [
+        {
+          goroutine: 8,
+          lockedAt: site,
+          file: '/w/a.go',
+          line: 31,
+          function: 'main.g',
+          read: true,
+          state: 'sync.Mutex.Lock',
+          waitsAt: site,
+        },
+      ],
+      pendingWriters: [{ goroutine: 9, file: '/w/a.go', line: 20, function: 'main.writer' }],
+      stack: [frame],
+      createdBy: frame,
+    },
+  ],
+  deadlocks: [
+    {
+      goroutines: [7, 8],
+      links: [{ goroutine: 7, holds: 'a', lockedAt: site, waitsFor: 'b', waitsAt: site }],
+      forever: true,
+      text: 'goroutine 7 holds a and waits for b',
+    },
+  ],
   runtimeInternal: [],
   notes: ['a note'],
+  comparison: {
+    base: {
+      program: './cmd/x',
+      goVersion: 'go1.26.8',
+      commit: 'abc',
+      dirty: true,
+      time: '2026-12-01T00:00:00Z',
+      lockscope: '0.1.0',
+      settings: { mode: 'bench' },
+      work: { ops: 100, runs: 2, benchmarks: [{ name: 'BenchmarkX', run: 1, n: 50, nsPerOp: 20 }] },
+      durationNs: 2e9,
+    },
+    unit: 'op',
+    unitNote: 'per op',
+    baseUnits: 100,
+    units: 120,
+    threshold: 0.1,
+    totals: [
+      {
+        kind: 'block',
+        baseDelayNs: 5,
+        delayNs: 4,
+        basePerUnit: 0.05,
+        perUnit: 0.03,
+        lockBaseDelayNs: 3,
+        lockDelayNs: 2,
+      },
+    ],
+    gone: { hotspots: [], chains: [], mapWrites: [] },
+    gate: {
+      rule: 'wait+20%',
+      passed: false,
+      alpha: 0.05,
+      baseRuns: 5,
+      runs: 5,
+      floorPerUnit: 1,
+      failures: [gateLine],
+      noise: [],
+      judged: [gateLine],
+      warnings: ['too few runs'],
+    },
+  },
 };
 
 describe('parseReport mirrors the Go model', () => {
@@ -155,6 +274,20 @@ describe('parseReport mirrors the Go model', () => {
     Frame: r.hotspots[0].stacks![0][0],
     Site: r.mapWrites[0].writers[0],
     Source: r.sources[0],
+    StuckWait: r.stuck[0],
+    LockHolder: r.stuck[0].holders[0],
+    Waiter: r.stuck[0].pendingWriters![0],
+    Deadlock: r.deadlocks[0],
+    DeadlockLink: r.deadlocks[0].links[0],
+    Change: r.hotspots[0].base!,
+    Comparison: r.comparison!,
+    Capture: r.comparison!.base,
+    Work: r.comparison!.base.work!,
+    Benchmark: r.comparison!.base.work!.benchmarks![0],
+    Total: r.comparison!.totals[0],
+    Gone: r.comparison!.gone,
+    Gate: r.comparison!.gate!,
+    GateLine: r.comparison!.gate!.failures[0],
   });
 
   it('keeps every field of every struct in internal/contention', () => {
@@ -179,6 +312,9 @@ describe('parseReport mirrors the Go model', () => {
       crash: {},
       races: [{}],
       sources: [{}],
+      stuck: [{ holders: [{}] }],
+      deadlocks: [{ links: [{}] }],
+      comparison: { gate: { failures: [{}] }, base: { work: { benchmarks: [{}] } } },
     });
     // A Frame inside stacks and a Site inside writers: parse them through their parents.
     const objs: Record<string, object> = {
@@ -193,13 +329,23 @@ describe('parseReport mirrors the Go model', () => {
       Frame: bare.hotspots[0].stacks![0][0],
       Site: bare.mapWrites[0].writers[0],
       Source: bare.sources[0],
+      StuckWait: bare.stuck[0],
+      LockHolder: bare.stuck[0].holders[0],
+      Deadlock: bare.deadlocks[0],
+      DeadlockLink: bare.deadlocks[0].links[0],
+      Comparison: bare.comparison!,
+      Capture: bare.comparison!.base,
+      Benchmark: bare.comparison!.base.work!.benchmarks![0],
+      Gone: bare.comparison!.gone,
+      Gate: bare.comparison!.gate!,
+      GateLine: bare.comparison!.gate!.failures[0],
     };
     for (const [struct, obj] of Object.entries(objs)) {
       const fields = goFields(struct);
       for (const f of fields) {
         if (f.omitempty) {
-          // stacks/writers were given above; every other omitempty field must stay absent.
-          if (!['stacks'].includes(f.name)) {
+          // The fields given above to reach the structs inside them; every other omitempty field must stay absent.
+          if (!['stacks', 'comparison', 'gate', 'work', 'benchmarks'].includes(f.name)) {
             assert.ok(!(f.name in obj), `${struct}.${f.name} is omitempty but was filled in`);
           }
         } else {
@@ -226,7 +372,7 @@ describe('parseReport on hostile input', () => {
 
   it('turns missing or mistyped lists into []', () => {
     const r = parseReport({ hotspots: 'lots', chains: null, mapWrites: { 0: {} }, races: 7 });
-    assert.deepEqual(r, { hotspots: [], chains: [], mapWrites: [], breakpoints: [], races: [], sources: [] });
+    assert.deepEqual(r, emptyReport());
     assert.ok(isEmptyReport(r));
   });
 
@@ -283,6 +429,53 @@ describe('parseReport on hostile input', () => {
     assert.equal((r.hotspots[0] as unknown as { polluted?: boolean }).polluted, undefined);
     assert.equal(({} as { polluted?: boolean }).polluted, undefined);
     assert.equal((r as unknown as { x?: number }).x, undefined);
+  });
+
+  it('reads the new sections from hostile input without throwing', () => {
+    const r = parseReport({
+      stuck: [null, { goroutine: '7', holders: 'x', stack: [1, {}], createdBy: [], lockedAt: 3 }],
+      deadlocks: [{ goroutines: [7, '8', null, NaN, 9], links: [{ lockedAt: 'main.go:3', waitsAt: null }] }, 4],
+      comparison: { base: 'old', totals: {}, gone: null, gate: [] },
+    });
+    assert.equal(r.stuck.length, 1);
+    assert.equal(r.stuck[0].goroutine, 0);
+    assert.deepEqual(r.stuck[0].holders, []);
+    assert.deepEqual(r.stuck[0].stack, [{ function: '', file: '', line: 0 }]);
+    assert.ok(!('createdBy' in r.stuck[0]));
+    assert.deepEqual(r.deadlocks[0].goroutines, [7, 9]);
+    assert.deepEqual(r.deadlocks[0].links[0].lockedAt, { file: '', line: 0 });
+    assert.deepEqual(r.deadlocks[0].links[0].waitsAt, { file: '', line: 0 });
+    const c = r.comparison!;
+    assert.equal(c.base.time, '');
+    assert.deepEqual(c.totals, []);
+    assert.deepEqual(c.gone, { hotspots: [], chains: [], mapWrites: [] });
+    assert.ok(!('gate' in c));
+    assert.ok(!isEmptyReport(r));
+  });
+
+  it('keeps only string settings and no prototype from a capture', () => {
+    const raw = JSON.parse('{"comparison":{"base":{"settings":{"__proto__":"x","mode":"bench","rate":1}}}}') as unknown;
+    const s = parseReport(raw).comparison!.base.settings!;
+    assert.deepEqual(Object.keys(s).sort(), ['__proto__', 'mode']);
+    assert.equal(Object.getPrototypeOf(s), Object.prototype);
+    assert.equal(s.mode, 'bench');
+  });
+
+  it('cuts a list longer than MAX_LIST and says so in the notes', () => {
+    const entry = { goroutine: 1, file: '/w/a.go', line: 1, holders: [] };
+    const r = parseReport({
+      stuck: Array.from({ length: MAX_LIST + 5 }, () => entry),
+      hotspots: [{ stacks: [Array.from({ length: MAX_LIST + 1 }, () => frame)] }],
+      notes: ['from the adapter'],
+    });
+    assert.equal(r.stuck.length, MAX_LIST);
+    assert.equal(r.hotspots[0].stacks![0].length, MAX_LIST);
+    assert.equal(r.notes?.[0], 'from the adapter');
+    assert.equal(r.notes?.length, 3);
+    assert.ok(r.notes?.some((n) => n.includes(`stuck list has ${MAX_LIST + 5} entries; the editor read the first`)));
+    assert.ok(r.notes?.some((n) => n.includes(`stack frames list has ${MAX_LIST + 1} entries`)));
+    // The notes of one parse do not leak into the next.
+    assert.deepEqual(parseReport({}).notes, undefined);
   });
 
   it('parses a 10 000-entry report quickly enough to run on every refresh', () => {

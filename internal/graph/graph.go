@@ -43,9 +43,15 @@
 // and holders of Y waited for X (possibly through more locks). It is found
 // on the locks, not on the lines, because the two orders are usually taken
 // on different lines. The edges between the locks of a cycle, and their
-// nodes, are marked. A deadlock itself leaves no edge here: its waits never
-// end, so neither a trace nor a profile records them (the report's
-// deadlocks, from goroutine dumps, name it).
+// nodes, are marked.
+//
+// A deadlock's waits never end, so neither a trace nor a profile records
+// them; the report's deadlocks (from goroutine dumps) name them. Each one
+// is drawn as a ring: every goroutine's waiting line is a node, named by
+// the lock it waits for, with an edge (Source "deadlock", no time) to the
+// next goroutine's waiting line, where the holder of that lock waits in
+// turn. The ring is a cycle like any other, marked Deadlock; a goroutine
+// that asks again for a lock it holds is a ring of one.
 package graph
 
 import (
@@ -68,6 +74,7 @@ const (
 const (
 	SourceTrace    = "trace"    // from the trace's blocking chains
 	SourceProfiles = "profiles" // paired from the mutex and block profiles
+	SourceDeadlock = "deadlock" // a ring of the report's deadlocks
 )
 
 // Graph is the waits-for graph of one report. Nodes and Edges are sorted by
@@ -122,6 +129,9 @@ type Edge struct {
 type Cycle struct {
 	Locks []string `json:"locks"`
 	Nodes []string `json:"nodes"`
+	// Deadlock is true when the cycle is a deadlock of the report, not
+	// only two orders that could deadlock.
+	Deadlock bool `json:"deadlock,omitempty"`
 }
 
 // Lines returns the text of a source line (1-based), or false when the
@@ -291,6 +301,7 @@ func Build(r *contention.Report, lines Lines) *Graph {
 			b.node(h.File, h.Line, h.Function, h.Primitive, h.Method, RoleWaits)
 		}
 	}
+	b.addDeadlocks(r)
 	for _, n := range b.nodes {
 		n.WaitNs = b.delay(n.ID, contention.KindBlock, contention.KindTraceBlocked)
 		n.HoldNs = b.delay(n.ID, contention.KindMutex, contention.KindTraceBlocks)
@@ -312,6 +323,44 @@ func Build(r *contention.Report, lines Lines) *Graph {
 		return byPlace(g.Edges[i].To, g.Edges[j].To) < 0
 	})
 	return g
+}
+
+// addDeadlocks draws each deadlock of the report as a ring (see the
+// package doc). A deadlock with a link of no known line is left out: a
+// ring with a gap would say less than the report's own sentence.
+func (b *builder) addDeadlocks(r *contention.Report) {
+	for _, d := range r.Deadlocks {
+		var ring []*Node
+		for _, l := range d.Links {
+			if l.WaitsAt.File == "" {
+				ring = nil
+				break
+			}
+			prim, method := stuckPrim(r, l)
+			n := b.node(l.WaitsAt.File, l.WaitsAt.Line, l.WaitsAt.Function, prim, method, RoleWaits)
+			if n.Lock == "" && n.IsLock {
+				n.Lock = l.WaitsFor
+			}
+			ring = append(ring, n)
+		}
+		for i, n := range ring {
+			b.edge(n, ring[(i+1)%len(ring)], 0, 0, SourceDeadlock)
+		}
+	}
+}
+
+// stuckPrim is the primitive and method a deadlock link waits in, from the
+// stuck wait of the same goroutine at the same line ("sync.RWMutex.RLock"
+// is sync.RWMutex and RLock); sync.Mutex and Lock when there is none.
+func stuckPrim(r *contention.Report, l contention.DeadlockLink) (string, string) {
+	for _, w := range r.Stuck {
+		if w.Goroutine == l.Goroutine && w.File == l.WaitsAt.File && w.Line == l.WaitsAt.Line {
+			if i := strings.LastIndexByte(w.Reason, '.'); i > 0 && contention.IsLockPrimitive(w.Reason[:i]) {
+				return w.Reason[:i], w.Reason[i+1:]
+			}
+		}
+	}
+	return contention.PrimMutex, "Lock"
 }
 
 // comparePlace orders "file:line" ids by file, then by line as a number.
@@ -476,20 +525,46 @@ func (b *builder) markCycles(g *Graph) {
 			c = &Cycle{}
 			cycles[comp[kf].id] = c
 		}
-		for _, id := range []string{e.From, e.To} {
-			n := b.nodes[id]
-			n.Cycle = true
-			c.Nodes = appendNew(c.Nodes, id)
-			c.Locks = appendNew(c.Locks, lockName(n))
+		b.addToCycle(c, e)
+	}
+	// A deadlock ring of one (a goroutine asks again for a lock it holds)
+	// has no arc between two locks; it is a cycle all the same.
+	var selfs []*Cycle
+	for _, e := range b.edges {
+		if e.Source == SourceDeadlock && !e.Cycle {
+			e.Cycle = true
+			c := &Cycle{}
+			b.addToCycle(c, e)
+			selfs = append(selfs, c)
 		}
 	}
 	g.Cycles = []Cycle{}
-	for _, c := range cycles {
+	for _, c := range append(selfs, mapValues(cycles)...) {
 		sort.Strings(c.Locks)
 		sort.Slice(c.Nodes, func(i, j int) bool { return comparePlace(c.Nodes[i], c.Nodes[j]) < 0 })
 		g.Cycles = append(g.Cycles, *c)
 	}
 	sort.Slice(g.Cycles, func(i, j int) bool { return comparePlace(g.Cycles[i].Nodes[0], g.Cycles[j].Nodes[0]) < 0 })
+}
+
+// addToCycle adds a cycle edge's nodes and locks to c; a deadlock edge
+// makes c a deadlock.
+func (b *builder) addToCycle(c *Cycle, e *Edge) {
+	c.Deadlock = c.Deadlock || e.Source == SourceDeadlock
+	for _, id := range []string{e.From, e.To} {
+		n := b.nodes[id]
+		n.Cycle = true
+		c.Nodes = appendNew(c.Nodes, id)
+		c.Locks = appendNew(c.Locks, lockName(n))
+	}
+}
+
+func mapValues(m map[int]*Cycle) []*Cycle {
+	out := make([]*Cycle, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	return out
 }
 
 // lockName is how a cycle names a node's lock: its expression, or its line.

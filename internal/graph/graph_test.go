@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the goldens in testdata/ from t
 // fixtures are the recorded reports in extension/test/fixtures that both
 // this package and extension/src/logic/graph.ts turn into graphs; the
 // goldens testdata/NAME.graph.json are what both must produce.
-var fixtures = []string{"handoff", "handoff-trace", "ledger", "ledger-trimpath", "rwcache", "testwait", "inversion", "crashmap"}
+var fixtures = []string{"handoff", "handoff-trace", "ledger", "ledger-trimpath", "rwcache", "testwait", "inversion", "crashmap", "deadlock"}
 
 // repoRoot is the checkout.
 func repoRoot(t testing.TB) string {
@@ -215,6 +215,49 @@ func TestInversionCycle(t *testing.T) {
 	// The audits release the locks the second Lock lines wait for.
 	if e := g.edge(id("ab-second"), id("audit-orders-unlock")); e == nil || e.Cycle {
 		t.Errorf("ab-second -> audit-orders-unlock: %+v, want a plain edge", e)
+	}
+}
+
+// The deadlock program's cycle is a ring of its two waiting lines, each
+// named by the lock it waits for, with an edge to the other (whose
+// goroutine holds that lock) and no time, marked as a deadlock cycle; a
+// goroutine that asks again for a lock it holds is a ring of one.
+func TestDeadlockRing(t *testing.T) {
+	const src = "testdata/stuck/deadlock/main.go"
+	r := loadFixture(t, "deadlock")
+	id := func(m string) string { return siteID("/workspace/"+src, marker(t, src, m)) }
+	waitB, waitA := id("transfer-lock-b"), id("audit-lock-a")
+	for _, lines := range []Lines{fixtureLines(t), nil} {
+		g := Build(r, lines)
+		if len(g.Cycles) != 1 || !g.Cycles[0].Deadlock || strings.Join(g.Cycles[0].Locks, ",") != "a,b" ||
+			strings.Join(g.Cycles[0].Nodes, " ") != waitB+" "+waitA {
+			t.Fatalf("cycles %+v, want one deadlock of a and b at %s and %s", g.Cycles, waitB, waitA)
+		}
+		for _, e := range [][2]string{{waitB, waitA}, {waitA, waitB}} {
+			if ed := g.edge(e[0], e[1]); ed == nil || !ed.Cycle || ed.Source != SourceDeadlock || ed.WaitNs != 0 {
+				t.Errorf("edge %s -> %s: %+v, want a deadlock edge with no time", e[0], e[1], ed)
+			}
+		}
+		for _, n := range g.Nodes {
+			if (n.ID == waitB && n.Lock != "b") || (n.ID == waitA && n.Lock != "a") || !n.Cycle || n.Role != RoleWaits {
+				t.Errorf("node %+v", n)
+			}
+		}
+	}
+
+	if svg := writeSVG(t, Build(r, fixtureLines(t)), "deadlock"); !strings.Contains(string(svg), "deadlock: a ⇄ b") {
+		t.Errorf("the SVG's legend does not name the deadlock:\n%s", svg)
+	}
+
+	self := *r
+	self.Deadlocks = []contention.Deadlock{{Links: r.Deadlocks[0].Links[:1]}}
+	g := Build(&self, nil)
+	if len(g.Cycles) != 1 || !g.Cycles[0].Deadlock || len(g.Cycles[0].Nodes) != 1 {
+		t.Fatalf("a ring of one: cycles %+v", g.Cycles)
+	}
+	one := siteID(r.Deadlocks[0].Links[0].WaitsAt.File, r.Deadlocks[0].Links[0].WaitsAt.Line)
+	if ed := g.edge(one, one); ed == nil || !ed.Cycle {
+		t.Errorf("a ring of one: edge %+v", ed)
 	}
 }
 

@@ -162,6 +162,9 @@ func WriteSVG(w io.Writer, g *Graph) error {
 		names := make([]string, len(g.Cycles))
 		for i, c := range g.Cycles {
 			names[i] = strings.Join(c.Locks, " ⇄ ")
+			if c.Deadlock {
+				names[i] = "deadlock: " + names[i]
+			}
 		}
 		legend = append(legend, "Vermillion: lock-order cycle ("+strings.Join(names, "; ")+").")
 	}

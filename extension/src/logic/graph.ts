@@ -15,11 +15,14 @@
  * - Without lock chains, the profiles' waiters and holders of each named lock
  *   are paired, the waiter's delay split by the holders' delays.
  * - A cycle is found on the locks (holders of X waited for Y, and of Y for X).
+ * - A deadlock of the report is a ring: each goroutine's waiting line, named
+ *   by the lock it waits for, with an edge to the next one's waiting line
+ *   (source "deadlock", no time), marked as a deadlock cycle.
  */
 import { shortFunction } from './classify';
 import { formatDuration } from './format';
 import { baseName } from './paths';
-import { Chain, Hotspot, Link, Report } from './report';
+import { Chain, DeadlockLink, Hotspot, Link, Report } from './report';
 
 export interface GraphNode {
   /** "file:line", unique in the graph. */
@@ -50,14 +53,16 @@ export interface GraphEdge {
   to: string;
   waitNs: number;
   count: number;
-  /** "trace" (blocking chains) or "profiles" (paired by lock, no trace). */
-  source: 'trace' | 'profiles';
+  /** "trace" (blocking chains), "profiles" (paired by lock, no trace) or "deadlock" (a ring of the report's deadlocks). */
+  source: 'trace' | 'profiles' | 'deadlock';
   cycle?: boolean;
 }
 
 export interface GraphCycle {
   locks: string[];
   nodes: string[];
+  /** A deadlock of the report, not only two orders that could deadlock. */
+  deadlock?: boolean;
 }
 
 export interface Graph {
@@ -194,7 +199,7 @@ class Builder {
     return this.node(l.file, l.line, l.function, p.prim || (l.primitive ?? ''), p.method, role);
   }
 
-  edge(from: GraphNode, to: GraphNode, waitNs: number, count: number, source: 'trace' | 'profiles'): void {
+  edge(from: GraphNode, to: GraphNode, waitNs: number, count: number, source: GraphEdge['source']): void {
     const k = `${from.id}\u0000${to.id}`;
     let e = this.edges.get(k);
     if (!e) {
@@ -263,6 +268,46 @@ class Builder {
     }
   }
 
+  /** addDeadlocks draws each deadlock as a ring; one with a link of no known line is left out. */
+  addDeadlocks(r: Report): void {
+    for (const d of r.deadlocks) {
+      const ring: GraphNode[] = [];
+      if (d.links.some((l) => l.waitsAt.file === '')) {
+        continue;
+      }
+      for (const l of d.links) {
+        const p = stuckPrim(r, l);
+        const n = this.node(l.waitsAt.file, l.waitsAt.line, l.waitsAt.function ?? '', p.prim, p.method, 'waits');
+        if (!n.lock && n.isLock && l.waitsFor) {
+          n.lock = l.waitsFor;
+        }
+        ring.push(n);
+      }
+      ring.forEach((n, i) => this.edge(n, ring[(i + 1) % ring.length], 0, 0, 'deadlock'));
+    }
+  }
+
+  /** addToCycle adds a cycle edge's nodes and locks to c; a deadlock edge makes c a deadlock. */
+  private addToCycle(c: GraphCycle, e: GraphEdge): void {
+    if (e.source === 'deadlock') {
+      c.deadlock = true;
+    }
+    for (const id of [e.from, e.to]) {
+      const n = this.nodes.get(id);
+      if (!n) {
+        continue;
+      }
+      n.cycle = true;
+      if (!c.nodes.includes(id)) {
+        c.nodes.push(id);
+      }
+      const name = n.lock || n.id;
+      if (!c.locks.includes(name)) {
+        c.locks.push(name);
+      }
+    }
+  }
+
   /** markCycles finds lock-order cycles on the locks and marks their edges and nodes. */
   markCycles(): GraphCycle[] {
     const lockArc = (e: GraphEdge): [string, string] | undefined => {
@@ -303,28 +348,39 @@ class Builder {
         c = { locks: [], nodes: [] };
         cycles.set(cf.id, c);
       }
-      for (const id of [e.from, e.to]) {
-        const n = this.nodes.get(id);
-        if (!n) {
-          continue;
-        }
-        n.cycle = true;
-        if (!c.nodes.includes(id)) {
-          c.nodes.push(id);
-        }
-        const name = n.lock || n.id;
-        if (!c.locks.includes(name)) {
-          c.locks.push(name);
-        }
+      this.addToCycle(c, e);
+    }
+    // A deadlock ring of one (a goroutine asks again for a lock it holds)
+    // has no arc between two locks; it is a cycle all the same.
+    const selfs: GraphCycle[] = [];
+    for (const e of this.edges.values()) {
+      if (e.source === 'deadlock' && !e.cycle) {
+        e.cycle = true;
+        const c: GraphCycle = { locks: [], nodes: [] };
+        this.addToCycle(c, e);
+        selfs.push(c);
       }
     }
-    const out = [...cycles.values()];
+    const out = [...selfs, ...cycles.values()];
     for (const c of out) {
       c.locks.sort(byCodeUnits);
       c.nodes.sort(comparePlace);
     }
     return out.sort((a, b) => comparePlace(a.nodes[0], b.nodes[0]));
   }
+}
+
+/** stuckPrim is the primitive and method a deadlock link waits in, from its stuck wait; sync.Mutex Lock when none. */
+function stuckPrim(r: Report, l: DeadlockLink): { prim: string; method: string } {
+  for (const w of r.stuck) {
+    if (w.goroutine === l.goroutine && w.file === l.waitsAt.file && w.line === l.waitsAt.line) {
+      const i = w.reason.lastIndexOf('.');
+      if (i > 0 && isLockPrimitive(w.reason.slice(0, i))) {
+        return { prim: w.reason.slice(0, i), method: w.reason.slice(i + 1) };
+      }
+    }
+  }
+  return { prim: 'sync.Mutex', method: 'Lock' };
 }
 
 /** byCodeUnits sorts as Go's sort.Strings does, for the ASCII names of locks and paths. */
@@ -433,6 +489,7 @@ export function buildGraph(r: Report, lines?: LineReader): Graph {
       b.node(h.file, h.line, h.function, h.primitive, h.method ?? '', 'waits');
     }
   }
+  b.addDeadlocks(r);
   for (const n of b.nodes.values()) {
     n.waitNs = b.delay(n.id, 'block', 'trace-blocked');
     n.holdNs = b.delay(n.id, 'mutex', 'trace-blocks');
@@ -536,7 +593,7 @@ export function graphView(g: Graph): GraphView {
   const edges: ViewEdge[] = g.edges.map((e) => {
     const from = byId.get(e.from);
     const to = byId.get(e.to);
-    const label = e.count > 0 ? `${formatDuration(e.waitNs)} × ${e.count}` : '';
+    const label = e.source === 'deadlock' ? 'deadlock' : e.count > 0 ? `${formatDuration(e.waitNs)} × ${e.count}` : '';
     const where = (n: GraphNode | undefined): string => (n ? (nodeLines(n)[1] ?? n.id) : '?');
     return {
       from: e.from,
@@ -546,13 +603,21 @@ export function graphView(g: Graph): GraphView {
       cycle: e.cycle === true,
       profiles: e.source === 'profiles',
       title:
-        `${where(from)} waited for the holder at ${where(to)}: ` +
-        (label || 'no wait of its own (counted where its chain starts)') +
-        (e.source === 'profiles' ? ' (paired from the profiles by lock: no trace)' : ''),
+        e.source === 'deadlock'
+          ? `${where(from)} waits for good for a lock held by the goroutine waiting at ${where(to)}: a deadlock`
+          : `${where(from)} waited for the holder at ${where(to)}: ` +
+            (label || 'no wait of its own (counted where its chain starts)') +
+            (e.source === 'profiles' ? ' (paired from the profiles by lock: no trace)' : ''),
     };
   });
   const legend = ['An arrow A → B: goroutines waiting at A waited for a holder at B. Width: wait time.'];
   for (const c of g.cycles) {
+    if (c.deadlock) {
+      legend.push(
+        `Deadlock: ${c.locks.join(' ⇄ ')} (${c.nodes.length} line${c.nodes.length === 1 ? '' : 's'}). Each goroutine waits for good for a lock the next one holds.`,
+      );
+      continue;
+    }
     legend.push(
       `Lock-order cycle: ${c.locks.join(' ⇄ ')} (${c.nodes.length} lines). Taken in both orders, they can deadlock.`,
     );

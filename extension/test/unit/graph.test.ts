@@ -16,6 +16,7 @@ const FIXTURES = [
   'testwait',
   'inversion',
   'crashmap',
+  'deadlock',
 ];
 
 /**
@@ -130,6 +131,49 @@ describe('buildGraph', () => {
       assert.ok(Math.abs(out - n.waitNs) <= 4, `${n.id}: ${out} ns on its edges, ${n.waitNs} ns waited`);
     }
     assert.deepEqual(g.cycles, []);
+  });
+
+  it("draws the report's deadlock as a ring of its waiting lines, named by the locks they wait for", () => {
+    const DL = 'testdata/stuck/deadlock/main.go';
+    const r = fixture('deadlock');
+    const waitB = id(DL, marker(DL, 'transfer-lock-b'));
+    const waitA = id(DL, marker(DL, 'audit-lock-a'));
+    // Without the source the ring is named by the report's own lock names.
+    for (const lines of [fixtureLines(), undefined]) {
+      const g = buildGraph(r, lines);
+      assert.deepEqual(g.cycles, [{ locks: ['a', 'b'], nodes: [waitB, waitA], deadlock: true }]);
+      for (const [from, to] of [
+        [waitB, waitA],
+        [waitA, waitB],
+      ]) {
+        const e = g.edges.find((x) => x.from === from && x.to === to);
+        assert.deepEqual(e, { from, to, waitNs: 0, count: 0, source: 'deadlock', cycle: true });
+      }
+      assert.deepEqual(
+        g.nodes.map((n) => [n.id, n.lock, n.method, n.role, n.cycle]),
+        [
+          [waitB, 'b', 'Lock', 'waits', true],
+          [waitA, 'a', 'Lock', 'waits', true],
+        ],
+      );
+    }
+    const view = graphView(buildGraph(r, fixtureLines()));
+    assert.ok(
+      view.legend.includes('Deadlock: a ⇄ b (2 lines). Each goroutine waits for good for a lock the next one holds.'),
+    );
+    assert.ok(view.edges.every((e) => e.cycle && e.label === 'deadlock' && /: a deadlock$/.test(e.title)));
+  });
+
+  it('makes a goroutine that waits for a lock it holds a ring of one', () => {
+    const r = fixture('deadlock');
+    const [first] = r.deadlocks[0].links;
+    const g = buildGraph({ ...r, deadlocks: [{ ...r.deadlocks[0], links: [first] }] });
+    const at = `${first.waitsAt.file}:${first.waitsAt.line}`;
+    assert.deepEqual(g.cycles, [{ locks: [first.waitsFor], nodes: [at], deadlock: true }]);
+    assert.deepEqual(
+      g.edges.map((e) => [e.from, e.to, e.cycle]),
+      [[at, at, true]],
+    );
   });
 
   it('draws nothing for a report without lock waits', () => {

@@ -70,6 +70,32 @@ function releasedText(r: Site | undefined): string {
   return r ? ` · released at ${name(r)} (${place(r)})` : '';
 }
 
+/**
+ * queueOf is how many goroutines a "waits" link stands for when they queued
+ * on one lock, each released by the one before (the adapter folds such a
+ * queue into one link); 1 for a single wait.
+ */
+export function queueOf(l: Link): number {
+  return l.queue !== undefined && l.queue > 1 ? Math.floor(l.queue) : 1;
+}
+
+/** queueText is "5 waiting in line". */
+export function queueText(n: number): string {
+  return `${n} waiting in line`;
+}
+
+/** libraryText says which library lock a link or hotspot went through, and the user's line that called it. */
+export function libraryText(x: { via?: string; callSite?: Site }): string {
+  const parts: string[] = [];
+  if (x.via) {
+    parts.push(x.via);
+  }
+  if (x.callSite) {
+    parts.push(`via ${place(x.callSite)}`);
+  }
+  return parts.join(' · ');
+}
+
 /** describeChain writes a chain as one sentence and one step per link. */
 export function describeChain(chain: Chain, resolve: Resolve): { title: string; steps: ChainStep[] } {
   const parts: string[] = [];
@@ -87,13 +113,21 @@ export function describeChain(chain: Chain, resolve: Resolve): { title: string; 
         parts.push(i === 0 ? `${name(l)} holds ${prim}` : `the holder releases it at ${name(l)}`);
         steps.push({ label: `${fn} releases it at ${place(l)}`, detail: prim, ...located(resolve, l) });
         return;
-      default:
-        parts.push(i === 0 ? `${name(l)} waits on ${prim}` : `the holder waits at ${name(l)} (${prim})`);
+      default: {
+        const q = queueOf(l);
+        const queue = q > 1 ? ` (${queueText(q)})` : '';
+        const lib = libraryText(l);
+        parts.push(
+          (i === 0 ? `${name(l)} waits on ${prim}` : `the holder waits at ${name(l)} (${prim})`) +
+            queue +
+            (lib ? ` [${lib}]` : ''),
+        );
         steps.push({
-          label: `${fn} waits at ${place(l)}`,
-          detail: prim + releasedText(l.releasedAt),
+          label: q > 1 ? `${queueText(q)} at ${place(l)} (${fn})` : `${fn} waits at ${place(l)}`,
+          detail: prim + releasedText(l.releasedAt) + (lib ? ` · ${lib}` : ''),
           ...located(resolve, l),
         });
+      }
     }
   });
   return { title: parts.join('; ') || 'an empty chain', steps };

@@ -24,6 +24,7 @@ import { formatCount, formatDuration, formatShare } from './format';
 import { waitingOf, waitingText } from './lenses';
 import { baseName, fileUri, uriComponent } from './paths';
 import { Frame, Hotspot, RaceAccess, Report, Site } from './report';
+import { stuckHover } from './stuck';
 
 type Resolve = (file: string) => string | undefined;
 
@@ -109,7 +110,21 @@ function hotspotSection(resolve: Resolve, h: Hotspot): string[] {
     side === 'other'
       ? `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatCount(h.count)}`
       : `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatShare(h.share)} ${escapeMarkdown(shareOf(h.kind))} · ${formatCount(h.count)}`;
-  out.push(`${head}  \n${facts}`);
+  const lines = [head, facts];
+  if (h.via) {
+    lines.push(`Through a library lock: ${escapeMarkdown(h.via)}`);
+  }
+  if (h.callSite) {
+    lines.push(
+      `Reached from your code via ${placeLink(resolve, h.callSite)}${h.callSite.function ? ` (${fn(h.callSite.function)})` : ''}`,
+    );
+  }
+  if (h.openWaits && h.openWaits > 0) {
+    lines.push(
+      `Still waiting after ${formatDuration(h.stillWaitingNs ?? 0)} when the trace ended (${h.openWaits === 1 ? '1 wait' : `${h.openWaits} waits`} counted up to its end)`,
+    );
+  }
+  out.push(lines.join('  \n'));
   const stacks = (h.stacks ?? []).filter((s) => s.length > 0).slice(0, MAX_STACKS);
   if (stacks.length > 0) {
     out.push(
@@ -136,6 +151,12 @@ export function hoverMarkdown(report: Report, file: string, line: number, resolv
   const here = (s: { file: string; line: number }): boolean =>
     s.file !== '' && s.line === line && resolve(s.file) === file;
   const sections: string[] = [];
+
+  // A stuck wait or a deadlock is the headline of its lines.
+  for (const s of stuckHover(report, file, line, resolve)) {
+    const m = /^(Deadlock|Stuck wait): /.exec(s);
+    sections.push(m ? `**${m[1]}**: ${escapeMarkdown(s.slice(m[0].length))}` : escapeMarkdown(s));
+  }
 
   const hotspots = report.hotspots.filter(here);
   const roots = hotspots.filter(isRootWait);

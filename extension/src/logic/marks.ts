@@ -11,10 +11,16 @@
  * are drawn, but their text never calls them contention, and a root
  * goroutine parked for the whole run is not drawn at all (see
  * {@link notHotspots}).
+ *
+ * Stuck waits and deadlocks (./stuck) come first of all, at full heat and
+ * whatever the minimum share: the waiting line on the waiter side, the
+ * holder's Lock line on the holder side. Their mark replaces any hotspot
+ * mark on the same line, so the line says the one thing that matters.
  */
 import { SIDE_ORDER, Side, isReleaseKind, primitiveLabel, shownHotspots, sideOf, validLine } from './classify';
 import { formatDuration, formatShare } from './format';
 import { Hotspot, Report } from './report';
+import { StuckKind, stuckLines } from './stuck';
 
 export type { Side } from './classify';
 
@@ -33,6 +39,8 @@ export interface LineMark {
   count: number;
   /** The after-line text. */
   text: string;
+  /** Set on the marks of stuck waits and deadlocks. */
+  stuck?: StuckKind;
 }
 
 export interface MarkOptions {
@@ -100,6 +108,11 @@ export function reportPaths(report: Report): string[] {
     add(r.access.file);
     add(r.previous.file);
   });
+  report.stuck.forEach((w) => {
+    add(w.file);
+    w.holders.forEach((h) => add(h.lockedAt.file));
+  });
+  report.deadlocks.forEach((d) => d.links.forEach((l) => add(l.waitsAt.file)));
   return [...seen];
 }
 
@@ -136,7 +149,25 @@ export function buildMarks(report: Report, opts: MarkOptions): { marks: LineMark
   }
 
   const marks: LineMark[] = [];
+  const stuckAt = new Set<string>();
+  for (const l of stuckLines(report, opts.resolve)) {
+    stuckAt.add(`${l.file}\u0000${l.line}`);
+    marks.push({
+      file: l.file,
+      line: l.line,
+      side: l.role === 'waits' ? 'waiter' : 'holder',
+      heat: 4,
+      delayNs: 0,
+      share: 1,
+      count: 0,
+      text: l.text,
+      stuck: l.kind,
+    });
+  }
   for (const g of groups.values()) {
+    if (stuckAt.has(`${g.file}\u0000${g.line}`)) {
+      continue; // the stuck wait's mark says more
+    }
     // Different kinds on one side (a trace line both blocked and blocking)
     // do not add up: the mark shows the heaviest kind.
     let dom: KindSum | undefined;
@@ -167,6 +198,7 @@ export function buildMarks(report: Report, opts: MarkOptions): { marks: LineMark
   }
   marks.sort(
     (a, b) =>
+      Number(!!b.stuck) - Number(!!a.stuck) ||
       SIDE_ORDER[a.side] - SIDE_ORDER[b.side] ||
       b.delayNs - a.delayNs ||
       (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||

@@ -18,11 +18,12 @@ import {
   Side,
   validLine,
 } from './classify';
-import { describeChain } from './chains';
+import { describeChain, libraryText, queueOf, queueText } from './chains';
 import { formatCount, formatDuration, formatShare } from './format';
 import { waitingOf, waitingText } from './lenses';
 import { baseName } from './paths';
-import { Chain, Hotspot, MapWrite, Race, RaceAccess, Report, Site, isEmptyReport } from './report';
+import { Chain, Deadlock, Hotspot, MapWrite, Race, RaceAccess, Report, Site, StuckWait, isEmptyReport } from './report';
+import { deadlockOf, holderText, lockName, waitSentence } from './stuck';
 
 export interface TreeNode {
   id: string;
@@ -88,11 +89,14 @@ function hotspotNode(ids: Ids, resolve: Resolve, h: Hotspot, side: Side): TreeNo
   const tooltip =
     `${h.function}\n${primitiveLabel(h)} · ${h.kind}\n` +
     `${formatDuration(h.delayNs)} · ${formatShare(h.share)} of its kind · ${formatCount(h.count)}\n` +
-    `${h.file}:${h.line}${notHere(resolve, h)}`;
+    `${h.file}:${h.line}${notHere(resolve, h)}` +
+    (h.via ? `\nthrough ${h.via}` : '') +
+    (h.callSite ? `\ncalled from ${h.callSite.file}:${h.callSite.line}` : '');
+  const lib = libraryText(h);
   return {
     id: ids.take(`hotspot:${h.kind}:${h.file}:${h.line}:${h.function}`),
     label: `${shortFunction(h.function) || '?'} ${place(h)}`,
-    description: `${formatShare(h.share)} · ${formatDuration(h.delayNs)} · ${what}`,
+    description: `${formatShare(h.share)} · ${formatDuration(h.delayNs)} · ${what}${lib ? ` · ${lib}` : ''}`,
     tooltip,
     ...locate(resolve, h),
     contextValue: `hotspot.${side}`,
@@ -112,7 +116,14 @@ function chainNode(ids: Ids, report: Report, resolve: Resolve, c: Chain): TreeNo
     l.file || l.function ? `${shortFunction(l.function) || baseName(l.file)}:${l.line}` : 'the runtime';
   const label = c.links.length > 1 ? `${short(first)} → ${short(last)}` : first ? short(first) : 'empty chain';
   const hops = Math.max(0, c.links.length - 1);
-  let description = `${formatDuration(c.waitNs)} · ${formatCount(c.count)} · ${hops} hop${hops === 1 ? '' : 's'}`;
+  const queue = Math.max(1, ...c.links.map(queueOf));
+  // One lock's queue (its waiters, then the holder that released them) is
+  // not a multi-hop chain: say how many waited in line instead.
+  const shape =
+    queue > 1 && hops <= 1
+      ? queueText(queue)
+      : `${hops} hop${hops === 1 ? '' : 's'}${queue > 1 ? `, ${queueText(queue)}` : ''}`;
+  let description = `${formatDuration(c.waitNs)} · ${formatCount(c.count)} · ${shape}`;
   if (!c.lock) {
     description += chainIsRootWait(report, c) ? ' · root goroutine, not contention' : ' · not lock contention';
   }
@@ -210,6 +221,61 @@ function raceNode(ids: Ids, resolve: Resolve, r: Race): TreeNode {
   };
 }
 
+function deadlockNode(ids: Ids, resolve: Resolve, d: Deadlock): TreeNode {
+  const id = ids.take(`deadlock:${d.links.map((l) => `${l.waitsAt.file}:${l.waitsAt.line}`).join('>')}`);
+  const ring = [...d.links.map((l) => l.goroutine), d.links[0]?.goroutine].filter((g) => g !== undefined);
+  const locks = d.links.map((l) => l.waitsFor || '?');
+  const children: TreeNode[] = [];
+  d.links.forEach((l, i) => {
+    children.push(
+      siteNode(
+        `${id}/waits:${i}`,
+        resolve,
+        `goroutine ${l.goroutine} waits for ${l.waitsFor || 'a lock'} at ${place(l.waitsAt)}`,
+        l.waitsAt,
+      ),
+      siteNode(
+        `${id}/holds:${i}`,
+        resolve,
+        `goroutine ${l.goroutine} holds ${l.holds || 'a lock'}, locked at ${place(l.lockedAt)}`,
+        l.lockedAt,
+      ),
+    );
+  });
+  const first = d.links[0];
+  return {
+    id,
+    label: `Deadlock: goroutine ${ring.join(' → ')}`,
+    description: `${locks.join(' ↔ ')}${d.forever ? ' · every goroutine blocked' : ''}`,
+    tooltip: d.text,
+    ...(first ? locate(resolve, first.waitsAt) : {}),
+    contextValue: 'deadlock',
+    icon: 'error',
+    children,
+  };
+}
+
+function stuckNode(ids: Ids, resolve: Resolve, w: StuckWait): TreeNode {
+  const id = ids.take(`stuck:${w.goroutine}:${w.file}:${w.line}`);
+  const children = w.holders.map((h, i) =>
+    siteNode(`${id}/holder:${i}`, resolve, `held by ${holderText(h)}`, h.lockedAt),
+  );
+  return {
+    id,
+    label: `goroutine ${w.goroutine} waits for ${lockName(w)} ${place(w)}`,
+    description:
+      (w.forever ? 'for good' : formatDuration(w.waitNs)) +
+      (w.holders.length > 0
+        ? ` · held by goroutine ${w.holders.map((h) => h.goroutine).join(', ')}`
+        : ' · holder not seen'),
+    tooltip: `${waitSentence(w, `at ${w.file}:${w.line}`)}${notHere(resolve, w)}`,
+    ...locate(resolve, w),
+    contextValue: 'stuck',
+    icon: 'watch',
+    ...(children.length > 0 ? { children } : {}),
+  };
+}
+
 function group(id: string, label: string, icon: string, children: TreeNode[], description?: string): TreeNode {
   return { id: `group:${id}`, label, description, contextValue: 'group', icon, children };
 }
@@ -221,6 +287,28 @@ export function buildTree(report: Report, resolve: Resolve, unplaced: string[]):
   }
   const ids = new Ids();
   const roots: TreeNode[] = [];
+
+  // Deadlocks first, like a crash: nothing else on the list matters while
+  // goroutines wait for good. Stuck waits inside a cycle are its children
+  // already, so the group lists only the others beside the cycles.
+  const alone = report.stuck.filter((w) => !deadlockOf(report, w));
+  if (report.deadlocks.length > 0 || alone.length > 0) {
+    const n = report.deadlocks.length;
+    roots.push(
+      group(
+        'stuck',
+        'Deadlocks and stuck waits',
+        'error',
+        [
+          ...report.deadlocks.map((d) => deadlockNode(ids, resolve, d)),
+          ...alone.map((w) => stuckNode(ids, resolve, w)),
+        ],
+        n > 0
+          ? `${n} deadlock${n === 1 ? '' : 's'}${alone.length > 0 ? `, ${alone.length} stuck` : ''}`
+          : `${alone.length} stuck`,
+      ),
+    );
+  }
 
   const bySide: Record<Side, Hotspot[]> = { holder: [], waiter: [], trace: [], other: [] };
   for (const h of shownHotspots(report)) {

@@ -19,6 +19,8 @@ const CONTEXT_VALUES = new Set([
   'crash',
   'race',
   'unplaced',
+  'deadlock',
+  'stuck',
 ]);
 
 function walk(nodes: TreeNode[], f: (n: TreeNode, depth: number) => void, depth = 0): void {
@@ -40,7 +42,17 @@ function tree(name: string, resolve = wsResolve()): TreeNode[] {
 }
 
 describe('buildTree on recorded reports', () => {
-  const names = ['ledger', 'crashmap', 'rwcache', 'racymap', 'handoff', 'testwait', 'ledger-trimpath', 'handoff-trace'];
+  const names = [
+    'ledger',
+    'crashmap',
+    'rwcache',
+    'racymap',
+    'handoff',
+    'testwait',
+    'ledger-trimpath',
+    'handoff-trace',
+    'deadlock',
+  ];
 
   it('uses only the known context values and unique ids, in every recorded report', () => {
     for (const name of names) {

@@ -168,13 +168,35 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 				break
 			}
 			why := "unguarded"
+			if m.SometimesUnguarded && len(m.UnguardedVia) > 0 {
+				why = "sometimes unguarded: entered without the lock " + t.sites(m.UnguardedVia)
+			}
 			if m.Guard != "" {
 				why = "under " + m.Guard
+				if len(m.GuardedVia) > 0 {
+					why += " (taken by the caller " + t.sites(m.GuardedVia) + ")"
+				}
 			}
 			if m.Contended {
 				why += ", contended: " + dur(m.WaitNs) + " of waiting for it"
 			}
 			t.f("  %s  %s  %s (%s)  %s\n", t.place(m.File, m.Line), t.fn(m.Function, m.File), m.Map, m.Op, why)
+		}
+	}
+	var same []contention.MapWrite
+	for _, m := range r.MapWrites {
+		if m.SameLockOnly {
+			same = append(same, m)
+		}
+	}
+	if len(same) > 0 {
+		t.f("\nSame lock, not seen contended\n")
+		for i, m := range same {
+			if i == top {
+				t.f("  ... %d more\n", len(same)-top)
+				break
+			}
+			t.f("  %s  %s  %s (%s)  under %s\n", t.place(m.File, m.Line), t.fn(m.Function, m.File), m.Map, m.Op, m.Guard)
 		}
 	}
 	if len(r.Breakpoints) > 0 {
@@ -213,6 +235,15 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 		}
 	}
 	return t.err
+}
+
+// sites names the first of ss "at file:line (function)", and how many more.
+func (t *textWriter) sites(ss []contention.Site) string {
+	out := fmt.Sprintf("at %s (%s)", t.place(ss[0].File, ss[0].Line), t.fn(ss[0].Function, ss[0].File))
+	if len(ss) > 1 {
+		out += fmt.Sprintf(" and %d more", len(ss)-1)
+	}
+	return out
 }
 
 // fn is a function's name as a Go developer writes it (see funcNamer).

@@ -55,6 +55,8 @@ With these, PACKAGE|DIR (when given) is only indexed for map writes.
 Saved captures and comparisons:
   --save FILE                      also save this capture (a zip)
   --base FILE                      compare with a saved capture, line by line
+  --base-dir DIR                   with --test --bench: run the base checkout's
+                                   benchmarks too, alternating with these
   --test --bench RE --count N --base FILE --fail-on 'wait+20%'
                                    a CI gate: N runs each side, a U test as
                                    benchstat does, exit 6 on a significant rise
@@ -305,6 +307,8 @@ type analyzer struct {
 	// workDuration of runs; nil for other inputs.
 	work         *contention.Work
 	workDuration time.Duration
+	// baseCapture is the base run alongside (--base-dir), in memory.
+	baseCapture *pipeline.Capture
 	// analysed counts inputs that fed the report; failed collects the
 	// errors of those that could not.
 	analysed int

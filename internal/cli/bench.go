@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -15,13 +16,31 @@ import (
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/pipeline"
 )
+
+// benchSide is one package whose benchmarks run: this one, or the base
+// checkout's (--base-dir).
+type benchSide struct {
+	name  string // for progress: "" or "base"
+	dir   string
+	bin   string
+	pipe  *pipeline.Pipeline
+	out   io.Writer // the program's output, read for crashes and races
+	work  *contention.Work
+	total time.Duration
+}
 
 // runBenchmarks runs the package's benchmarks --count times, each run in a
 // process of its own with profiles of its own: the runs are the samples
 // that a comparison tests for noise (go test -count would write one
 // profile for all of them). The benchmarks' iterations are the work that
 // per-op figures divide by.
+//
+// With --base-dir, the base checkout's benchmarks run too, alternating
+// with these (this, base, base, this, ...): a machine that slows down or
+// speeds up during the job then weighs on both sides alike, where runs of
+// the base before the change would take the drift for a regression.
 func (a *analyzer) runBenchmarks(ctx context.Context) error {
 	cfg := a.cfg
 	dir, err := packageDir(cfg.target)
@@ -34,90 +53,151 @@ func (a *analyzer) runBenchmarks(ctx context.Context) error {
 		return &exitErr{code: ExitInternal, err: err}
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "pkg.test")
-	a.progress("building the tests of %s", displayPath(dir))
-	args := append([]string{"test", "-c", "-o", bin}, a.userBuildFlags()...)
-	if err := a.goBuild(ctx, dir, append(args, ".")); err != nil {
-		return err
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return fail(ExitInput, "%s has no tests to run", displayPath(dir))
-	}
-	a.useGoVersionOf(bin, dir)
-	count := max(cfg.cmp.count, 1)
-	work := &contention.Work{Runs: count}
-	var total time.Duration
 	out := a.pipe.NewOutput(contention.Source{Path: dir})
+	cur := &benchSide{dir: dir, pipe: a.pipe, out: out}
+	sides := []*benchSide{cur}
+	if cfg.cmp.baseDir != "" {
+		bdir, err := packageDir(cfg.cmp.baseDir)
+		if err != nil {
+			return err
+		}
+		bp := pipeline.New()
+		defer bp.Close()
+		if !cfg.noIndex {
+			// The base's map writes, for their comparison.
+			bp.StartIndex(bdir, pipeline.IndexOptions{BuildFlags: a.userBuildFlags(), Tests: true}, nil)
+		}
+		sides = append(sides, &benchSide{name: "base", dir: bdir, pipe: bp, out: io.Discard})
+	}
+	for i, s := range sides {
+		s.bin = filepath.Join(tmp, strconv.Itoa(i)+".test")
+		a.progress("building the tests of %s", displayPath(s.dir))
+		args := append([]string{"test", "-c", "-o", s.bin}, a.userBuildFlags()...)
+		if err := a.goBuild(ctx, s.dir, append(args, ".")); err != nil {
+			return err
+		}
+		if _, err := os.Stat(s.bin); err != nil {
+			return fail(ExitInput, "%s has no tests to run", displayPath(s.dir))
+		}
+		s.work = &contention.Work{Runs: max(cfg.cmp.count, 1)}
+	}
+	a.useGoVersionOf(cur.bin, dir)
+	if len(sides) == 2 {
+		sides[1].pipe.SetGoVersion(pipeline.GoVersionOf(sides[1].bin))
+	}
+	count := max(cfg.cmp.count, 1)
 	for run := 1; run <= count; run++ {
-		rdir := filepath.Join(tmp, strconv.Itoa(run))
-		if err := os.Mkdir(rdir, 0o700); err != nil {
+		order := sides
+		if run%2 == 0 && len(sides) == 2 {
+			order = []*benchSide{sides[1], sides[0]}
+		}
+		for _, s := range order {
+			if err := a.benchRun(ctx, s, tmp, run, count); err != nil {
+				return err
+			}
+		}
+	}
+	a.progress("%d run(s) in %s, %d benchmark ops", count, cur.total.Round(10*time.Millisecond), cur.work.Ops)
+	a.work = cur.work
+	a.workDuration = cur.total
+	a.output(out)
+	if len(sides) == 2 {
+		b := sides[1]
+		info := contention.Capture{Program: b.dir, Commit: pipeline.GitCommit(b.dir), Work: b.work, DurationNs: b.total.Nanoseconds(),
+			Settings: map[string]string{"mode": "bench", "bench": cfg.bench, "count": strconv.Itoa(count), "interleaved": "true"}}
+		b.pipe.WaitIndex(ctx)
+		var buf bytes.Buffer
+		if err := b.pipe.Save(&buf, info, b.pipe.Build()); err != nil {
 			return &exitErr{code: ExitInternal, err: err}
 		}
-		// A trace of every run would be large and adds nothing the gate
-		// reads: the first run's is enough for the chains.
-		trace := cfg.traceSeconds > 0 && run == 1
-		targs := capture.TestFlags(rdir, cfg.mutexFraction, cfg.blockRate, trace, true)
-		run1 := cfg.run
-		if run1 == "" {
-			run1 = "^$" // benchmarks only, as `go test -bench` users expect with -run ^$
+		c, err := pipeline.ReadCapture(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		if err != nil {
+			return &exitErr{code: ExitInternal, err: err}
 		}
-		targs = append(targs, "-test.run="+run1, "-test.bench="+cfg.bench)
-		targs = append(targs, cfg.progArgs...)
-		bl := &benchLines{run: run}
-		cmd := exec.CommandContext(ctx, bin, targs...)
-		cmd.Dir = dir
-		cmd.Stdout = io.MultiWriter(a.stderr, out, bl)
-		cmd.Stderr = io.MultiWriter(a.stderr, out)
-		a.progress("running the benchmarks (run %d of %d)", run, count)
-		start := time.Now()
-		waitErr := cmd.Run()
-		elapsed := time.Since(start)
-		total += elapsed
-		bl.flush()
-		if waitErr != nil {
-			var ee *exec.ExitError
-			if ctx.Err() != nil || !errors.As(waitErr, &ee) {
-				return fail(ExitInput, "running the benchmarks: %v", waitErr)
-			}
-			// A failing benchmark makes every comparison after it
-			// meaningless: stop here rather than gate on half the runs.
-			return fail(ExitInput, "the benchmarks failed in run %d (%s)", run, exitStatus(waitErr))
+		c.Path = b.dir
+		a.baseCapture = c
+	}
+	return nil
+}
+
+// benchRun runs side s's benchmarks once and adds its profiles to the
+// side's pipeline.
+func (a *analyzer) benchRun(ctx context.Context, s *benchSide, tmp string, run, count int) error {
+	cfg := a.cfg
+	rdir := filepath.Join(tmp, s.name+"run"+strconv.Itoa(run))
+	if err := os.Mkdir(rdir, 0o700); err != nil {
+		return &exitErr{code: ExitInternal, err: err}
+	}
+	// A trace of every run would be large and adds nothing the gate
+	// reads: the first run's is enough for the chains.
+	trace := cfg.traceSeconds > 0 && run == 1
+	targs := capture.TestFlags(rdir, cfg.mutexFraction, cfg.blockRate, trace, true)
+	runRE := cfg.run
+	if runRE == "" {
+		runRE = "^$" // benchmarks only, as `go test -bench` users expect with -run ^$
+	}
+	targs = append(targs, "-test.run="+runRE, "-test.bench="+cfg.bench)
+	targs = append(targs, cfg.progArgs...)
+	bl := &benchLines{run: run}
+	cmd := exec.CommandContext(ctx, s.bin, targs...)
+	cmd.Dir = s.dir
+	cmd.Stdout = io.MultiWriter(a.stderr, s.out, bl)
+	cmd.Stderr = io.MultiWriter(a.stderr, s.out)
+	what := "the benchmarks"
+	if s.name != "" {
+		what = "the " + s.name + "'s benchmarks"
+	}
+	a.progress("running %s (run %d of %d)", what, run, count)
+	start := time.Now()
+	waitErr := cmd.Run()
+	elapsed := time.Since(start)
+	s.total += elapsed
+	bl.flush()
+	if waitErr != nil {
+		var ee *exec.ExitError
+		if ctx.Err() != nil || !errors.As(waitErr, &ee) {
+			return fail(ExitInput, "running %s: %v", what, waitErr)
 		}
-		if len(bl.results) == 0 {
-			return fail(ExitInput, "--bench %q matched no benchmark in %s", cfg.bench, displayPath(dir))
+		// A failing benchmark makes every comparison after it
+		// meaningless: stop here rather than gate on half the runs.
+		return fail(ExitInput, "%s failed in run %d (%s)", what, run, exitStatus(waitErr))
+	}
+	if len(bl.results) == 0 {
+		return fail(ExitInput, "--bench %q matched no benchmark in %s", cfg.bench, displayPath(s.dir))
+	}
+	for _, b := range bl.results {
+		s.work.Ops += b.N
+	}
+	s.work.Benchmarks = append(s.work.Benchmarks, bl.results...)
+	src := contention.Source{Path: s.dir, Origin: contention.OriginTest, DurationNs: elapsed.Nanoseconds()}
+	for _, f := range []struct{ kind, name string }{
+		{contention.KindMutex, capture.TestMutexFile},
+		{contention.KindBlock, capture.TestBlockFile},
+	} {
+		data, err := os.ReadFile(filepath.Join(rdir, f.name))
+		if err != nil {
+			return fail(ExitInput, "%s wrote no %s profile in run %d", what, f.kind, run)
 		}
-		for _, b := range bl.results {
-			work.Ops += b.N
+		part, err := s.pipe.Profile(context.Background(), f.kind, data, src)
+		if err != nil {
+			return fail(ExitNoAnalysis, "run %d: %v", run, err)
 		}
-		work.Benchmarks = append(work.Benchmarks, bl.results...)
-		src := contention.Source{Path: dir, Origin: contention.OriginTest, DurationNs: elapsed.Nanoseconds()}
-		for _, f := range []struct{ kind, name string }{
-			{contention.KindMutex, capture.TestMutexFile},
-			{contention.KindBlock, capture.TestBlockFile},
-		} {
-			data, err := os.ReadFile(filepath.Join(rdir, f.name))
-			if err != nil {
-				return fail(ExitInput, "the benchmarks wrote no %s profile in run %d", f.kind, run)
-			}
-			part, err := a.pipe.Profile(context.Background(), f.kind, data, src)
-			if err != nil {
-				return fail(ExitNoAnalysis, "run %d: %v", run, err)
-			}
-			a.pipe.Add(part)
+		s.pipe.Add(part)
+		if s.pipe == a.pipe {
 			a.analysed++
 		}
-		if trace {
-			if file, err := os.Open(filepath.Join(rdir, capture.TestTraceFile)); err == nil {
+	}
+	if trace {
+		if file, err := os.Open(filepath.Join(rdir, capture.TestTraceFile)); err == nil {
+			if s.pipe == a.pipe {
 				st, _ := file.Stat()
 				a.addTrace(context.Background(), file, st.Size(), src)
-				file.Close()
+			} else if part, err := s.pipe.Trace(context.Background(), file, src); err == nil {
+				s.pipe.Add(part)
 			}
+			file.Close()
 		}
 	}
-	a.progress("%d run(s) in %s, %d benchmark ops", count, total.Round(10*time.Millisecond), work.Ops)
-	a.work = work
-	a.workDuration = total
-	a.output(out)
 	return nil
 }
 
@@ -138,7 +218,7 @@ func (b *benchLines) Write(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	b.partial = append(b.partial, p...)
 	for {
-		i := strings.IndexByte(string(b.partial), '\n')
+		i := bytes.IndexByte(b.partial, '\n')
 		if i < 0 {
 			break
 		}

@@ -25,16 +25,18 @@ const ExitGate = 6
 
 // compareConfig holds the flags of saved captures and comparisons.
 type compareConfig struct {
-	save   string // --save FILE
-	base   string // --base FILE
-	count  int    // --count N
-	failOn string // --fail-on RULE
-	rule   compare.Rule
+	save    string // --save FILE
+	base    string // --base FILE
+	baseDir string // --base-dir DIR: the base's package, run interleaved
+	count   int    // --count N
+	failOn  string // --fail-on RULE
+	rule    compare.Rule
 }
 
 func compareFlags(fs *flag.FlagSet, c *compareConfig) {
 	fs.StringVar(&c.save, "save", "", "also save the capture (report, raw profiles, trace summary, program, Go version, commit, settings) to `file`, a zip that --load, --base and lockscope diff read")
 	fs.StringVar(&c.base, "base", "", "compare with the saved capture `file`: each hotspot, chain and map write gains its base value and change")
+	fs.StringVar(&c.baseDir, "base-dir", "", "with --test --bench: also run the benchmarks of the same package in `dir` (a checkout of the base, e.g. a git worktree), alternating runs with this one so that the machine's drift weighs on both sides, and compare with them as --base does")
 	fs.IntVar(&c.count, "count", 1, "with --test --bench: run the benchmarks N times, each run its own process and profiles (the samples --fail-on tests)")
 	fs.StringVar(&c.failOn, "fail-on", "", "with --base: exit 6 when a lock line's wait per op grows past the bound beyond the noise; `rule` is wait+N% [,alpha=0.05] [,min=DUR]")
 }
@@ -43,7 +45,7 @@ func compareFlags(fs *flag.FlagSet, c *compareConfig) {
 // (runBenchmarks: separate runs, their ops counted) rather than as one go
 // test run.
 func (c *compareConfig) wantsRuns() bool {
-	return c.count > 1 || c.save != "" || c.base != ""
+	return c.count > 1 || c.save != "" || c.base != "" || c.baseDir != ""
 }
 
 // check validates the flags against the rest; it returns "" when fine.
@@ -53,8 +55,12 @@ func (c *compareConfig) check(cfg *analyzeConfig) string {
 		return "--count must be in [1, 100]"
 	case c.count > 1 && !(cfg.test && cfg.bench != ""):
 		return "--count needs --test --bench"
-	case c.failOn != "" && c.base == "":
-		return "--fail-on needs --base"
+	case c.baseDir != "" && c.base != "":
+		return "--base and --base-dir are two ways to name the base: give one"
+	case c.baseDir != "" && !(cfg.test && cfg.bench != ""):
+		return "--base-dir needs --test --bench"
+	case c.failOn != "" && c.base == "" && c.baseDir == "":
+		return "--fail-on needs --base or --base-dir"
 	}
 	if c.failOn != "" {
 		r, err := compare.ParseRule(c.failOn)
@@ -127,7 +133,7 @@ func durString(d time.Duration) string {
 // ask. It returns ExitGate when the gate failed, else ExitOK.
 func (a *analyzer) afterRun(ctx context.Context, r *contention.Report) (int, error) {
 	c := &a.cfg.cmp
-	if c.save == "" && c.base == "" {
+	if c.save == "" && c.base == "" && a.baseCapture == nil {
 		return ExitOK, nil
 	}
 	info := a.captureInfo(r)
@@ -141,12 +147,15 @@ func (a *analyzer) afterRun(ctx context.Context, r *contention.Report) (int, err
 		}
 		a.progress("saved the capture to %s", displayPath(absPath(c.save)))
 	}
-	if c.base == "" {
-		return ExitOK, nil
-	}
-	base, err := pipeline.OpenCapture(absPath(c.base))
-	if err != nil {
-		return ExitInput, err
+	base := a.baseCapture // --base-dir: run alongside
+	if base == nil {
+		if c.base == "" {
+			return ExitOK, nil
+		}
+		var err error
+		if base, err = pipeline.OpenCapture(absPath(c.base)); err != nil {
+			return ExitInput, err
+		}
 	}
 	var rule *compare.Rule
 	if c.failOn != "" {

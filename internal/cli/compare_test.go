@@ -372,3 +372,43 @@ func TestCompareUsage(t *testing.T) {
 		t.Errorf("diff of missing files: exit %d, want %d", r.code, ExitInput)
 	}
 }
+
+// --base-dir runs the base checkout's benchmarks alternately with these:
+// the same code in two folders passes, with its map writes matched; the
+// coarse lock against a base with the shards fails.
+func TestGateBaseDir(t *testing.T) {
+	coarse, fixed := shardsCopy(t), shardsCopy(t)
+	applyFix(t, fixed)
+	gate := func(cur, base string) analyzeResult {
+		t.Helper()
+		return analyze(t, "--json", "--test", "--bench", "Add", "--count", "5", "--trace-seconds", "0",
+			"--base-dir", base, "--fail-on", "wait+20%", cur, "--", "-test.benchtime=200x")
+	}
+	again := shardsCopy(t)
+	same := gate(coarse, again)
+	mustOK(t, same)
+	c := same.report.Comparison
+	if c.Gate == nil || !c.Gate.Passed || c.Base.Settings["interleaved"] != "true" || c.Base.Program != again {
+		t.Fatalf("the same code in two folders: gate %+v, base %+v; want passed, the base run alongside", c.Gate, c.Base)
+	}
+	// Alternating, the second run of each pair first: this, base, base,
+	// this, ... so that a drift weighs on both sides alike.
+	e := same.stderr
+	if i, j := strings.Index(e, "running the base's benchmarks (run 2 "), strings.Index(e, "running the benchmarks (run 2 "); i < 0 || j < 0 || i > j ||
+		strings.Index(e, "running the benchmarks (run 1 ") > strings.Index(e, "running the base's benchmarks (run 1 ") {
+		t.Errorf("the runs do not alternate:\n%s", e)
+	}
+	for _, m := range same.report.MapWrites {
+		if m.Contended && (m.Base == nil || m.Base.Status == contention.ChangeNew) {
+			t.Errorf("map write %s:%d: %+v, want matched to the base's", filepath.Base(m.File), m.Line, m.Base)
+		}
+	}
+	worse := gate(coarse, fixed)
+	if worse.code != ExitGate {
+		t.Fatalf("the coarse lock against the shards: exit %d, want %d\n%s", worse.code, ExitGate, worse.stderr)
+	}
+	var r contention.Report
+	if err := json.Unmarshal([]byte(worse.stdout), &r); err != nil || r.Comparison == nil || r.Comparison.Gate.Passed {
+		t.Errorf("exit 6 without a failed gate in the JSON report (%v)", err)
+	}
+}

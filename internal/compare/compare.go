@@ -240,12 +240,43 @@ func Compare(base, cur *Side, o Options) {
 	sort.SliceStable(cmp.Gone.Chains, func(i, j int) bool { return cmp.Gone.Chains[i].WaitNs > cmp.Gone.Chains[j].WaitNs })
 
 	// Map writes: their wait is the wait for the lock that guards them.
+	// A side made without the source index has no map writes to compare:
+	// calling every write of the other "new" or "gone" would say nothing
+	// true.
+	if indexed(base.Report) && indexed(r) {
+		compareMapWrites(base, cur, cmp, judge, bu, cu)
+	}
+	if cmp.Gone.Hotspots == nil {
+		cmp.Gone.Hotspots = []contention.Hotspot{}
+	}
+	if cmp.Gone.Chains == nil {
+		cmp.Gone.Chains = []contention.Chain{}
+	}
+	if cmp.Gone.MapWrites == nil {
+		cmp.Gone.MapWrites = []contention.MapWrite{}
+	}
+
+	// Totals, per profile kind.
+	for _, kind := range []string{contention.KindMutex, contention.KindBlock} {
+		t := contention.Total{Kind: kind, BaseDelayNs: base.Totals[kind], DelayNs: cur.Totals[kind]}
+		t.LockBaseDelayNs = lockTotal(base.Report, kind)
+		t.LockDelayNs = lockTotal(cur.Report, kind)
+		t.BasePerUnit, t.PerUnit = float64(t.BaseDelayNs)/bu, float64(t.DelayNs)/cu
+		cmp.Totals = append(cmp.Totals, t)
+	}
+	r.Comparison = cmp
+}
+
+// compareMapWrites gives each map write of cur its base and change, and
+// lists the base's contended writes that are gone.
+func compareMapWrites(base, cur *Side, cmp *contention.Comparison, judge func(*contention.Change, string), bu, cu float64) {
+	r := cur.Report
 	bm := map[string]*contention.MapWrite{}
 	for i := range base.Report.MapWrites {
 		m := &base.Report.MapWrites[i]
 		bm[mapWriteKey(base.Starts, m)] = m
 	}
-	seen = map[string]bool{}
+	seen := map[string]bool{}
 	for i := range r.MapWrites {
 		m := &r.MapWrites[i]
 		k := mapWriteKey(cur.Starts, m)
@@ -270,25 +301,17 @@ func Compare(base, cur *Side, o Options) {
 		cmp.Gone.MapWrites = append(cmp.Gone.MapWrites, g)
 	}
 	sort.SliceStable(cmp.Gone.MapWrites, func(i, j int) bool { return cmp.Gone.MapWrites[i].WaitNs > cmp.Gone.MapWrites[j].WaitNs })
-	if cmp.Gone.Hotspots == nil {
-		cmp.Gone.Hotspots = []contention.Hotspot{}
-	}
-	if cmp.Gone.Chains == nil {
-		cmp.Gone.Chains = []contention.Chain{}
-	}
-	if cmp.Gone.MapWrites == nil {
-		cmp.Gone.MapWrites = []contention.MapWrite{}
-	}
+}
 
-	// Totals, per profile kind.
-	for _, kind := range []string{contention.KindMutex, contention.KindBlock} {
-		t := contention.Total{Kind: kind, BaseDelayNs: base.Totals[kind], DelayNs: cur.Totals[kind]}
-		t.LockBaseDelayNs = lockTotal(base.Report, kind)
-		t.LockDelayNs = lockTotal(cur.Report, kind)
-		t.BasePerUnit, t.PerUnit = float64(t.BaseDelayNs)/bu, float64(t.DelayNs)/cu
-		cmp.Totals = append(cmp.Totals, t)
+// indexed reports whether the report had the source index, so that its
+// map writes are known.
+func indexed(r *contention.Report) bool {
+	for _, s := range r.Sources {
+		if s.Kind == contention.KindSource {
+			return true
+		}
 	}
-	r.Comparison = cmp
+	return len(r.MapWrites) > 0
 }
 
 func lockTotal(r *contention.Report, kind string) int64 {

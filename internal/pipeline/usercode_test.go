@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -18,16 +17,9 @@ import (
 // "ledgerdemo/store" for the standard library and dropped them all).
 func TestDotlessModuleIsTheUsersCode(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledgerdemo")
-	bin := filepath.Join(t.TempDir(), "ledgerdemo")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.BuildTestdata(t, "ledgerdemo")
 	trace := bin + ".trace"
-	if out, err := exec.Command(bin, "-trace", trace).CombinedOutput(); err != nil {
-		t.Fatalf("ledgerdemo: %v\n%s", err, out)
-	}
+	testutil.RunTestdata(t, bin, "-trace", trace)
 
 	p := New()
 	defer p.Close()

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -65,6 +64,21 @@ func condLoop(d time.Duration) {
 	<-done
 }
 
+// ownProfile analyses the test process's own mutex or block profile, its
+// kind given or ("") told from the stacks.
+func ownProfile(t *testing.T, name, kind string) Result {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.Lookup(name).WriteTo(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	res, err := AnalyzeBytes(context.Background(), buf.Bytes(), name, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func spin(n int) int {
 	s := 0
 	for i := 0; i < n; i++ {
@@ -81,14 +95,7 @@ func TestCondWaitUnlockIsHolderSide(t *testing.T) {
 	old := runtime.SetMutexProfileFraction(1)
 	defer runtime.SetMutexProfileFraction(old)
 	condLoop(300 * time.Millisecond)
-	var buf bytes.Buffer
-	if err := pprof.Lookup("mutex").WriteTo(&buf, 0); err != nil {
-		t.Fatal(err)
-	}
-	res, err := AnalyzeBytes(context.Background(), buf.Bytes(), "mutex", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := ownProfile(t, "mutex", "")
 	if res.Kind != contention.KindMutex {
 		t.Errorf("kind %q, want mutex", res.Kind)
 	}
@@ -131,14 +138,7 @@ func TestIdleStdlibWaitsAreNotContention(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 	srv.Close()
-	var buf bytes.Buffer
-	if err := pprof.Lookup("block").WriteTo(&buf, 0); err != nil {
-		t.Fatal(err)
-	}
-	res, err := AnalyzeBytes(context.Background(), buf.Bytes(), "block", contention.KindBlock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := ownProfile(t, "block", contention.KindBlock)
 	for _, h := range res.RuntimeInternal {
 		if !h.Lock && h.Primitive != PrimRuntime {
 			t.Errorf("runtime-internal %s %s:%d %s.%s: an idle wait, not contention", h.Function, h.File, h.Line, h.Primitive, h.Method)
@@ -190,14 +190,7 @@ func TestStdLibLockVia(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	var buf bytes.Buffer
-	if err := pprof.Lookup("block").WriteTo(&buf, 0); err != nil {
-		t.Fatal(err)
-	}
-	res, err := AnalyzeBytes(context.Background(), buf.Bytes(), "block", contention.KindBlock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := ownProfile(t, "block", contention.KindBlock)
 	for _, h := range res.Hotspots {
 		if h.Function == "github.com/lockscope/lockscope/internal/profiles.logBurst" && h.Lock {
 			if h.Via != "log.(*Logger).output → sync.Mutex.Lock" || h.CallSite != nil {
@@ -214,16 +207,9 @@ func TestStdLibLockVia(t *testing.T) {
 // lines, each with the main module's line that called it.
 func TestDependencyCallSite(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "lrushop")
-	bin := filepath.Join(t.TempDir(), "lrushop")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.BuildTestdata(t, "lrushop")
 	prof := bin + ".block"
-	if out, err := exec.Command(bin, "-d", "300ms", "-blockprofile", prof).CombinedOutput(); err != nil {
-		t.Fatalf("lrushop: %v\n%s", err, out)
-	}
+	testutil.RunTestdata(t, bin, "-d", "300ms", "-blockprofile", prof)
 	data, err := os.ReadFile(prof)
 	if err != nil {
 		t.Fatal(err)

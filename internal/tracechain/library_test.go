@@ -18,19 +18,9 @@ import (
 // dependency get it through the module proxy, pinned by their go.sum.
 func recordTrace(t *testing.T, prog string, args ...string) string {
 	t.Helper()
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", prog)
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, prog)
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build in testdata/%s: %v\n%s", prog, err, out)
-	}
-	trace := filepath.Join(tmp, prog+".trace")
-	run := exec.Command(bin, append([]string{"-trace", trace}, args...)...)
-	if out, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("testdata/%s: %v\n%s", prog, err, out)
-	}
+	bin := testutil.BuildTestdata(t, prog)
+	trace := bin + ".trace"
+	testutil.RunTestdata(t, bin, append([]string{"-trace", trace}, args...)...)
 	return trace
 }
 

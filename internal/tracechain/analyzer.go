@@ -848,4 +848,3 @@ const (
 // them; the block profile charges the whole RLock once, from the first park
 // to the last wake-up. TestRLockBlockProfile checks this on a recorded pair.
 const rlockNote = "sync.RWMutex.RLock: trust the block profile's delay over the trace's, because a reader woken by Unlock often loses the semaphore to a newly arriving reader and parks again inside the same RLock, which the trace counts as several shorter waits (missing the time in between) while the block profile charges the whole RLock once."
-

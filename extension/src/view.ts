@@ -248,7 +248,10 @@ export class ContentionTree implements vscode.TreeDataProvider<TreeNode> {
 
   update(): void {
     const report = this.store.report;
-    this.roots = [...this.extra(), ...(report ? buildTree(report, this.store.resolve, this.unplaced()) : [])];
+    const own = report ? buildTree(report, this.store.resolve, this.unplaced()) : [];
+    // A deadlock is the headline, above even the comparison.
+    const headline = own.filter((n) => n.id === 'group:stuck');
+    this.roots = [...headline, ...this.extra(), ...own.filter((n) => n.id !== 'group:stuck')];
     this.changed.fire(undefined);
   }
 

@@ -15,6 +15,7 @@ const FIXTURES = [
   'ledger-trimpath',
   'handoff-trace',
   'deadlock',
+  'compare-shards',
 ];
 
 /** goFields reads the JSON field names of a Go struct in internal/contention, and which are omitempty. */

@@ -79,12 +79,17 @@ func ownProfile(t *testing.T, name, kind string) Result {
 	return res
 }
 
-func spin(n int) int {
+// spun keeps spin's work from being optimised away; every caller holds a
+// lock, so the writes do not race.
+var spun int
+
+// spin burns CPU without sleeping, so a lock is held while time passes.
+func spin(n int) {
 	s := 0
 	for i := 0; i < n; i++ {
 		s += i * i
 	}
-	return s
+	spun += s
 }
 
 // TestCondWaitUnlockIsHolderSide: the Unlock inside sync.Cond.Wait is the

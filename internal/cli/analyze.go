@@ -57,7 +57,7 @@ Saved captures and comparisons:
   --base FILE                      compare with a saved capture, line by line
   --base-dir DIR                   with --test --bench: run the base checkout's
                                    benchmarks too, alternating with these
-  --test --bench RE --count N --base FILE --fail-on 'wait+20%'
+  --test --bench RE --count N --base-dir DIR --fail-on 'wait+20%'
                                    a CI gate: N runs each side, a U test as
                                    benchstat does, exit 6 on a significant rise
   lockscope diff OLD NEW           compare two saved captures
@@ -98,6 +98,7 @@ type analyzeConfig struct {
 	mutexFraction int
 	blockRate     int
 	noIndex       bool
+	stuckAfter    time.Duration // --stuck-after: a lock wait this long is reported stuck
 	graph         string        // --graph: also write the waits-for graph (.svg, .dot)
 	cmp           compareConfig // --save, --base, --count, --fail-on (compare.go)
 }
@@ -146,6 +147,7 @@ func Analyze(args []string, stdout, stderr io.Writer) int {
 	// progress comes from a third: one lock keeps stderr whole.
 	stderr = &syncWriter{w: stderr}
 	a := &analyzer{cfg: cfg, stderr: stderr, pipe: pipeline.New()}
+	a.pipe.SetStuckThreshold(cfg.stuckAfter)
 	r, err := a.run(ctx)
 	if err != nil {
 		var ee *exitErr
@@ -222,6 +224,7 @@ func parseAnalyze(args []string, stdout, stderr io.Writer) (*analyzeConfig, int)
 	fs.IntVar(&cfg.mutexFraction, "mutex-fraction", 0, "runtime.SetMutexProfileFraction for the run (0: the default, 1)")
 	fs.IntVar(&cfg.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate for the run (0: the default, 1)")
 	fs.BoolVar(&cfg.noIndex, "no-index", false, "skip the source index of map writes")
+	fs.DurationVar(&cfg.stuckAfter, "stuck-after", 0, "report a goroutine that waits this long for a lock as stuck, with the goroutine that holds it (0: 2s)")
 	graphFlag(fs, &cfg.graph)
 	compareFlags(fs, &cfg.cmp)
 
@@ -276,6 +279,8 @@ func parseAnalyze(args []string, stdout, stderr io.Writer) (*analyzeConfig, int)
 		bad = fmt.Sprintf("--trace-seconds must be in [0, %d]", capture.MaxTraceSeconds)
 	case cfg.duration < 0:
 		bad = "--duration must not be negative"
+	case cfg.stuckAfter < 0:
+		bad = "--stuck-after must not be negative"
 	case cfg.top <= 0:
 		bad = "--top must be positive"
 	default:

@@ -107,15 +107,24 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 		traceErr error
 	)
 	agentDone := make(chan struct{})
+	samplerDone := make(chan struct{})
 	go func() {
 		defer close(agentDone)
 		ag, err := inj.Connect(runCtx)
 		if err != nil {
+			close(samplerDone)
 			return
 		}
 		agentMu.Lock()
 		agent = ag
 		agentMu.Unlock()
+		// Goroutine dumps while the program runs: a lock wait still there
+		// in the last one, with no wait through its line ended in
+		// between, is stuck.
+		go func() {
+			defer close(samplerDone)
+			a.sampleGoroutines(runCtx, inj, ag)
+		}()
 		if cfg.traceSeconds > 0 {
 			secs := cfg.traceSeconds
 			if cfg.duration > 0 {
@@ -133,17 +142,44 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	}
 	var waitErr error
 	stoppedBy := ""
-	select {
-	case waitErr = <-exited:
-	case <-stopTimer:
-		stoppedBy = "(--duration " + cfg.duration.String() + ")"
-	case <-ctx.Done():
-		stoppedBy = "(interrupt)"
+	// When every goroutine of the program is blocked, the agent steps
+	// aside and the runtime ends the program ("all goroutines are asleep
+	// - deadlock!"), as it would without lockscope. A timer the agent
+	// could not see may keep it alive: then lockscope ends the run.
+	blockedPoll := time.NewTicker(200 * time.Millisecond)
+	defer blockedPoll.Stop()
+	var blockedSince time.Time
+wait:
+	for {
+		select {
+		case waitErr = <-exited:
+			break wait
+		case <-stopTimer:
+			stoppedBy = "(--duration " + cfg.duration.String() + ")"
+			break wait
+		case <-ctx.Done():
+			stoppedBy = "(interrupt)"
+			break wait
+		case <-blockedPoll.C:
+			if _, blocked, _ := inj.Blocked(); !blocked {
+				blockedSince = time.Time{}
+			} else if blockedSince.IsZero() {
+				blockedSince = time.Now()
+			} else if time.Since(blockedSince) > 2*time.Second {
+				stoppedBy = stoppedBlocked
+				break wait
+			}
+		}
 	}
 	// live holds the profiles taken just before lockscope stopped the
 	// program; nil when the program ended by itself.
 	var live map[string][]byte
-	if stoppedBy != "" {
+	if stoppedBy == stoppedBlocked {
+		// The agent has stepped aside and saved its final files; it
+		// takes no commands.
+		cmd.Process.Kill()
+		waitErr = <-exited
+	} else if stoppedBy != "" {
 		live = map[string][]byte{}
 		// Let a trace window that is still open finish (it is at most
 		// --trace-seconds long), unless the user is interrupting.
@@ -159,6 +195,11 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 		agentMu.Unlock()
 		if ag != nil && stoppedBy != "" {
 			pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// The last goroutine dump, before the profiles: the waits
+			// still open now are the ones that never ended.
+			if err := a.pipe.SampleGoroutines(pctx, ag); err != nil {
+				a.progress("no goroutine dump at the end: %v", err)
+			}
 			for _, k := range []string{contention.KindMutex, contention.KindBlock} {
 				if data, err := ag.Profile(pctx, k); err == nil {
 					live[k] = data
@@ -175,12 +216,16 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	elapsed := time.Since(start)
 	cancelRun()
 	<-agentDone
+	<-samplerDone
 
 	status := exitStatus(waitErr)
 	if stoppedBy != "" {
 		status = "stopped by lockscope " + stoppedBy
 	}
 	a.progress("program %s after %s", status, elapsed.Round(10*time.Millisecond))
+	if _, blocked, _ := inj.Blocked(); blocked {
+		a.progress("every goroutine of the program was blocked: a deadlock (see the report)")
+	}
 
 	if stoppedBy != "" {
 		traceErr = nil // the window was cut on purpose
@@ -192,6 +237,35 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 	a.failed = append(a.failed, errs...)
 	a.output(out)
 	return nil
+}
+
+// stoppedBlocked says that lockscope ended a program whose goroutines
+// were all blocked, but which a timer kept alive.
+const stoppedBlocked = "(every goroutine blocked)"
+
+// sampleGoroutines offers the pipeline a goroutine dump every
+// SamplePeriod until ctx ends; the pipeline keeps to its time budget.
+func (a *analyzer) sampleGoroutines(ctx context.Context, inj *capture.Injection, ag *capture.Agent) {
+	tick := time.NewTicker(a.pipe.SamplePeriod())
+	defer tick.Stop()
+	for {
+		// SampleDue keeps to the time budget: a big program is sampled
+		// less often.
+		if a.pipe.SampleDue() {
+			if err := a.pipe.SampleGoroutines(ctx, ag); err != nil && ctx.Err() == nil {
+				// While the agent has stepped aside for a deadlock, it
+				// takes no commands: not an error.
+				if _, blocked, _ := inj.Blocked(); !blocked {
+					a.progress("goroutine dump: %v", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // useGoVersionOf sets the Go version from the binary just built (the local

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/report"
 )
 
 func writeJSON(w io.Writer, r *contention.Report) error {
@@ -86,6 +87,13 @@ func writeText(w io.Writer, r *contention.Report, cwd string, top int) error {
 		t.f("\nCrash: %s at %s (%s), goroutine %d\n", c.Reason, t.place(c.File, c.Line), t.fn(c.Function, c.File), c.Goroutine)
 		for _, w := range c.Writers {
 			t.f("  other writer: %s %s\n", t.place(w.File, w.Line), t.fn(w.Function, w.File))
+		}
+	}
+	// So are a deadlock and the lock waits that never ended.
+	if lines := report.StuckText(r, t.place); len(lines) > 0 {
+		t.f("\n")
+		for _, l := range lines {
+			t.f("%s\n", l)
 		}
 	}
 

@@ -50,6 +50,7 @@ type Pipeline struct {
 	wg sync.WaitGroup
 
 	mu        sync.Mutex
+	stuck     stuckState // goroutine dumps for the stuck analysis (stuck.go)
 	goVersion string
 	index     *indexJob
 	code      usercode.Rules // whose code a frame is (usercode.go)
@@ -430,6 +431,22 @@ func (p *Pipeline) AgentFinal(ctx context.Context, inj *capture.Injection, o Fin
 		}
 		p.Replace(part)
 		added++
+	}
+	// The goroutines at the end: saved at exit, or when every goroutine
+	// was blocked and the agent stepped aside for the runtime's deadlock
+	// report. With the dumps taken while the program ran, they show the
+	// lock waits that never ended.
+	if dump := files["goroutines"]; dump != nil {
+		at, blocked, err := inj.Blocked()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if !blocked {
+			at = time.Now() // the program has just ended
+		}
+		if err := p.addSample(report.GoroutineDump{At: at, Dump: dump, Block: files[contention.KindBlock]}, blocked); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if o.Live == nil && !hookRan && (files[contention.KindMutex] != nil || files[contention.KindBlock] != nil) {
 		p.Note("the program ended without running its exit hooks (a fatal error or a signal): the profiles are the last periodic snapshot, up to %s old", capture.DefaultSnapshot)

@@ -172,26 +172,8 @@ func (w *walker) identObj(e ast.Expr) types.Object {
 // when it starts from a call or literal. Package-qualified variables are
 // their own root.
 func (w *walker) rootObj(e ast.Expr) types.Object {
-	info := w.b.info
-	for {
-		switch x := ast.Unparen(e).(type) {
-		case *ast.Ident:
-			return info.ObjectOf(x)
-		case *ast.SelectorExpr:
-			if id, ok := ast.Unparen(x.X).(*ast.Ident); ok {
-				if _, isPkg := info.Uses[id].(*types.PkgName); isPkg {
-					return info.Uses[x.Sel]
-				}
-			}
-			e = x.X
-		case *ast.StarExpr:
-			e = x.X
-		case *ast.IndexExpr:
-			e = x.X
-		default:
-			return nil
-		}
-	}
+	o, _ := w.rootNode(e)
+	return o
 }
 
 // evalExpr spells e the way Delve evaluates it at this line, or returns ""

@@ -38,7 +38,7 @@ func compareFlags(fs *flag.FlagSet, c *compareConfig) {
 	fs.StringVar(&c.base, "base", "", "compare with the saved capture `file`: each hotspot, chain and map write gains its base value and change")
 	fs.StringVar(&c.baseDir, "base-dir", "", "with --test --bench: also run the benchmarks of the same package in `dir` (a checkout of the base, e.g. a git worktree), alternating runs with this one so that the machine's drift weighs on both sides, and compare with them as --base does")
 	fs.IntVar(&c.count, "count", 1, "with --test --bench: run the benchmarks N times, each run its own process and profiles (the samples --fail-on tests)")
-	fs.StringVar(&c.failOn, "fail-on", "", "with --base: exit 6 when a lock line's wait per op grows past the bound beyond the noise; `rule` is wait+N% [,alpha=0.05] [,min=DUR]")
+	fs.StringVar(&c.failOn, "fail-on", "", "with --base or --base-dir: exit 6 when a lock line's wait per op grows past the bound beyond the noise; `rule` is wait+N% [,alpha=0.05] [,min=DUR]")
 }
 
 // wantsRuns reports whether benchmarks run as the comparisons need them

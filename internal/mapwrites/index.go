@@ -142,6 +142,10 @@ type Options struct {
 	Tests bool
 	// Env, when non-nil, is the go command's environment.
 	Env []string
+	// Modules are other modules whose packages the program imports that
+	// [LoadProgram] indexes too: a dependency that holds a hot lock, whose
+	// map writes under it are then joined with its contention.
+	Modules []string
 }
 
 // Load indexes the packages matched by patterns, resolved in dir (which may

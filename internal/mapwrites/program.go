@@ -36,7 +36,16 @@ func programPackages(dir string, o Options) ([]string, error) {
 	// Test variants (ForTest set: the package recompiled with its tests,
 	// and the external test package "pkg_test") are no import paths the
 	// go command can load: Tests loads them from the plain path.
-	args = append(args, "-f", "{{if .Module}}{{if and .Module.Main (not .ForTest)}}{{.ImportPath}}{{end}}{{end}}", ".")
+	// Besides the main module's packages, those of the modules asked for.
+	mods := ".Module.Main"
+	if len(o.Modules) > 0 {
+		mods = "(or .Module.Main"
+		for _, m := range o.Modules {
+			mods += fmt.Sprintf(" (eq .Module.Path %q)", m)
+		}
+		mods += ")"
+	}
+	args = append(args, "-f", "{{if .Module}}{{if and "+mods+" (not .ForTest)}}{{.ImportPath}}{{end}}{{end}}", ".")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = abs
 	if o.Env != nil {

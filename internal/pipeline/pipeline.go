@@ -103,12 +103,15 @@ type IndexOptions struct {
 	BuildFlags []string
 	// Tests also indexes _test.go files (a test binary runs them).
 	Tests bool
+	// Libraries are dependency modules indexed too (IndexLibraries).
+	Libraries []string
 }
 
 // indexJob is the source index loading in the background.
 type indexJob struct {
 	done chan struct{}
 	dir  string
+	opts IndexOptions // for IndexLibraries (libraries.go)
 }
 
 // StartIndex indexes the map writes and lock calls of the package in dir
@@ -121,7 +124,7 @@ type indexJob struct {
 func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	// First, and at once: every analysis from now on charges by it.
 	p.LearnUserCode(dir)
-	j := &indexJob{done: make(chan struct{}), dir: dir}
+	j := &indexJob{done: make(chan struct{}), dir: dir, opts: o}
 	p.mu.Lock()
 	p.index = j
 	p.mu.Unlock()
@@ -136,7 +139,7 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 				p.b.AddNote("map writes were not indexed: internal error: %v", r)
 			}
 		}()
-		ix, err := mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests})
+		ix, err := mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries})
 		p.mu.Lock()
 		current := p.index == j
 		p.mu.Unlock()

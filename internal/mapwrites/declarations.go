@@ -156,8 +156,10 @@ func (b *builder) file(f *ast.File) {
 			b.funcBody(fn, d.Body)
 		case *ast.GenDecl:
 			// Function literals in package-level initialisers belong to
-			// the package's init.
+			// the package's init, which calls with no lock held and may
+			// keep functions as values (var handlers = ...{"a": doA}).
 			b.exprs(initLits, d)
+			(&walker{b: b, fn: initLits}).calls(d, lockState{}, false)
 		}
 	}
 }

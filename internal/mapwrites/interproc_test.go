@@ -90,6 +90,14 @@ func TestLockedHelpers(t *testing.T) {
 		t.Errorf("helper-sometimes: unguardedVia = %q, want Touch's call at line %d and String's at %d", sitesAt(b.UnguardedVia), touch.line, str.line)
 	}
 
+	// resetStats is called under the lock by Get, and kept as a value in a
+	// package-level table, from which it runs with no lock held.
+	h := writeAt(t, ix, ms, "hook-write")
+	if h.Guard != "" || !h.Unguarded || !h.SometimesUnguarded || len(h.UnguardedVia) != 1 || h.UnguardedVia[0].Function != "main.init" {
+		t.Errorf("hook-write: guard=%q unguarded=%v sometimes=%v via=%q, want sometimes unguarded via main.init's table",
+			h.Guard, h.Unguarded, h.SometimesUnguarded, sitesAt(h.UnguardedVia))
+	}
+
 	// flushLocked gave the lock up: the write before it takes it again is
 	// unguarded, and every caller held the lock, so it is not "sometimes".
 	f := writeAt(t, ix, ms, "flush-unlocked")

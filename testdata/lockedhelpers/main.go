@@ -98,6 +98,9 @@ func (c *Cache) Get(k string) (int, bool) {
 	c.mu.Lock()
 	v, ok := c.items[k]
 	c.bump(k)
+	if len(c.stats) > 1000 {
+		resetStats(c)
+	}
 	c.mu.Unlock()
 	return v, ok
 }
@@ -112,6 +115,15 @@ func (c *Cache) Touch(k string) {
 func (c *Cache) String() string {
 	c.bump("described") // lockscope:string-call
 	return fmt.Sprintf("cache of %d", c.size)
+}
+
+// hooks are run by name, from a table: whoever runs them holds no lock.
+var hooks = map[string]func(*Cache){"reset": resetStats}
+
+// resetStats clears the counters; Get calls it with the lock held, and the
+// hooks table lets anyone call it without.
+func resetStats(c *Cache) {
+	c.stats["resets"]++ // lockscope:hook-write
 }
 
 // bump counts a hit of k. Has to be called with lock!
@@ -191,6 +203,9 @@ func main() {
 				return
 			case <-time.After(50 * time.Millisecond):
 				c.Touch("k1")
+				if i%20 == 0 {
+					hooks["reset"](c)
+				}
 				if i%10 == 0 {
 					c.Flush()
 				}

@@ -298,16 +298,7 @@ func writeComparison(w io.Writer, r *contention.Report, cwd string, top int) err
 				perUnit(ch.Base.BasePerUnit, cmp.Unit), t.place(ch.Links[0].File, ch.Links[0].Line)))
 		}
 	}
-	if len(chainRows) > 0 {
-		t.f("  lock chains:\n")
-		for i, s := range chainRows {
-			if i == top {
-				t.f("    ... %d more\n", len(chainRows)-i)
-				break
-			}
-			t.f("%s\n", s)
-		}
-	}
+	t.section("  lock chains:", chainRows, top, "")
 	var mw []string
 	for _, m := range r.MapWrites {
 		if m.Base != nil && (m.Contended || m.Base.BaseDelayNs > 0) {
@@ -318,16 +309,7 @@ func writeComparison(w io.Writer, r *contention.Report, cwd string, top int) err
 	for _, m := range cmp.Gone.MapWrites {
 		mw = append(mw, fmt.Sprintf("    %s gone   %s → 0  %s  %s", mark(contention.ChangeGone), perUnit(m.Base.BasePerUnit, cmp.Unit), t.place(m.Base.BaseFile, m.Base.BaseLine), m.Map))
 	}
-	if len(mw) > 0 {
-		t.f("  contended map writes:\n")
-		for i, s := range mw {
-			if i == top {
-				t.f("    ... %d more\n", len(mw)-i)
-				break
-			}
-			t.f("%s\n", s)
-		}
-	}
+	t.section("  contended map writes:", mw, top, "")
 	if g := cmp.Gate; g != nil {
 		verdict := "PASSED"
 		if !g.Passed {
@@ -348,24 +330,34 @@ func writeComparison(w io.Writer, r *contention.Report, cwd string, top int) err
 		}
 		// The lines that passed, with the noise they showed: a CI log
 		// says what the gate saw, not only that it passed.
-		var passed []contention.GateLine
+		same := func(l contention.GateLine) func(contention.GateLine) bool {
+			return func(f contention.GateLine) bool { return f.Kind == l.Kind && f.File == l.File && f.Line == l.Line }
+		}
+		var passed []string
 		for _, l := range g.Judged {
-			if l.P >= g.Alpha || l.Change <= 0 || !slices.ContainsFunc(g.Failures, func(f contention.GateLine) bool { return f.Kind == l.Kind && f.File == l.File && f.Line == l.Line }) {
-				passed = append(passed, l)
+			if !slices.ContainsFunc(g.Failures, same(l)) && !slices.ContainsFunc(g.Noise, same(l)) {
+				passed = append(passed, "    "+gateLine(t, l, cmp.Unit))
 			}
 		}
-		if len(passed) > 0 {
-			t.f("  judged and passed:\n")
-			for i, l := range passed {
-				if i == top {
-					t.f("    ... %d more (--json: comparison.gate.judged)\n", len(passed)-i)
-					break
-				}
-				t.f("    %s\n", gateLine(t, l, cmp.Unit))
-			}
-		}
+		t.section("  judged and passed:", passed, top, " (--json: comparison.gate.judged)")
 	}
 	return t.err
+}
+
+// section prints a titled list, at most top rows of it; nothing when it
+// is empty.
+func (t *textWriter) section(title string, rows []string, top int, more string) {
+	if len(rows) == 0 {
+		return
+	}
+	t.f("%s\n", title)
+	for i, s := range rows {
+		if i == top {
+			t.f("    ... %d more%s\n", len(rows)-i, more)
+			return
+		}
+		t.f("%s\n", s)
+	}
 }
 
 func gateLine(t *textWriter, l contention.GateLine, unit string) string {

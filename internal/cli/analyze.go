@@ -355,6 +355,13 @@ func (a *analyzer) run(ctx context.Context) (*contention.Report, error) {
 	for _, e := range a.failed {
 		a.pipe.Note("%v", e)
 	}
+	// A dependency that holds a hot lock has its map writes indexed too.
+	// The program has ended: the go command may run now.
+	if mods, err := a.pipe.IndexLibraries(ctx); err != nil {
+		a.pipe.Note("the map writes of the libraries that hold a hot lock were not indexed: %v", err)
+	} else if len(mods) > 0 {
+		a.progress("indexed the map writes of %s, which holds a hot lock", strings.Join(mods, ", "))
+	}
 	return a.pipe.Build(), nil
 }
 

@@ -15,7 +15,10 @@
 //  1. Hotspots: each profile is analysed on its own by internal/profiles
 //     (AddProfile), each trace by internal/tracechain (AddTrace). Hotspots
 //     on the same line of the same kind from several inputs are summed.
-//     Frames of lockscope's own agent are dropped.
+//     Frames of lockscope's own agent are dropped. Whose code a frame is
+//     (the user's, a dependency's, the standard library's) is decided by
+//     the one rule of internal/usercode, with the program's modules given
+//     to SetUserCode.
 //  2. Chains come from the traces, as tracechain ordered them.
 //  3. Map writes come from the index (SetIndex) and are marked contended by
 //     mapwrites.Join: a lock hotspot of at least 1% of its kind on a Lock or

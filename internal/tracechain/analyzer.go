@@ -30,8 +30,15 @@
 //     are mostly idle goroutines; they are only counted in
 //     Result.OpenWaits.
 //
+// A wait is charged to its first frame in the user's code or a
+// dependency's (internal/usercode decides, Options.Code); a lock taken
+// inside the standard library (a log.Logger's) goes to the caller, and the
+// hotspot and link name it (Via); a dependency's line carries the main
+// module's call site (CallSite).
+//
 // Traces carry no lock address, so a chain names lines, and the lock comes
-// from the source.
+// from the source. Goroutines queued on one lock, each released by the one
+// before, are one link with a queue length, not a chain (queue.go).
 package tracechain
 
 import (

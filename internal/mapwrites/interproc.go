@@ -34,7 +34,7 @@ type argPath struct{ expr, eval string }
 
 // ifaceCall is a call through an interface method, which may enter any
 // method of the same name whose type implements the interface: the call
-// site of each such method (interproc.resolve).
+// site of each such method (builder.resolveInterfaces).
 type ifaceCall struct {
 	name  string
 	iface *types.Interface
@@ -317,8 +317,6 @@ func (b *builder) summarise() *interproc {
 		for _, d := range ds {
 			if ip.live[d.from.key] && len(ip.dynamic[k]) < maxDynamicSites {
 				ip.dynamic[k] = append(ip.dynamic[k], d.site)
-			} else if ip.live[d.from.key] && ip.dynamic[k] == nil {
-				ip.dynamic[k] = []contention.Site{}
 			}
 		}
 	}

@@ -51,9 +51,12 @@ const (
 // LaunchConfig is the "lockscope" attribute of a launch or attach request.
 // The session strips it before the request reaches Delve.
 type LaunchConfig struct {
-	Capture              string   `json:"capture,omitempty"` // "auto" (default) | "off"
-	RefreshSeconds       float64  `json:"refreshSeconds,omitempty"`
-	TraceSeconds         float64  `json:"traceSeconds,omitempty"`
+	Capture        string  `json:"capture,omitempty"` // "auto" (default) | "off"
+	RefreshSeconds float64 `json:"refreshSeconds,omitempty"`
+	TraceSeconds   float64 `json:"traceSeconds,omitempty"`
+	// StuckAfterSeconds is how long a lock wait must last to be reported
+	// stuck (0: 2 s; see internal/stuck).
+	StuckAfterSeconds    float64  `json:"stuckAfterSeconds,omitempty"`
 	MutexProfileFraction int      `json:"mutexProfileFraction,omitempty"`
 	BlockProfileRate     int      `json:"blockProfileRate,omitempty"`
 	PprofURL             string   `json:"pprofURL,omitempty"`

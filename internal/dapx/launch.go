@@ -36,6 +36,7 @@ var LaunchFields = []LaunchField{
 	// profiles, and the client drowns in report events.
 	{Name: "refreshSeconds", Type: "number", Min: 0.5, Max: 3600},
 	{Name: "traceSeconds", Type: "number", Min: 0, Max: MaxTraceSeconds},
+	{Name: "stuckAfterSeconds", Type: "number", Min: 0, Max: 3600},
 	{Name: "mutexProfileFraction", Type: "integer", Min: 0, Max: math.MaxInt32},
 	{Name: "blockProfileRate", Type: "integer", Min: 0, Max: math.MaxInt32},
 	{Name: "pprofURL", Type: "string", Min: open, Max: open},

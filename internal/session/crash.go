@@ -32,6 +32,20 @@ func (e *extension) onException(thread int, h transport.Header, msg []byte) {
 		}
 	}
 	defer forward()
+	// A deadlock: the agent found every goroutine blocked and stepped
+	// aside for the runtime's fatal error, which Delve stopped on with
+	// every goroutine where it sits. The dump it saved names the cycle.
+	// (Delve 1.27.2 has no exceptionInfo for this throw.)
+	e.mu.Lock()
+	inj := e.inj
+	e.mu.Unlock()
+	if inj != nil {
+		if blocked, err := e.pipe.BlockedFinal(inj); err != nil {
+			e.s.log.Warn("reading the agent's final goroutine dump", "err", err)
+		} else if blocked {
+			defer e.rebuild(true)
+		}
+	}
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
 	_, resp, err := e.s.call(ctx, "exceptionInfo", map[string]any{"threadId": thread})

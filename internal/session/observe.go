@@ -16,6 +16,9 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 		e.mu.Lock()
 		e.dbg.stopped = false
 		e.mu.Unlock()
+		// Time spent paused is not time spent waiting for a lock: the
+		// stuck analysis starts again from the dumps taken from now on.
+		e.pipe.ClearGoroutines()
 	case "launch", "attach":
 		e.started()
 	case "configurationDone":

@@ -32,6 +32,7 @@ func (e *extension) startCapture() {
 	if e.pipe.GoVersion() == "" && info.Mode == "exec" && info.Program != "" {
 		e.pipe.SetGoVersion(pipeline.GoVersionOf(info.Program))
 	}
+	e.pipe.SetStuckThreshold(time.Duration(cfg.StuckAfterSeconds * float64(time.Second)))
 	switch {
 	case cfg.Capture == "off":
 	case inj != nil:
@@ -111,6 +112,13 @@ func (e *extension) refreshLoop(run context.Context, inj *capture.Injection, cfg
 				e.mu.Lock()
 				e.agent = a
 				e.mu.Unlock()
+			}
+		}
+		// Goroutine dumps, within their time budget, find the lock waits
+		// that never end (a deadlock, a lock held for good).
+		if e.pipe.SampleDue() {
+			if err := e.pipe.SampleGoroutines(ctx, agent); err != nil {
+				e.s.log.Debug("goroutine dump", "err", err)
 			}
 		}
 		if !traced {

@@ -71,6 +71,11 @@ fixture handoff-trace --trace testdata/traces/handoff.trace
 # waits-for graph's lock-order cycle.
 fixture inversion --duration 2s --trace-seconds 1 ./internal/graph/testdata/inversion
 
+# Locks outside the user's code: log.Logger's lock charged to the user's
+# Printf line (via), and golang-lru's locks with the user's call sites
+# (callSite) and queues on one lock (queue).
+fixture logjam --duration 2s ./testdata/logjam
+fixture lrucache --duration 2s ./testdata/lrucache
 # A lock-order deadlock: the stuck and deadlocks sections. Until `analyze`
 # fills them from the agent's final goroutine dump, internal/report's
 # generator builds the same report from that dump and the source index.

@@ -175,6 +175,21 @@ export function hoverMarkdown(report: Report, file: string, line: number, resolv
     );
   }
 
+  // Locks inside a dependency that this line of the user's code reached:
+  // the line to change is here, the lock is in the library.
+  const reached = report.hotspots
+    .filter((h) => h.lock && h.callSite !== undefined && here(h.callSite) && !here(h))
+    .sort((a, b) => b.delayNs - a.delayNs);
+  for (const h of reached.slice(0, MAX_STACKS)) {
+    sections.push(
+      `**Library lock reached from here** · ${escapeMarkdown(primitiveLabel(h))} in ${fn(h.function)} at ${placeLink(resolve, h)}  \n` +
+        `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatShare(h.share)} ${escapeMarkdown(shareOf(h.kind))}`,
+    );
+  }
+  if (reached.length > MAX_STACKS) {
+    sections.push(`…and ${reached.length - MAX_STACKS} more library lock lines reached from here.`);
+  }
+
   const chains = chainsThrough(report, file, line, resolve);
   chains.slice(0, MAX_CHAINS).forEach((c) => {
     const d = describeChain(c, resolve);

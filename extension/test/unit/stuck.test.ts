@@ -75,7 +75,7 @@ describe('stuck waits and deadlocks on the recorded deadlock', () => {
           delayNs: 7.5e8,
           cumDelayNs: 7.5e8,
           count: 1,
-          share: 0.01,
+          share: 1,
           lock: true,
           openWaits: 1,
           stillWaitingNs: 7.5e8,
@@ -83,6 +83,8 @@ describe('stuck waits and deadlocks on the recorded deadlock', () => {
       ],
     };
     const { marks } = buildMarks(withTrace, { minShare: 0.5, resolve });
+    // The stuck marks stay whatever the minimum share.
+    assert.equal(buildMarks(r, { minShare: 1, resolve }).marks.length, 4);
     const onB = marks.filter((m) => m.line === waitB);
     assert.equal(onB.length, 1, JSON.stringify(onB));
     assert.equal(onB[0].side, 'waiter');

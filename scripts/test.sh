@@ -66,10 +66,12 @@ fi
 
 step "go fuzz (6 s a target)"
 # A short run of each fuzz target on top of its seeds: DAP framing, the
-# profile loader, the trace analyser, the crash and race parsers. A
+# profile loader, the trace analyser, the crash and race parsers, the
+# goroutine dump parser and the saved-capture reader. A
 # failure leaves its input in the package's testdata/fuzz to reproduce.
 for target in transport:FuzzReader profiles:FuzzParse profiles:FuzzAnalyzeBytes \
-  tracechain:FuzzAnalyze crashrace:FuzzParseCrash crashrace:FuzzRaceParser; do
+  tracechain:FuzzAnalyze crashrace:FuzzParseCrash crashrace:FuzzRaceParser \
+  stuck:FuzzParseDump pipeline:FuzzReadCapture; do
   go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 6s "./internal/${target%%:*}"
 done
 

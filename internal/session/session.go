@@ -207,11 +207,16 @@ func (s *Session) Serve(ctx context.Context) error {
 // the program, and a lockscope/* request may capture for seconds. Serve
 // waits for it before returning, and a panic in it becomes an error
 // response, with its stack in the log: one request never kills the
-// session (Delve's recoverPanic does the same per request).
-func (s *Session) goRequest(h transport.Header, f func()) {
+// session (Delve's recoverPanic does the same per request). then, when
+// not nil, runs last, after that error response: a launch's held requests
+// must not overtake its answer.
+func (s *Session) goRequest(h transport.Header, f func(), then func()) {
 	s.requests.Add(1)
 	go func() {
 		defer s.requests.Done()
+		if then != nil {
+			defer then()
+		}
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("panic in a request", "command", h.Command, "panic", r, "stack", string(debug.Stack()))
@@ -361,17 +366,14 @@ func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 	switch {
 	case strings.HasPrefix(h.Command, dapx.Prefix):
 		ctx := s.ext.track(h.Seq)
-		s.goRequest(h, func() { s.ext.handle(ctx, h, msg) })
+		s.goRequest(h, func() { s.ext.handle(ctx, h, msg) }, nil)
 		return false
 	case h.Command == "initialize":
 		s.onInitialize(h, msg)
 	case h.Command == "restart" && s.ext.relaunches():
 		// Off the read loop: it builds the program again.
 		s.hold()
-		s.goRequest(h, func() {
-			defer s.release()
-			s.onRestart(h, msg)
-		})
+		s.goRequest(h, func() { s.onRestart(h, msg) }, s.release)
 		return true
 	case h.Command == "setBreakpoints" || h.Command == "setFunctionBreakpoints" ||
 		h.Command == "setExceptionBreakpoints" || h.Command == "setInstructionBreakpoints":
@@ -400,10 +402,7 @@ func (s *Session) dispatch(h transport.Header, msg []byte) (holds bool) {
 		// off the read loop so that the client is never blocked on it,
 		// and hold what follows until the launch is on its way to Delve.
 		s.hold()
-		s.goRequest(h, func() {
-			defer s.release()
-			s.onLaunch(h, msg)
-		})
+		s.goRequest(h, func() { s.onLaunch(h, msg) }, s.release)
 		return true
 	}
 	s.forward(h, msg, origin{clientSeq: h.Seq, command: h.Command})

@@ -76,6 +76,9 @@ fixture inversion --duration 2s --trace-seconds 1 ./internal/graph/testdata/inve
 # (callSite) and queues on one lock (queue).
 fixture logjam --duration 2s ./testdata/logjam
 fixture lrucache --duration 2s ./testdata/lrucache
+# Map writes in helpers called with the lock held (guardedVia), and one
+# helper with a caller that forgot the lock (sometimesUnguarded).
+fixture lockedhelpers --duration 2s ./testdata/lockedhelpers
 # A lock-order deadlock: the stuck and deadlocks sections. Until `analyze`
 # fills them from the agent's final goroutine dump, internal/report's
 # generator builds the same report from that dump and the source index.

@@ -217,6 +217,15 @@ export function hoverMarkdown(report: Report, file: string, line: number, resolv
         `Contended: ${formatDuration(w.waitNs)} of lock wait${n === undefined ? '' : `, ${waitingText(n)} on average`}`,
       );
     }
+    if (w.sometimesUnguarded && w.unguardedVia?.length) {
+      lines.push(`Sometimes unguarded: entered without the lock from ${sitesText(resolve, w.unguardedVia)}`);
+    }
+    if (w.guardedVia?.length) {
+      lines.push(`Its callers hold ${escapeMarkdown(w.guard || 'the lock')}: ${sitesText(resolve, w.guardedVia)}`);
+    }
+    if (w.sameLockOnly) {
+      lines.push('Same lock, not seen contended: this function is not on the lock’s contended stacks');
+    }
     if (w.writers.length > 0) {
       lines.push(`Other writers: ${sitesText(resolve, w.writers)}`);
     }

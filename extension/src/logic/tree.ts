@@ -168,19 +168,45 @@ function mapWriteNode(ids: Ids, report: Report, resolve: Resolve, w: MapWrite): 
     icon = 'flame';
   } else if (isUnsafeWrite(w)) {
     contextValue = 'mapWrite.unguarded';
-    description = w.unguarded ? 'no lock guards it' : `under ${w.guard}.RLock only`;
+    description = w.sometimesUnguarded
+      ? `sometimes unguarded: entered without the lock from ${(w.unguardedVia ?? []).map(place).join(', ') || 'a caller'}`
+      : w.unguarded
+        ? 'no lock guards it'
+        : `under ${w.guard}.RLock only`;
     icon = 'warning';
+  } else if (w.sameLockOnly) {
+    description = `under ${w.guard}: same lock, not seen contended`;
   } else {
-    description = w.guard ? `guarded by ${w.guard}` : 'not shared';
+    description = w.guard
+      ? `guarded by ${w.guard}${w.guardedVia?.length ? ' (its callers hold it)' : ''}`
+      : 'not shared';
   }
   const tooltip =
     `${w.map} (${w.op}) in ${w.function}\n` +
     (w.guard ? `guard: ${w.guard}${w.guardKind ? ` (${w.guardKind})` : ''}\n` : '') +
     (w.noBreakpoint ? `no breakpoint: ${w.noBreakpoint}\n` : '') +
     `${w.file}:${w.line}${notHere(resolve, w)}`;
-  const children = w.writers.map((s) =>
-    siteNode(ids.take(`${id}/writer:${s.file}:${s.line}`), resolve, `other writer ${place(s)}`, s),
-  );
+  const children = [
+    ...w.writers.map((s) =>
+      siteNode(ids.take(`${id}/writer:${s.file}:${s.line}`), resolve, `other writer ${place(s)}`, s),
+    ),
+    ...(w.unguardedVia ?? []).map((s) =>
+      siteNode(
+        ids.take(`${id}/unguardedVia:${s.file}:${s.line}`),
+        resolve,
+        `entered without the lock at ${place(s)}`,
+        s,
+      ),
+    ),
+    ...(w.guardedVia ?? []).map((s) =>
+      siteNode(
+        ids.take(`${id}/guardedVia:${s.file}:${s.line}`),
+        resolve,
+        `called with ${w.guard || 'the lock'} held at ${place(s)}`,
+        s,
+      ),
+    ),
+  ];
   return {
     id,
     label: `${w.map || '?'} ${place(w)}`,

@@ -93,3 +93,37 @@ describe('dependency locks with the user call site (lrucache)', () => {
     }
   });
 });
+
+describe('map writes in helpers called with the lock held (lockedhelpers)', () => {
+  const r = fixture('lockedhelpers');
+  const src = 'testdata/lockedhelpers/main.go';
+  const tree = nodes(buildTree(r, resolve, []));
+  const item = (name: string): TreeNode => {
+    const line = marker(src, name);
+    const n = tree.find((x) => x.contextValue.startsWith('mapWrite') && x.file === ws(src) && x.line === line);
+    assert.ok(n, `no map write at ${name} (line ${line})`);
+    return n;
+  };
+
+  it('says a helper is guarded by its callers, and lists the calls that hold the lock', () => {
+    const n = item('helper-set');
+    assert.equal(n.description, 'guarded by c.mu (its callers hold it)');
+    assert.ok(n.children?.some((c) => /^called with c\.mu held at main\.go:\d+$/.test(c.label)));
+    const md = plain(hoverMarkdown(r, ws(src), marker(src, 'helper-set'), resolve)!);
+    assert.match(md, /Its callers hold c\.mu: \[main\.go:\d+\]/);
+  });
+
+  it('names the callers that enter a sometimes-unguarded helper without the lock', () => {
+    const n = item('helper-sometimes');
+    const touch = marker(src, 'touch-call');
+    const str = marker(src, 'string-call');
+    assert.equal(n.contextValue, 'mapWrite.unguarded');
+    assert.equal(n.description, `sometimes unguarded: entered without the lock from main.go:${touch}, main.go:${str}`);
+    assert.deepEqual(
+      n.children?.filter((c) => c.label.startsWith('entered')).map((c) => c.line),
+      [touch, str],
+    );
+    const md = plain(hoverMarkdown(r, ws(src), marker(src, 'helper-sometimes'), resolve)!);
+    assert.ok(md.includes(`Sometimes unguarded: entered without the lock from [main.go:${touch}]`), md);
+  });
+});

@@ -16,6 +16,9 @@ const FIXTURES = [
   'handoff-trace',
   'deadlock',
   'compare-shards',
+  'logjam',
+  'lrucache',
+  'lockedhelpers',
 ];
 
 /** goFields reads the JSON field names of a Go struct in internal/contention, and which are omitempty. */

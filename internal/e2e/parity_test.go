@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +97,45 @@ func normalized(t *testing.T, r *contention.Report) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A capture saved by analyze --save loads in a session as it loads in
+// analyze: the same hotspots.
+func TestSessionLoadsASavedCapture(t *testing.T) {
+	t.Parallel()
+	saved := filepath.Join(t.TempDir(), "ledger.zip")
+	args := []string{"analyze", "--json", "--save", saved,
+		"--load", filepath.Join(moduleRoot, "testdata", "profiles", "ledger.mutex.pb.gz"),
+		"--load", filepath.Join(moduleRoot, "testdata", "profiles", "ledger.block.pb.gz")}
+	cmd := exec.Command(lockscopeBin, args...)
+	cmd.Dir = moduleRoot
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("analyze --save: %v\n%s", err, stderr.String())
+	}
+	var cli contention.Report
+	if err := json.Unmarshal(out, &cli); err != nil {
+		t.Fatal(err)
+	}
+	a := startAdapter(t)
+	initialize(t, a.c)
+	var dap contention.Report
+	a.c.Call(t, dapx.CommandLoad, map[string]any{"path": saved}).Decode(t, &dap)
+	if len(cli.Hotspots) == 0 {
+		t.Fatal("analyze found no hotspots: the comparison would prove nothing")
+	}
+	got, want := hotspotLines(dap.Hotspots), hotspotLines(cli.Hotspots)
+	if got != want {
+		t.Errorf("the session's hotspots from the capture:\n%s\nanalyze's:\n%s", got, want)
+	}
+}
+
+func hotspotLines(hs []contention.Hotspot) string {
+	var b strings.Builder
+	for _, h := range hs {
+		fmt.Fprintf(&b, "%s %s:%d %d\n", h.Kind, filepath.Base(h.File), h.Line, h.DelayNs)
+	}
+	return b.String()
 }

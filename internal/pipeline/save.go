@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lockscope/lockscope/internal/compare"
@@ -285,7 +286,12 @@ func (p *Pipeline) SaveFile(path string, info contention.Capture, r *contention.
 // IsCaptureFile reports whether path starts like a zip file: a saved
 // capture rather than a profile or a trace.
 func IsCaptureFile(path string) bool {
-	f, err := os.Open(path)
+	// Only a regular file: opening a FIFO for reading would block until
+	// a writer comes (O_NONBLOCK covers one swapped in after the Stat).
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}

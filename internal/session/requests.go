@@ -271,6 +271,15 @@ func (e *extension) onLoad(ctx context.Context, raw json.RawMessage) (any, *reqE
 			len(args.Path), maxPath, dapx.Shorten(args.Path)))
 	}
 	err := e.withProgress(ctx, "lockscope: loading "+dapx.Shorten(args.Path), func(ctx context.Context) error {
+		if args.Kind == "" && pipeline.IsCaptureFile(args.Path) {
+			// A capture saved by lockscope/save or analyze --save.
+			c, err := pipeline.OpenCapture(args.Path)
+			if err != nil {
+				return err
+			}
+			_, err = e.pipe.AddCapture(ctx, c)
+			return err
+		}
 		part, err := e.pipe.LoadFile(ctx, args.Path, args.Kind)
 		if err != nil {
 			return err

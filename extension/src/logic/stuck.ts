@@ -89,7 +89,13 @@ export function holderText(h: LockHolder): string {
  * `where` is "here" in a hover and the place in the tree.
  */
 export function waitSentence(w: StuckWait, where: string): string {
-  const head = `goroutine ${w.goroutine} waits for ${lockName(w)} ${where} ${waitedText(w)}`;
+  let head = `goroutine ${w.goroutine} waits for ${lockName(w)} ${where} ${waitedText(w)}`;
+  if (w.pendingWriters?.length) {
+    // A read lock queues behind a writer that waits, even while only
+    // readers hold the lock: the writer is why this reader does not get in.
+    const ws = w.pendingWriters.map((p) => `goroutine ${p.goroutine} in Lock at ${place(p)}`).join(', ');
+    head += `, behind ${ws}`;
+  }
   if (w.holders.length === 0) {
     return (
       `${head}; no goroutine is seen holding it (the holder may be running, ` + 'or a function returned without Unlock)'

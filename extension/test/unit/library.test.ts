@@ -113,6 +113,18 @@ describe('map writes in helpers called with the lock held (lockedhelpers)', () =
     assert.match(md, /Its callers hold c\.mu: \[main\.go:\d+\]/);
   });
 
+  it('says when a write under a contended lock was not seen contended (sameLockOnly)', () => {
+    // No recorded run has one yet: the helper's write, as the adapter marks
+    // a write whose function is not on its lock's contended stacks.
+    const line = marker(src, 'helper-set');
+    const w = r.mapWrites.find((x) => x.line === line)!;
+    const only = { ...r, mapWrites: [{ ...w, guardedVia: undefined, sameLockOnly: true }] };
+    delete only.mapWrites[0].guardedVia;
+    const n = nodes(buildTree(only, resolve, [])).find((x) => x.contextValue === 'mapWrite')!;
+    assert.equal(n.description, 'under c.mu: same lock, not seen contended');
+    assert.match(plain(hoverMarkdown(only, ws(src), line, resolve)!), /Same lock, not seen contended/);
+  });
+
   it('names the callers that enter a sometimes-unguarded helper without the lock', () => {
     const n = item('helper-sometimes');
     const touch = marker(src, 'touch-call');

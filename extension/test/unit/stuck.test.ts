@@ -178,6 +178,13 @@ describe('stuck waits outside a cycle', () => {
     assert.match(none[0].children![0].tooltip ?? '', /no goroutine is seen holding it/);
   });
 
+  it('names the writers a read lock waits behind', () => {
+    const reader = { ...w, reason: 'sync.RWMutex.RLock', primitive: 'sync.RWMutex', holders: [holder] };
+    const writer = { goroutine: 42, file: w.file, line: 7, function: 'main.refresh' };
+    const h = stuckHover({ ...emptyReport(), stuck: [{ ...reader, pendingWriters: [writer] }] }, file, w.line, resolve);
+    assert.match(h[0], /waits for b here for 3\.0 s, behind goroutine 42 in Lock at main\.go:7; held by goroutine \d+/);
+  });
+
   it('gives no group and no marks when nothing is stuck', () => {
     const ledger = fixture('ledger');
     assert.ok(!buildTree(ledger, resolve, []).some((n) => n.id === 'group:stuck'));

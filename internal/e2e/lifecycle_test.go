@@ -46,8 +46,14 @@ func TestTerminatedOnce(t *testing.T) {
 
 // Ctrl+F5 (noDebug) runs the program without the debugger, with capture on
 // all the same: the report arrives with the hot lock.
+//
+// It does not run in parallel with the other tests. Delve 1.27.2 runs a
+// noDebug program with its output on exec pipes and calls cmd.Wait while
+// its readers may still be reading them (service/dap/server.go), which
+// os/exec says loses the output not read yet: under load the program's
+// last line ("accounts: 3") can go missing before it reaches the client.
+// Seen once in three parallel runs on a loaded machine.
 func TestNoDebugLaunchCaptures(t *testing.T) {
-	t.Parallel()
 	a := startAdapter(t)
 	c := a.c
 	ledger := filepath.Join(testdataDir("ledger"), "main.go")

@@ -32,15 +32,17 @@ func pprofSeeds(f *testing.F) {
 }
 
 // checkResult fails on a result that breaks the model's invariants.
+// Shares sum to at most 1 on each side: lock waits and other waits
+// (contention.ComputeShares).
 func checkResult(t *testing.T, r Result) {
-	var share float64
+	share := map[bool]float64{}
 	for _, h := range r.Hotspots {
 		if h.DelayNs < 0 || h.CumDelayNs < h.DelayNs || h.Count < 0 {
 			t.Fatalf("bad hotspot %+v", h)
 		}
-		share += h.Share
+		share[h.Lock] += h.Share
 	}
-	if share > 1+1e-9 || r.TotalDelayNs < 0 {
+	if share[true] > 1+1e-9 || share[false] > 1+1e-9 || r.TotalDelayNs < 0 {
 		t.Fatalf("shares %v total %d", share, r.TotalDelayNs)
 	}
 }

@@ -90,10 +90,31 @@ func TestCaptureRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(wr, wh) {
 		t.Errorf("the saved report differs from the one given to Save")
 	}
-	// The capture keeps the function starts of the report's lines: the
-	// ledger's deposit begins on its func line.
+	// The capture keeps the function starts of the report's lines, read
+	// from the source when it is saved: the ledger's deposit begins on its
+	// func line. The recorded inputs name the files where they were
+	// recorded, so the report points the deposit hotspot at this checkout.
 	main := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger", "main.go")
 	write := testutil.MarkerLine(t, main, "hot-write")
+	here := *want
+	here.Hotspots = append([]contention.Hotspot(nil), want.Hotspots...)
+	found := false
+	for i, h := range here.Hotspots {
+		if h.Function == "main.deposit" {
+			here.Hotspots[i].File, found = main, true
+		}
+	}
+	if !found {
+		t.Fatal("no hotspot in main.deposit in the recorded ledger inputs")
+	}
+	buf.Reset()
+	if err := p.Save(&buf, info, &here); err != nil {
+		t.Fatal(err)
+	}
+	c, err = ReadCapture(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, want := c.Starts.Start(main, write+2), write-2; got != want {
 		t.Errorf("start of the function around main.go:%d = %d, want %d (deposit's func line)", write+2, got, want)
 	}

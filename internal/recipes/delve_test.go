@@ -417,7 +417,12 @@ func catchWrite(t *testing.T, writes []contention.MapWrite, w contention.MapWrit
 			t.Logf("run %d: stopped at line %d; goroutine %d is mid-write at line %d in %s", run, st.CurrentThread.Line, id, top.Line, fr[0].Function.Name())
 			return run, nil
 		}
-		return run, fmt.Errorf("stopped at line %d but no other goroutine is mid-write at another writer", st.CurrentThread.Line)
+		// The condition held, so a writer was inside the map, yet no
+		// stack shows it there (seen once under a load of 15 on two
+		// cores: Delve got no frames for it). Such a run proves nothing
+		// either way; it counts as lost, like one the runtime won.
+		last = fmt.Errorf("stopped at line %d but no other goroutine is mid-write at another writer", st.CurrentThread.Line)
+		t.Logf("run %d: %v", run, last)
 	}
 	return restarts + 1, last
 }

@@ -263,7 +263,7 @@ export class ContentionTree implements vscode.TreeDataProvider<TreeNode> {
     const item = new vscode.TreeItem(
       node.label,
       node.children?.length
-        ? node.contextValue === 'group'
+        ? node.contextValue === 'group' || node.contextValue === 'deadlock'
           ? vscode.TreeItemCollapsibleState.Expanded
           : vscode.TreeItemCollapsibleState.Collapsed
         : vscode.TreeItemCollapsibleState.None,

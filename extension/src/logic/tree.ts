@@ -269,11 +269,13 @@ function deadlockNode(ids: Ids, resolve: Resolve, d: Deadlock): TreeNode {
     );
   });
   const first = d.links[0];
+  const label = `Deadlock: goroutine ${ring.join(' → ')}`;
   return {
     id,
-    label: `Deadlock: goroutine ${ring.join(' → ')}`,
+    label,
     description: `${locks.join(' ↔ ')}${d.forever ? ' · every goroutine blocked' : ''}`,
-    tooltip: d.text,
+    // VS Code reads a string tooltip as the row's accessible name: it starts with the label.
+    tooltip: `${label}\n${d.text}`,
     ...(first ? locate(resolve, first.waitsAt) : {}),
     contextValue: 'deadlock',
     icon: 'error',

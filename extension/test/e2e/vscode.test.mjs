@@ -701,5 +701,111 @@ test(
   },
 );
 
+const DEADLOCK_LAUNCH = `{
+  "version": "0.2.0",
+  "configurations": [
+    {
+      "name": "deadlock",
+      "type": "lockscope",
+      "request": "launch",
+      "mode": "debug",
+      "program": "\${workspaceFolder}",
+      "lockscope": { "refreshSeconds": 1, "traceSeconds": 0 }
+    }
+  ]
+}
+`;
+
+test(
+  'deadlock: F5 stops on the runtime deadlock; the Contention view heads with the cycle, the lines carry it',
+  { timeout: 150_000 },
+  async () => {
+    await scenario('6-deadlock', async (vs) => {
+      const ws = makeWorkspace(path.join(vs.dir, 'deadlock'), {
+        template: 'vscode-crashmap',
+        program: 'stuck/deadlock',
+        launch: DEADLOCK_LAUNCH,
+      });
+      const src = path.join(ws, MAIN);
+      const waitB = markerLine(src, 'transfer-lock-b');
+      const lockB = markerLine(src, 'audit-lock-b');
+      await vs.start(ws);
+      await vs.open(MAIN);
+      await startDebugging(vs, MAIN);
+
+      // lockscope's agent steps aside; the runtime's fatal error stops the
+      // program under Delve, and the report names the cycle.
+      await vs.waitFor(
+        'the program to stop on the deadlock (the debug toolbar shows Continue)',
+        () => window.e2e.toolbar() === 'paused',
+        undefined,
+        T.session,
+      );
+      await vs.command('Run and Debug: Focus on Contention View');
+      const rows = await vs.waitFor(
+        'the Contention view to head with "Deadlocks and stuck waits" and the cycle',
+        () => {
+          const r = window.e2e.paneRows('Contention') || [];
+          // A row's accessible name is its tooltip when it has one, else its label and description.
+          return r.length > 1 &&
+            r[0].label.startsWith('Deadlocks and stuck waits') &&
+            /^Deadlock: goroutine \d+ → \d+ → \d+/.test(r[1].label)
+            ? r
+            : null;
+        },
+        undefined,
+        T.report,
+      );
+      vs.log(`contention view: ${rows.map((r) => r.label).join(' | ')}`);
+      await vs.soft(() =>
+        assert.ok(
+          rows.some((r) => r.label.includes(`/main.go:${waitB}`)),
+          `a link row names the wait for b at main.go:${waitB}: ${rows.map((r) => r.label).join(' | ')}`,
+        ),
+      );
+
+      await vs.shot('deadlock-view');
+
+      // The waiting line and the holder's Lock line carry the deadlock. The
+      // stop opened the runtime's proc.go: open main.go again first.
+      await vs.open(MAIN);
+      await vs.reveal(MAIN, waitB);
+      const waiting = await vs.waitFor(
+        `the deadlock mark on main.go:${waitB}`,
+        ({ file, line }) => {
+          const icon = window.e2e.heatAt(file, line);
+          const texts = window.e2e.afterTexts(file, line);
+          return icon && icon.startsWith('heat-waiter-4') && texts.some((t) => t.includes('deadlock'))
+            ? { icon, texts }
+            : null;
+        },
+        { file: MAIN, line: waitB },
+        T.report,
+      );
+      assert.match(waiting.texts.join(' '), /⛔ deadlock · goroutine \d+ waits for b\b/);
+      const holder = await vs.waitFor(
+        `the holder's mark on main.go:${lockB}`,
+        ({ file, line }) => {
+          const icon = window.e2e.heatAt(file, line);
+          const texts = window.e2e.afterTexts(file, line);
+          return icon && icon.startsWith('heat-holder-4') && texts.some((t) => t.includes('took b here'))
+            ? { icon, texts }
+            : null;
+        },
+        { file: MAIN, line: lockB },
+      );
+      vs.log(`marks: ${waiting.texts.join(' ')} / ${holder.texts.join(' ')}`);
+      await vs.shot('deadlock');
+
+      await vs.focusEditor(MAIN);
+      await vs.page.keyboard.press('Shift+F5');
+      await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
+      await until('the adapter and the debuggee to exit', () => vs.debugProcesses().length === 0).catch((err) => {
+        throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+      });
+    });
+  },
+);
+
 // Fail loudly if the environment is not the one the script sets up.
 assert.ok(fs.existsSync(env.extensions), `no extensions folder at ${env.extensions}`);

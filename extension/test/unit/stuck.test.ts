@@ -132,6 +132,7 @@ describe('stuck waits and deadlocks on the recorded deadlock', () => {
       `Deadlock: goroutine ${r.deadlocks[0].goroutines.join(' → ')} → ${r.deadlocks[0].goroutines[0]}`,
     );
     assert.match(cycle.description ?? '', /^(a ↔ b|b ↔ a) · every goroutine blocked$/);
+    assert.equal(cycle.tooltip, `${cycle.label}\n${r.deadlocks[0].text}`);
     const links = cycle.children!.map((c: TreeNode) => [c.label, c.line]);
     assert.deepEqual(
       links.filter(([label]) => String(label).startsWith(`goroutine ${g.transfer} `)),

@@ -1,8 +1,9 @@
 // Package report assembles one [contention.Report] from everything lockscope
 // read: pprof mutex and block profiles, execution traces, crash and race
 // text, and the source index of map writes. The CLI (`lockscope analyze`)
-// and the DAP session use the same [Builder], so both show the same report
-// for the same inputs.
+// and the DAP session drive the same [Builder] through internal/pipeline,
+// so both show the same report for the same inputs (a test in internal/e2e
+// checks it).
 //
 // The package knows nothing of DAP and runs no processes: its inputs are
 // bytes, readers and an already loaded index.
@@ -21,15 +22,19 @@
 //     to SetUserCode.
 //  2. Chains come from the traces, as tracechain ordered them.
 //  3. Map writes come from the index (SetIndex) and are marked contended by
-//     mapwrites.Join: a lock hotspot of at least 1% of its kind on a Lock or
-//     Unlock call of the very mutex that guards the write. Its waiters are
-//     the mean number of goroutines waiting over the capture window (the
-//     source's DurationNs), when that is known.
+//     mapwrites.Join, whose doc has the rule: contention seen on the lock
+//     that guards the write, on the write's own paths (its function, or
+//     the one that takes the lock for it). Other writes under the same
+//     lock are "same lock only".
 //  4. Breakpoints are suggested for the map writes by the function given
-//     to SetSuggester (the session and the CLI pass internal/recipes).
+//     to SetSuggester (internal/pipeline wires internal/recipes for the
+//     program's Go version).
 //  5. The crash (AddCrashText) gets the other writers of its map from the
-//     index; races (AddRaceText) are kept in order.
-//  6. Finalize computes shares and sorts every list for display.
+//     index; races (AddRaces, parsed as the output streams in by
+//     crashrace.RaceParser) are kept in order.
+//  6. Stuck lock waits and deadlocks come from goroutine dumps
+//     (SetGoroutines), analysed by internal/stuck against the index.
+//  7. Finalize computes shares and sorts every list for display.
 package report
 
 import (
@@ -295,14 +300,6 @@ func (b *Builder) SetCrash(c *contention.Crash, src contention.Source) {
 	b.crash = c
 	src.Kind = contention.KindCrash
 	b.addSource(src)
-}
-
-// AddRaceText reads WARNING: DATA RACE reports from a program's output and
-// returns how many it found.
-func (b *Builder) AddRaceText(text string, src contention.Source) int {
-	races := crashrace.ParseRaces(text)
-	b.AddRaces(races, src)
-	return len(races)
 }
 
 // AddRaces records race reports parsed elsewhere (a streaming

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/crashrace"
 	"github.com/lockscope/lockscope/internal/testutil"
 	"github.com/lockscope/lockscope/internal/usercode"
 )
@@ -242,7 +243,9 @@ func TestBuilderCrashAndRaceText(t *testing.T) {
 	if !b.AddCrashText(string(crash), contention.Source{Origin: "output"}) {
 		t.Fatalf("crashmap.txt not read as a crash")
 	}
-	if n := b.AddRaceText(string(race), contention.Source{Origin: "output"}); n == 0 {
+	races := crashrace.ParseRaces(string(race))
+	b.AddRaces(races, contention.Source{Origin: "output"})
+	if n := len(races); n == 0 {
 		t.Errorf("no race read from racymap-race.txt")
 	}
 	r := b.Build()

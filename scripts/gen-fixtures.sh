@@ -79,19 +79,9 @@ fixture lrucache --duration 2s ./testdata/lrucache
 # Map writes in helpers called with the lock held (guardedVia), and one
 # helper with a caller that forgot the lock (sometimesUnguarded).
 fixture lockedhelpers --duration 2s ./testdata/lockedhelpers
-# A lock-order deadlock: the stuck and deadlocks sections. Until `analyze`
-# fills them from the agent's final goroutine dump, internal/report's
-# generator builds the same report from that dump and the source index.
-echo "== deadlock: lockscope analyze --json ./testdata/stuck/deadlock" >&2
-"$tmp/lockscope" analyze --json ./testdata/stuck/deadlock >"$tmp/deadlock.json" 2>"$tmp/deadlock.err" || true
-if ! node -e 'process.exit(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).deadlocks?.length ? 0 : 1)' "$tmp/deadlock.json" 2>/dev/null; then
-  echo "   analyze printed no deadlock; building it with internal/report's generator" >&2
-  LOCKSCOPE_DEADLOCK_FIXTURE="$tmp/deadlock.json" go test -count=1 -run '^TestWriteDeadlockFixture$' ./internal/report >"$tmp/deadlock.err" 2>&1 || {
-    cat "$tmp/deadlock.err" >&2
-    exit 1
-  }
-fi
-relocate deadlock
+# A lock-order deadlock: the stuck and deadlocks sections (the agent steps
+# aside, the runtime ends the program, analyze reads its last goroutine dump).
+fixture deadlock ./testdata/stuck/deadlock
 
 # The waits-for graphs of these reports are goldens that internal/graph
 # (Go) and extension/src/logic/graph.ts (TypeScript) must both produce.

@@ -1,0 +1,5 @@
+module example.com/ratelimit
+
+go 1.26.0
+
+require golang.org/x/time v0.16.0

@@ -1,0 +1,3 @@
+module example.com/seedbench
+
+go 1.26

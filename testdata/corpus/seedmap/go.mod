@@ -1,0 +1,3 @@
+module example.com/seedmap
+
+go 1.26

@@ -225,8 +225,9 @@ func checkHotMapWrite(t *testing.T, r *contention.Report, hotMap string) {
 // compares each kind's lock hotspots with `go tool pprof -top -lines` on
 // the same profile, the standard library hidden (so pprof charges a wait
 // to the first frame outside it, as lockscope does) and only the samples
-// inside sync.Mutex and sync.RWMutex kept: the heaviest lines must be the
-// same lines in the same order, with the same delay.
+// inside sync.Mutex and sync.RWMutex kept: pprof's heaviest line must be
+// lockscope's top lock hotspot, and each of pprof's top lines must be a
+// lock hotspot of lockscope's with the same delay.
 func checkAgainstPprofLines(t *testing.T, r *contention.Report, save string) {
 	t.Helper()
 	profiles := savedProfiles(t, save)

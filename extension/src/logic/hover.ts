@@ -146,6 +146,45 @@ function raceText(resolve: Resolve, self: RaceAccess, other: RaceAccess): string
   return `**Data race**: ${escapeMarkdown(self.op || 'access')} here${g(self)} and ${otherText}`;
 }
 
+/**
+ * stuckLinks maps the escaped "main.go:30" of each place the stuck and
+ * deadlocks sections name to a link to it; a place text that two files
+ * share is left out, so that no link opens the wrong file.
+ */
+function stuckLinks(report: Report, resolve: Resolve): Map<string, string> {
+  const out = new Map<string, string>();
+  const clash = new Set<string>();
+  const add = (s: { file: string; line: number } | undefined): void => {
+    if (!s?.file || !validLine(s.line)) {
+      return;
+    }
+    const text = escapeMarkdown(`${baseName(s.file)}:${s.line}`);
+    const link = placeLink(resolve, s);
+    if (out.has(text) && out.get(text) !== link) {
+      clash.add(text);
+    }
+    out.set(text, link);
+  };
+  for (const w of report.stuck) {
+    add(w);
+    w.holders.forEach((h) => [h.lockedAt, h.waitsAt].forEach(add));
+    w.pendingWriters?.forEach(add);
+  }
+  report.deadlocks.forEach((d) => d.links.forEach((l) => [l.lockedAt, l.waitsAt].forEach(add)));
+  clash.forEach((t) => out.delete(t));
+  return out;
+}
+
+/** linkPlaces turns the known place texts of an escaped sentence into links. */
+function linkPlaces(md: string, places: Map<string, string>): string {
+  if (places.size === 0) {
+    return md;
+  }
+  const keys = [...places.keys()].sort((a, b) => b.length - a.length);
+  const re = new RegExp(keys.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  return md.replace(re, (k) => places.get(k) ?? k);
+}
+
 /** hoverMarkdown writes the hover of a line of a resolved file, or undefined when the report has nothing there. */
 export function hoverMarkdown(report: Report, file: string, line: number, resolve: Resolve): string | undefined {
   const here = (s: { file: string; line: number }): boolean =>
@@ -153,9 +192,11 @@ export function hoverMarkdown(report: Report, file: string, line: number, resolv
   const sections: string[] = [];
 
   // A stuck wait or a deadlock is the headline of its lines.
+  const stuckPlaces = stuckLinks(report, resolve);
   for (const s of stuckHover(report, file, line, resolve)) {
     const m = /^(Deadlock|Stuck wait): /.exec(s);
-    sections.push(m ? `**${m[1]}**: ${escapeMarkdown(s.slice(m[0].length))}` : escapeMarkdown(s));
+    const text = linkPlaces(escapeMarkdown(m ? s.slice(m[0].length) : s), stuckPlaces);
+    sections.push(m ? `**${m[1]}**: ${text}` : text);
   }
 
   const hotspots = report.hotspots.filter(here);

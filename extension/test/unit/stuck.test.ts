@@ -104,11 +104,13 @@ describe('stuck waits and deadlocks on the recorded deadlock', () => {
     const plain = md.replace(/\\(.)/g, '$1');
     assert.ok(
       plain.includes(
-        `**Deadlock**: goroutine ${g.transfer} waits for b here for good; held by goroutine ${g.audit}, locked at main.go:${lockB} (audit), now waiting at main.go:${waitA} (sync.Mutex.Lock)`,
+        `**Deadlock**: goroutine ${g.transfer} waits for b here for good; held by goroutine ${g.audit}, ` +
+          `locked at [main.go:${lockB}](file://${file}#L${lockB}) (audit), ` +
+          `now waiting at [main.go:${waitA}](file://${file}#L${waitA}) (sync.Mutex.Lock)`,
       ),
       plain,
     );
-    assert.match(plain, /The cycle: goroutine \d+ holds a \(main\.go:\d+\) and waits for b/);
+    assert.match(plain, /The cycle: goroutine \d+ holds a \(\[main\.go:\d+\]\(file:\/\/\S+#L\d+\)\) and waits for b/);
     // The headline comes before anything else the line has.
     assert.ok(plain.indexOf('**Deadlock**') < plain.indexOf('The cycle'));
 
@@ -177,6 +179,22 @@ describe('stuck waits outside a cycle', () => {
     const none = buildTree({ ...alone, stuck: [{ ...w, holders: [] }] }, resolve, []);
     assert.match(none[0].children![0].description ?? '', /holder not seen/);
     assert.match(none[0].children![0].tooltip ?? '', /no goroutine is seen holding it/);
+  });
+
+  it('links the places of the hover, but none that two files share', () => {
+    const at = holder.lockedAt.line;
+    const one = hoverMarkdown({ ...emptyReport(), stuck: [{ ...w, holders: [holder] }] }, file, w.line, resolve)!;
+    assert.ok(one.includes(`](file://${file}#L${at})`), one);
+    // Another program's main.go, with a wait on the same line number.
+    const elsewhere = { ...w, goroutine: 99, file: '/elsewhere/main.go', line: at, holders: [] };
+    const two = hoverMarkdown(
+      { ...emptyReport(), stuck: [{ ...w, holders: [holder] }, elsewhere] },
+      file,
+      w.line,
+      resolve,
+    )!;
+    assert.ok(!two.includes(`#L${at})`), two);
+    assert.ok(two.includes(`locked at main\\.go:${at}`), two);
   });
 
   it('names the writers a read lock waits behind', () => {

@@ -188,7 +188,7 @@ describe('stuck waits outside a cycle', () => {
     // Another program's main.go, with a wait on the same line number.
     const elsewhere = { ...w, goroutine: 99, file: '/elsewhere/main.go', line: at, holders: [] };
     const two = hoverMarkdown(
-      { ...emptyReport(), stuck: [{ ...w, holders: [holder] }, elsewhere] },
+      { ...emptyReport(), stuck: [elsewhere, { ...w, holders: [holder] }] },
       file,
       w.line,
       resolve,

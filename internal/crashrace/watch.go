@@ -54,6 +54,13 @@ func (w *CrashWatcher) line(b []byte) {
 // Crash returns the last fatal error seen so far, read from the text kept
 // and the line still being received. ok is false when there was none.
 func (w *CrashWatcher) Crash() (*contention.Crash, bool) {
+	return ParseCrash(w.Text())
+}
+
+// Text is the output from the last "fatal error: " line on, as much as
+// was kept: what Crash reads, for a caller that parses it with rules of
+// its own ([ParseCrashWith]). It is empty when no fatal error was seen.
+func (w *CrashWatcher) Text() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	text := string(w.kept)
@@ -62,5 +69,5 @@ func (w *CrashWatcher) Crash() (*contention.Crash, bool) {
 	} else if w.found {
 		text += string(w.lines.partial)
 	}
-	return ParseCrash(text)
+	return text
 }

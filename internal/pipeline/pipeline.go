@@ -491,20 +491,18 @@ func (p *Pipeline) finalTrace(ctx context.Context, inj *capture.Injection, key s
 
 // ---- the program's output ----
 
-// maxKeptOutput caps the program output kept for crash parsing; a crash
-// report is at its end, so the tail is kept.
-const maxKeptOutput = 8 << 20
-
 // Output reads a program's output as it comes: race reports join the
 // report as they complete ([Output.Races]), and a fatal runtime error is
-// looked for at the end ([Output.Close]). It is an io.Writer, safe for
+// found at the end ([Output.Close]). Only the text from the last "fatal
+// error:" line on is kept (crashrace.CrashWatcher, at most 1 MiB), so a
+// chatty program costs nothing to watch. It is an io.Writer, safe for
 // concurrent use (stdout and stderr may write at once).
 type Output struct {
 	p   *Pipeline
 	src contention.Source
 
 	mu    sync.Mutex
-	tail  []byte
+	crash crashrace.CrashWatcher
 	races crashrace.RaceParser
 	added int // races already in the report
 }
@@ -512,18 +510,13 @@ type Output struct {
 // NewOutput starts reading a program's output; src names the program.
 func (p *Pipeline) NewOutput(src contention.Source) *Output {
 	src.Origin = contention.OriginOutput
-	o := &Output{p: p, src: src}
-	o.races.Code = p.UserCode()
-	return o
+	return &Output{p: p, src: src}
 }
 
 func (o *Output) Write(b []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.tail = append(o.tail, b...)
-	if len(o.tail) > maxKeptOutput {
-		o.tail = append(o.tail[:0], o.tail[len(o.tail)-maxKeptOutput:]...)
-	}
+	_, _ = o.crash.Write(b)
 	_, _ = o.races.Write(b)
 	return len(b), nil
 }
@@ -540,16 +533,17 @@ func (o *Output) Races() int {
 	return len(fresh)
 }
 
-// Close ends the output: a race report cut short is kept, and the tail is
-// searched for a fatal runtime error. It returns whether a crash was found
-// and how many races joined the report in all.
+// Close ends the output: a race report cut short is kept, and a fatal
+// runtime error, if there was one, joins the report. It returns whether a
+// crash was found and how many races joined the report in all.
 func (o *Output) Close() (crashed bool, races int) {
 	o.mu.Lock()
 	o.races.Flush()
-	text := string(o.tail)
 	o.mu.Unlock()
 	o.Races()
-	crashed = o.p.b.AddCrashText(text, o.src)
+	if text := o.crash.Text(); text != "" {
+		crashed = o.p.b.AddCrashText(text, o.src)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return crashed, o.added

@@ -154,3 +154,25 @@ func TestOutputRacesAndCrash(t *testing.T) {
 		t.Fatalf("%d races in all, %d in the report; want %d", races, len(r.Races), first)
 	}
 }
+
+// A chatty program's output is not kept: only the text from its last
+// "fatal error:" line on. A crash after 24 MiB of output is still found.
+func TestOutputKeepsOnlyTheCrash(t *testing.T) {
+	crash, err := os.ReadFile(filepath.Join(testutil.ModuleRoot(t), "testdata", "crashrace", "crashmap.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New()
+	out := p.NewOutput(contention.Source{Path: "/prog"})
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for i := 0; i < 24<<10; i++ {
+		out.Write(line)
+	}
+	out.Write(crash)
+	if crashed, _ := out.Close(); !crashed {
+		t.Fatal("the crash after 24 MiB of output was not found")
+	}
+	if r := p.Build(); r.Crash == nil || r.Crash.Reason != "concurrent map writes" {
+		t.Fatalf("crash %+v", r.Crash)
+	}
+}

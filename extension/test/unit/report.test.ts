@@ -307,6 +307,17 @@ describe('parseReport mirrors the Go model', () => {
     }
   });
 
+  it('checks every struct of internal/contention: a new struct needs a place in the test above', () => {
+    const dir = path.join(repoRoot(), 'internal', 'contention');
+    const structs = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.go') && !f.endsWith('_test.go'))
+      .flatMap((f) =>
+        [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/\ntype (\w+) struct \{/g)].map((m) => m[1]),
+      );
+    assert.deepEqual(Object.keys(pick(parseReport(full))).sort(), structs.sort());
+  });
+
   it('fills the fields Go always writes and leaves omitempty ones absent', () => {
     const bare = parseReport({
       hotspots: [{ stacks: [[{}]] }],

@@ -118,6 +118,7 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 		agentMu.Lock()
 		agent = ag
 		agentMu.Unlock()
+		a.progress("capturing from the program (lockscope's agent answered)")
 		// Goroutine dumps while the program runs: a lock wait still there
 		// in the last one, with no wait through its line ended in
 		// between, is stuck.

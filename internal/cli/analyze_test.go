@@ -23,7 +23,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
@@ -509,15 +508,15 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 func TestAnalyzeInterrupt(t *testing.T) {
 	main := fixture(t, "ledger", "main.go")
 	seen := make(chan struct{})
-	errw := &watchWriter{text: "lockscope: running", seen: seen}
+	errw := &watchWriter{text: "lockscope's agent answered", seen: seen}
 	var out bytes.Buffer
 	done := make(chan int)
 	go func() {
 		done <- Analyze([]string{"--json", "--no-index", "--trace-seconds", "0", fixture(t, "ledger"), "--", "-d", "0"}, &out, errw)
 	}()
+	// Analyze has been catching SIGINT since before it printed "running";
+	// once the agent answers, the live profiles can be taken.
 	<-seen
-	// Analyze has been catching SIGINT since before it printed "running".
-	time.Sleep(time.Second)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

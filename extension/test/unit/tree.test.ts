@@ -52,6 +52,9 @@ describe('buildTree on recorded reports', () => {
     'ledger-trimpath',
     'handoff-trace',
     'deadlock',
+    'logjam',
+    'lrucache',
+    'lockedhelpers',
   ];
 
   it('uses only the known context values and unique ids, in every recorded report', () => {

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/report"
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
@@ -174,5 +176,24 @@ func TestOutputKeepsOnlyTheCrash(t *testing.T) {
 	}
 	if r := p.Build(); r.Crash == nil || r.Crash.Reason != "concurrent map writes" {
 		t.Fatalf("crash %+v", r.Crash)
+	}
+}
+
+// The kept goroutine dumps stay spread over the run: the oldest, the
+// newest and even gaps, so that a wait that began early is still proven
+// long.
+func TestGoroutineDumpsThinEvenly(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var kept []report.GoroutineDump
+	for i := 0; i < 30; i++ {
+		kept = thin(append(kept, report.GoroutineDump{At: t0.Add(time.Duration(i) * time.Second), Dump: []byte("x")}))
+	}
+	if len(kept) != maxSamples || !kept[0].At.Equal(t0) || !kept[len(kept)-1].At.Equal(t0.Add(29*time.Second)) {
+		t.Fatalf("kept %d dumps from %v to %v; want %d from the first to the last", len(kept), kept[0].At, kept[len(kept)-1].At, maxSamples)
+	}
+	for i := 1; i < len(kept); i++ {
+		if gap := kept[i].At.Sub(kept[i-1].At); gap > 8*time.Second {
+			t.Errorf("a gap of %s between kept dumps %d and %d: not spread", gap, i-1, i)
+		}
 	}
 }

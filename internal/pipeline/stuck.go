@@ -11,12 +11,16 @@ import (
 	"github.com/lockscope/lockscope/internal/stuck"
 )
 
-// maxSamples bounds the goroutine dumps kept for the stuck analysis. The
-// first one a wait shows up in measures how long it has lasted, so the
-// oldest kept dump sets how long a wait can be proven; a dump of a big
-// program is megabytes, so a few are kept, and the oldest is dropped
-// first.
-const maxSamples = 4
+// The goroutine dumps kept for the stuck analysis are bounded in number
+// and in bytes (a dump of a big program is megabytes). The first kept dump
+// that shows a wait measures how long it has lasted, so the dumps kept
+// are spread over the whole run rather than the last few: when one must
+// go, it is the one whose neighbours are closest together (thinning keeps
+// the oldest, the newest and roughly even gaps between).
+const (
+	maxSamples     = 8
+	maxSampleBytes = 32 << 20
+)
 
 // stuckState is the goroutine dumps of the program that runs, and how they
 // are judged.
@@ -128,15 +132,34 @@ func (p *Pipeline) BlockedFinal(inj *capture.Injection) (bool, error) {
 func (p *Pipeline) addSample(d report.GoroutineDump, allBlocked bool) error {
 	p.mu.Lock()
 	s := &p.stuck
-	s.samples = append(s.samples, d)
-	if len(s.samples) > maxSamples {
-		// Keep the oldest (it proves the longest waits) and the newest.
-		s.samples = append(s.samples[:1], s.samples[len(s.samples)-maxSamples+1:]...)
-	}
+	s.samples = thin(append(s.samples, d))
 	s.all = allBlocked
 	samples := append([]report.GoroutineDump(nil), s.samples...)
 	o := report.StuckOptions{Threshold: s.threshold, AllBlocked: allBlocked,
 		Source: contention.Source{Origin: contention.OriginAgent}}
 	p.mu.Unlock()
 	return p.b.SetGoroutines(samples, o)
+}
+
+// thin drops dumps, oldest-first in time order, until at most maxSamples
+// and maxSampleBytes remain (two at least): each time the one between the
+// two closest neighbours.
+func thin(samples []report.GoroutineDump) []report.GoroutineDump {
+	size := func() int {
+		n := 0
+		for _, d := range samples {
+			n += len(d.Dump) + len(d.Block)
+		}
+		return n
+	}
+	for len(samples) > 2 && (len(samples) > maxSamples || size() > maxSampleBytes) {
+		drop, gap := 1, time.Duration(-1)
+		for i := 1; i < len(samples)-1; i++ {
+			if g := samples[i+1].At.Sub(samples[i-1].At); gap < 0 || g < gap {
+				drop, gap = i, g
+			}
+		}
+		samples = append(samples[:drop], samples[drop+1:]...)
+	}
+	return samples
 }

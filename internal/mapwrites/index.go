@@ -89,11 +89,14 @@ package mapwrites
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/tools/go/packages"
 
@@ -146,6 +149,12 @@ type Options struct {
 	// [LoadProgram] indexes too: a dependency that holds a hot lock, whose
 	// map writes under it are then joined with its contention.
 	Modules []string
+	// Listed, when not nil, is called once the go command is done (no
+	// child process of the load runs after it), before the packages are
+	// parsed and type-checked: the embedded Delve reaps any child once
+	// the debuggee runs, so a caller holds the debuggee until then only,
+	// not for the whole load. It may not be called when the load fails.
+	Listed func()
 }
 
 // Load indexes the packages matched by patterns, resolved in dir (which may
@@ -189,6 +198,17 @@ func loadPackages(dir string, patterns []string, o Options) (*token.FileSet, []*
 		BuildFlags: o.BuildFlags,
 		Tests:      o.Tests,
 		Env:        o.Env,
+	}
+	if o.Listed != nil {
+		// go/packages runs every go command first and parses after: the
+		// first file parsed marks the end of its child processes.
+		var once sync.Once
+		cfg.ParseFile = func(fset *token.FileSet, filename string, src []byte) (*ast.File, error) {
+			once.Do(o.Listed)
+			// The mode go/packages uses when ParseFile is nil.
+			const mode = parser.AllErrors | parser.ParseComments
+			return parser.ParseFile(fset, filename, src, mode)
+		}
 	}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {

@@ -105,13 +105,20 @@ type IndexOptions struct {
 	Tests bool
 	// Libraries are dependency modules indexed too (IndexLibraries).
 	Libraries []string
+	// GoVersion also asks the go command which Go version builds in dir
+	// and sets it ([Pipeline.SetGoVersion]), in the background with the
+	// index's other go commands rather than before the build starts.
+	GoVersion bool
 }
 
 // indexJob is the source index loading in the background.
 type indexJob struct {
 	done chan struct{}
-	dir  string
-	opts IndexOptions // for IndexLibraries (libraries.go)
+	// listed is closed once the job runs no more child processes: its go
+	// commands are done and only parsing and type-checking are left.
+	listed chan struct{}
+	dir    string
+	opts   IndexOptions // for IndexLibraries (libraries.go)
 }
 
 // StartIndex indexes the map writes and lock calls of the package in dir
@@ -123,8 +130,14 @@ type indexJob struct {
 // that every input analysed afterwards is charged by that rule.
 func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	// First, and at once: every analysis from now on charges by it.
+	var version chan string
+	if o.GoVersion {
+		// Its own go command, alongside LearnUserCode's.
+		version = make(chan string, 1)
+		go func() { version <- GoVersionIn(dir) }()
+	}
 	p.LearnUserCode(dir)
-	j := &indexJob{done: make(chan struct{}), dir: dir, opts: o}
+	j := &indexJob{done: make(chan struct{}), listed: make(chan struct{}), dir: dir, opts: o}
 	p.mu.Lock()
 	p.index = j
 	p.mu.Unlock()
@@ -132,6 +145,12 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	go func() {
 		defer p.wg.Done()
 		defer close(j.done)
+		var listed sync.Once
+		markListed := func() { listed.Do(func() { close(j.listed) }) }
+		defer markListed()
+		if version != nil {
+			p.SetGoVersion(<-version)
+		}
 		defer func() {
 			// A bug in the index must not take the debugger down with
 			// it: the report says so and goes on without map writes.
@@ -139,7 +158,7 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 				p.b.AddNote("map writes were not indexed: internal error: %v", r)
 			}
 		}()
-		ix, err := mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries})
+		ix, err := mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries, Listed: markListed})
 		p.mu.Lock()
 		current := p.index == j
 		p.mu.Unlock()
@@ -155,6 +174,26 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 			loaded()
 		}
 	}()
+}
+
+// WaitIndexCommands waits until the source index started by StartIndex
+// runs no more child processes (its go commands are done; parsing and
+// type-checking may go on), or ctx ends. It reports whether they are done
+// (or no index was started). The embedded Delve reaps any child once the
+// debuggee runs: this is what the debuggee must wait for, not the index.
+func (p *Pipeline) WaitIndexCommands(ctx context.Context) bool {
+	p.mu.Lock()
+	j := p.index
+	p.mu.Unlock()
+	if j == nil {
+		return true
+	}
+	select {
+	case <-j.listed:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // WaitIndex waits until the source index started by StartIndex is in the

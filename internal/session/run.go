@@ -93,7 +93,10 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		b, _ := json.Marshal(flags)
 		args["buildFlags"] = b
 	}
-	e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
+	if info.ProgramDir == "" {
+		e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
+	}
+	// Otherwise the index asks for the Go version, while Delve builds.
 	e.startIndex(*info, userFlags)
 	return nil
 }
@@ -103,25 +106,30 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 // here) must finish before the debuggee runs: the embedded Delve waits for
 // any child (wait4(-1)) while the debuggee runs and would reap ours. The
 // session therefore holds the client's configurationDone until waitIndex
-// returns.
+// returns: until the index's go commands are done, not the whole index,
+// whose parsing and type-checking runs no child and may take seconds
+// more on a large program.
 func (e *extension) startIndex(info launchInfo, buildFlags []string) {
 	if info.ProgramDir == "" {
 		return
 	}
 	t0 := time.Now()
-	e.pipe.StartIndex(info.ProgramDir, pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test"}, func() {
+	e.pipe.StartIndex(info.ProgramDir, pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test", GoVersion: true}, func() {
 		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
 		e.rebuild(false)
 	})
 }
 
-// waitIndex waits, for a bounded time, until the source index is loaded.
+// waitIndex waits, for a bounded time, until the source index runs no
+// more child processes.
 func (e *extension) waitIndex() {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
 	defer cancel()
-	if !e.pipe.WaitIndex(ctx) && e.ctx.Err() == nil {
-		e.s.log.Warn("the source index is still loading; the program starts anyway")
+	t0 := time.Now()
+	if !e.pipe.WaitIndexCommands(ctx) && e.ctx.Err() == nil {
+		e.s.log.Warn("the source index is still running the go command; the program starts anyway")
 	}
+	e.s.log.Info("configurationDone held for the source index's go commands", "took", time.Since(t0))
 }
 
 // endRun forgets the program that ran: its capture loops stop and, unless

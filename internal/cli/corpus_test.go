@@ -238,12 +238,9 @@ func checkAgainstPprofLines(t *testing.T, r *contention.Report, save string) {
 			continue
 		}
 		rows, total := pprofLockLines(t, files)
-		// lockscope's delay per line as pprof places it: a deferred
+		// lockscope's lock delay per line as pprof places it: a deferred
 		// Unlock moved to its defer line goes back to the exit pprof
-		// charges. A line's total includes the runtime-internal lock
-		// waits under the user's Unlock (the semaphore's own lock),
-		// which lockscope keeps apart from the line's lock hotspot but
-		// pprof's focus on sync.Mutex keeps with it.
+		// charges.
 		at := func(h contention.Hotspot) string {
 			line := h.Line
 			if h.ExitLine != 0 {
@@ -255,16 +252,14 @@ func checkAgainstPprofLines(t *testing.T, r *contention.Report, save string) {
 		sum := map[string]int64{}
 		var top string
 		var topNs int64
-		for _, h := range append(append([]contention.Hotspot(nil), r.Hotspots...), r.RuntimeInternal...) {
-			if h.Kind != kind {
+		for _, h := range r.Hotspots {
+			if h.Kind != kind || !h.Lock {
 				continue
 			}
 			sum[at(h)] += h.DelayNs
-			if h.Lock {
-				lockAt[at(h)] = true
-				if h.DelayNs > topNs {
-					top, topNs = at(h), h.DelayNs
-				}
+			lockAt[at(h)] = true
+			if h.DelayNs > topNs {
+				top, topNs = at(h), h.DelayNs
 			}
 		}
 		// The lines that carry at least 1% of the lock delay, at most the
@@ -376,7 +371,11 @@ var pprofRowRx = regexp.MustCompile(`^\s*(\d+)ns\s+\S+\s+\S+\s+\d+ns\s+\S+\s+\S+
 func pprofLockLines(t *testing.T, files []string) (rows []pprofLine, total int64) {
 	t.Helper()
 	args := append([]string{"tool", "pprof", "-top", "-lines", "-nodecount=1000000", "-nodefraction=0", "-edgefraction=0", "-unit=ns",
-		stdHideFlag(t), `-focus=^(internal/)?sync\.\(\*(RW)?Mutex\)\.`}, files...)
+		stdHideFlag(t), `-focus=^(internal/)?sync\.\(\*(RW)?Mutex\)\.`,
+		// A wait on the runtime's own lock inside Lock or Unlock (the
+		// semaphore's) is runtime-internal: lockscope keeps it apart from
+		// the line's lock hotspot (profiles.runtimeLockFuncs).
+		`-ignore=^runtime\.(unlock|unlockWithRank|unlock2|_LostContendedRuntimeLock)$`}, files...)
 	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool pprof -top -lines: %v\n%s", err, out)

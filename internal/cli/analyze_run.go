@@ -293,18 +293,29 @@ func (a *analyzer) output(out *pipeline.Output) {
 	}
 }
 
+// testPackage finds the package to test, starts indexing it with its
+// tests, and makes a temporary folder (the caller removes it) for the test
+// binary and its profiles.
+func (a *analyzer) testPackage(prefix string) (dir, tmp string, err error) {
+	dir, err = packageDir(a.cfg.target)
+	if err != nil {
+		return "", "", err
+	}
+	a.startIndex(dir, true)
+	tmp, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", &exitErr{code: ExitInternal, err: err}
+	}
+	return dir, tmp, nil
+}
+
 // runTests builds the package's test binary and runs it with go test's
 // profiling flags.
 func (a *analyzer) runTests(ctx context.Context) error {
 	cfg := a.cfg
-	dir, err := packageDir(cfg.target)
+	dir, tmp, err := a.testPackage("lockscope-test-")
 	if err != nil {
 		return err
-	}
-	a.startIndex(dir, true)
-	tmp, err := os.MkdirTemp("", "lockscope-test-")
-	if err != nil {
-		return &exitErr{code: ExitInternal, err: err}
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "pkg.test")

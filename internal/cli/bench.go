@@ -43,14 +43,9 @@ type benchSide struct {
 // the base before the change would take the drift for a regression.
 func (a *analyzer) runBenchmarks(ctx context.Context) error {
 	cfg := a.cfg
-	dir, err := packageDir(cfg.target)
+	dir, tmp, err := a.testPackage("lockscope-bench-")
 	if err != nil {
 		return err
-	}
-	a.startIndex(dir, true)
-	tmp, err := os.MkdirTemp("", "lockscope-bench-")
-	if err != nil {
-		return &exitErr{code: ExitInternal, err: err}
 	}
 	defer os.RemoveAll(tmp)
 	out := a.pipe.NewOutput(contention.Source{Path: dir})

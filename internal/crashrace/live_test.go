@@ -134,8 +134,13 @@ func TestLiveRace(t *testing.T) {
 	// The parser is the process's stderr: os/exec copies the pipe into it
 	// in whatever chunks the reads return.
 	var p RaceParser
-	if code := run(t, &p, nil, builtFixture(t, "racymap-race")); code != 66 {
-		t.Errorf("exit code %d, want 66 (races found)", code)
+	var all bytes.Buffer
+	code := run(t, io.MultiWriter(&p, &all), nil, builtFixture(t, "racymap-race"))
+	// racymap writes slowly enough that it rarely crashes, but on a loaded
+	// machine the runtime's own check can still win after the race
+	// reports (seen once in CI); the races must be read either way.
+	if code != 66 && !(code == 2 && strings.Contains(all.String(), "fatal error: concurrent map")) {
+		t.Errorf("exit code %d, want 66 (races found)\n%s", code, all.String())
 	}
 	p.Flush()
 	checkRacymap(t, "live racymap", p.Races())

@@ -783,6 +783,8 @@ test(
         T.report,
       );
       assert.match(waiting.texts.join(' '), /⛔ deadlock · goroutine \d+ waits for b\b/);
+      // Only the lines on screen are in the page: bring the holder's in.
+      await vs.reveal(MAIN, lockB);
       const holder = await vs.waitFor(
         `the holder's mark on main.go:${lockB}`,
         ({ file, line }) => {

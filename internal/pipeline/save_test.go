@@ -247,16 +247,37 @@ func TestReadCaptureCountsTheStream(t *testing.T) {
 }
 
 // GitCommit reads the commit from .git as `git rev-parse HEAD` gives it,
-// from a subdirectory of the repository too.
+// from a subdirectory of the repository too, and after the refs are
+// packed. The repository is made here, so the test does not depend on how
+// the checkout it runs in was made.
 func TestGitCommit(t *testing.T) {
-	root := testutil.ModuleRoot(t)
-	out, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Skipf("no git repository here: %v", err)
+	repo := t.TempDir()
+	gitIn := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=lockscope", "-c", "user.email=test@lockscope.invalid"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
 	}
-	want := strings.TrimSpace(string(out))
-	if got := GitCommit(filepath.Join(root, "testdata", "ledger")); got != want {
+	gitIn("init", "-q")
+	sub := filepath.Join(repo, "cmd", "app")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "main.go"), []byte("package main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitIn("add", ".")
+	gitIn("commit", "-q", "-m", "first")
+	want := gitIn("rev-parse", "HEAD")
+	if got := GitCommit(sub); got != want {
 		t.Errorf("GitCommit = %q, want %q (git rev-parse HEAD)", got, want)
+	}
+	gitIn("pack-refs", "--all")
+	if got := GitCommit(sub); got != want {
+		t.Errorf("GitCommit after pack-refs = %q, want %q", got, want)
 	}
 	if got := GitCommit(t.TempDir()); got != "" {
 		t.Errorf("GitCommit outside a repository = %q, want none", got)

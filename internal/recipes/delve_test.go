@@ -347,11 +347,11 @@ const Restarts = DefaultRestarts
 // the clicked writer (crash-hit). When the runtime's own fatal error wins,
 // it restarts the program, at most restarts times. It returns the number
 // of runs used, or an error when the recipe never caught the two writers.
-func catchCrashmap(t *testing.T, writes []contention.MapWrite, bin string, o Options, restarts int) (int, error) {
+func catchCrashmap(t testing.TB, writes []contention.MapWrite, bin string, o Options, restarts int) (int, error) {
 	return catchWrite(t, writes, writeAtMarker(t, writes, "crash-hit"), bin, o, restarts)
 }
 
-func catchWrite(t *testing.T, writes []contention.MapWrite, w contention.MapWrite, bin string, o Options, restarts int) (int, error) {
+func catchWrite(t testing.TB, writes []contention.MapWrite, w contention.MapWrite, bin string, o Options, restarts int) (int, error) {
 	gov, err := GoVersionOfBinary(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -435,38 +435,42 @@ func TestDelveUnguardedCrashmap(t *testing.T) {
 	}
 }
 
-// TestDelveUnguardedCatchRate measures how often the unguarded recipe wins
-// against the runtime's own fatal error over fresh sessions: on the first
-// run alone, and with the bounded restart, for the recipe on the clicked
-// line and on every writer line. It runs only when LOCKSCOPE_CATCH_RUNS is
-// set (to the number of sessions, e.g. 20), since it starts a debugger
-// many times; the figure it must reach is 95% with restarts.
-func TestDelveUnguardedCatchRate(t *testing.T) {
-	n := 0
+// BenchmarkDelveUnguardedCatchRate measures how often the unguarded
+// recipe wins against the runtime's own fatal error over fresh sessions:
+// on the first run alone, and with the bounded restart, for the recipe on
+// the clicked line and on every writer line. It starts a debugger many
+// times, so it is a benchmark: LOCKSCOPE_CATCH_RUNS sessions (default 20)
+// per variant; the figure it must reach is 95% with restarts.
+//
+//	go test -run '^$' -bench DelveUnguardedCatchRate -benchtime 1x ./internal/recipes
+func BenchmarkDelveUnguardedCatchRate(b *testing.B) {
+	n := 20
 	fmt.Sscan(os.Getenv("LOCKSCOPE_CATCH_RUNS"), &n)
-	if n <= 0 {
-		t.Skip("a measurement, not a check: set LOCKSCOPE_CATCH_RUNS=20 to run it")
-	}
-	writes := indexed(t, "crashmap")
-	bin := buildProg(t, "crashmap")
-	for _, every := range []bool{false, true} {
-		first, caught, runs := 0, 0, 0
-		for i := 0; i < n; i++ {
-			used, err := catchCrashmap(t, writes, bin, Options{EveryWriter: every}, Restarts)
-			runs += used
-			if err != nil {
-				t.Logf("session %d: missed after %d runs: %v", i+1, used, err)
-				continue
+	writes := indexed(b, "crashmap")
+	bin := buildProg(b, "crashmap")
+	for range b.N {
+		for _, every := range []bool{false, true} {
+			first, caught, runs := 0, 0, 0
+			for i := 0; i < n; i++ {
+				used, err := catchCrashmap(b, writes, bin, Options{EveryWriter: every}, Restarts)
+				runs += used
+				if err != nil {
+					b.Logf("session %d: missed after %d runs: %v", i+1, used, err)
+					continue
+				}
+				caught++
+				if used == 1 {
+					first++
+				}
 			}
-			caught++
-			if used == 1 {
-				first++
+			b.Logf("EveryWriter=%v: caught on the first run in %d/%d sessions; with up to %d restarts in %d/%d (%.1f runs per session)",
+				every, first, n, Restarts, caught, n, float64(runs)/float64(n))
+			name := map[bool]string{false: "clicked", true: "every"}[every]
+			b.ReportMetric(float64(caught)/float64(n), "caught-"+name)
+			b.ReportMetric(float64(first)/float64(n), "first-run-"+name)
+			if !every && caught*20 < n*19 {
+				b.Errorf("caught %d/%d with restarts, want at least 95%%", caught, n)
 			}
-		}
-		t.Logf("EveryWriter=%v: caught on the first run in %d/%d sessions; with up to %d restarts in %d/%d (%.1f runs per session)",
-			every, first, n, Restarts, caught, n, float64(runs)/float64(n))
-		if !every && caught*20 < n*19 {
-			t.Errorf("caught %d/%d with restarts, want at least 95%%", caught, n)
 		}
 	}
 }

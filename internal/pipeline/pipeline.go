@@ -182,24 +182,19 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 // (or no index was started). The embedded Delve reaps any child once the
 // debuggee runs: this is what the debuggee must wait for, not the index.
 func (p *Pipeline) WaitIndexCommands(ctx context.Context) bool {
-	p.mu.Lock()
-	j := p.index
-	p.mu.Unlock()
-	if j == nil {
-		return true
-	}
-	select {
-	case <-j.listed:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return p.waitIndexJob(ctx, func(j *indexJob) <-chan struct{} { return j.listed })
 }
 
 // WaitIndex waits until the source index started by StartIndex is in the
 // report, or ctx ends. It reports whether the index is in (or none was
 // started).
 func (p *Pipeline) WaitIndex(ctx context.Context) bool {
+	return p.waitIndexJob(ctx, func(j *indexJob) <-chan struct{} { return j.done })
+}
+
+// waitIndexJob waits for one of the current index job's channels, or ctx;
+// true when it closed (or no index was started).
+func (p *Pipeline) waitIndexJob(ctx context.Context, ch func(*indexJob) <-chan struct{}) bool {
 	p.mu.Lock()
 	j := p.index
 	p.mu.Unlock()
@@ -207,7 +202,7 @@ func (p *Pipeline) WaitIndex(ctx context.Context) bool {
 		return true
 	}
 	select {
-	case <-j.done:
+	case <-ch(j):
 		return true
 	case <-ctx.Done():
 		return false

@@ -591,21 +591,26 @@ function graphState(frame) {
   }));
 }
 
-const HANDOFF_LAUNCH = `{
-  "version": "0.2.0",
-  "configurations": [
-    {
-      "name": "handoff",
-      "type": "lockscope",
-      "request": "launch",
-      "mode": "debug",
-      "program": "\${workspaceFolder}",
-      "args": ["-d", "0"],
-      "lockscope": { "refreshSeconds": 1, "traceSeconds": 2 }
-    }
-  ]
+/**
+ * launchJSON is a workspace's .vscode/launch.json with one lockscope launch
+ * of the workspace folder's program; extra adds or overrides attributes.
+ */
+function launchJSON(name, extra) {
+  const config = {
+    name,
+    type: 'lockscope',
+    request: 'launch',
+    mode: 'debug',
+    program: '${workspaceFolder}',
+    ...extra,
+  };
+  return JSON.stringify({ version: '0.2.0', configurations: [config] }, null, 2) + '\n';
 }
-`;
+
+const HANDOFF_LAUNCH = launchJSON('handoff', {
+  args: ['-d', '0'],
+  lockscope: { refreshSeconds: 1, traceSeconds: 2 },
+});
 
 test(
   'graph: the Blocking Graph draws the handoff chain from a live session; a node opens its line',
@@ -701,20 +706,7 @@ test(
   },
 );
 
-const DEADLOCK_LAUNCH = `{
-  "version": "0.2.0",
-  "configurations": [
-    {
-      "name": "deadlock",
-      "type": "lockscope",
-      "request": "launch",
-      "mode": "debug",
-      "program": "\${workspaceFolder}",
-      "lockscope": { "refreshSeconds": 1, "traceSeconds": 0 }
-    }
-  ]
-}
-`;
+const DEADLOCK_LAUNCH = launchJSON('deadlock', { lockscope: { refreshSeconds: 1, traceSeconds: 0 } });
 
 test(
   'deadlock: F5 stops on the runtime deadlock; the Contention view heads with the cycle, the lines carry it',

@@ -64,19 +64,24 @@ const SIDE_TITLE: Record<string, string> = {
   other: 'Other wait, not lock contention',
 };
 
-/** shareOf names what a hotspot's share is a share of. */
-function shareOf(kind: string): string {
-  switch (kind) {
+/**
+ * shareOf names what a hotspot's share is a share of: the report counts a
+ * lock line's share against the lock wait of its kind alone, and the other
+ * waits (WaitGroup, channel, select) apart.
+ */
+function shareOf(h: Hotspot): string {
+  const part = h.lock ? 'of the lock wait' : 'of the other waits';
+  switch (h.kind) {
     case 'mutex':
-      return 'of the mutex profile';
+      return `${part} in the mutex profile`;
     case 'block':
-      return 'of the block profile';
+      return `${part} in the block profile`;
     case 'trace-blocked':
-      return "of the trace's blocked time";
+      return `${part} in the trace's blocked time`;
     case 'trace-blocks':
       return "of the trace's released waits";
     default:
-      return `of ${kind || 'its kind'}`;
+      return `of ${h.kind || 'its kind'}`;
   }
 }
 
@@ -109,7 +114,7 @@ function hotspotSection(resolve: Resolve, h: Hotspot): string[] {
   const facts =
     side === 'other'
       ? `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatCount(h.count)}`
-      : `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatShare(h.share)} ${escapeMarkdown(shareOf(h.kind))} · ${formatCount(h.count)}`;
+      : `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatShare(h.share)} ${escapeMarkdown(shareOf(h))} · ${formatCount(h.count)}`;
   const lines = [head, facts];
   if (h.via) {
     lines.push(`Through a library lock: ${escapeMarkdown(h.via)}`);
@@ -224,7 +229,7 @@ export function hoverMarkdown(report: Report, file: string, line: number, resolv
   for (const h of reached.slice(0, MAX_STACKS)) {
     sections.push(
       `**Library lock reached from here** · ${escapeMarkdown(primitiveLabel(h))} in ${fn(h.function)} at ${placeLink(resolve, h)}  \n` +
-        `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatShare(h.share)} ${escapeMarkdown(shareOf(h.kind))}`,
+        `⏱ ${formatDuration(h.delayNs)} ${escapeMarkdown(whatHappened(h))} · ${formatShare(h.share)} ${escapeMarkdown(shareOf(h))}`,
     );
   }
   if (reached.length > MAX_STACKS) {

@@ -24,7 +24,7 @@ describe('hoverMarkdown on the recorded ledger', () => {
     const md = hoverMarkdown(r, file, line, resolve)!;
     assert.ok(md);
     assert.match(md, /\*\*Holder side\*\* · sync\\\.Mutex\\\.Unlock in deposit/);
-    assert.match(md, /⏱ \S+ s others waited for this release · \d+% of the mutex profile · [\d,]+×/);
+    assert.match(md, /⏱ \S+ s others waited for this release · \d+% of the lock wait in the mutex profile · [\d,]+×/);
     assert.ok(
       md.includes(`[main\\.go:${line}](file:///workspace/testdata/ledger/main.go#L${line})`),
       `no link to the line in:\n${md}`,

@@ -71,6 +71,11 @@ type builder struct {
 	dynamic     map[string][]dynEntry // functions entered from unknown states, and where
 	ifaces      []ifaceCall           // calls through interfaces
 	ifaceValues []ifaceValue          // concrete values passed as interfaces
+	// Function values passed to calls, and the calls of function-typed
+	// parameters, to run the values inside those calls (callbacks.go).
+	valueArgs  []*valueArg
+	paramCalls map[types.Object][]paramCall
+	onlyCalls  map[types.Object]bool // memo of builder.onlyCalled
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.

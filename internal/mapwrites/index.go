@@ -33,8 +33,9 @@
 // select it leaves, and a continue to the top of its loop; a goto is not
 // followed. Loops are iterated until the held set is stable. Function
 // literals are functions of their own: a lock taken outside a closure
-// guards writes inside it only when the closure is called in place (see
-// below), not when it is stored, passed on or run later.
+// guards writes inside it only when the closure is called in place or
+// passed to a call that only calls it (see below), not when it is stored,
+// started, or run later.
 //
 // When several locks are held, the guard is chosen as the lock detector
 // Eraser does: the locks held at every guarded write of the same map,
@@ -53,11 +54,16 @@
 // runs) still guards it, with no expression Delve can evaluate there;
 // the lock of another value of the callee's own type (c.mu held while
 // o.set() runs) does not. A helper that gives the lock up and takes it
-// again is followed as within one function. A function that is started by
-// a go statement, deferred, used as a value, or may be called by code the
-// index does not see (an exported method of a value passed as an
-// interface, as fmt calls String and net/http ServeHTTP) is entered with
-// nothing held. The live program is what main, init and test functions
+// again is followed as within one function. A function value (a literal,
+// a method value, a named function) passed to a call whose callee only
+// calls that parameter, never storing, returning, starting, deferring or
+// passing it on, runs inside the call with the locks held where the
+// callee calls it, and a method value on the receiver it was taken from
+// (callbacks.go): s.removeOldestEntry passed to s.onEvict under s.lock is
+// guarded by it. A function that is started by a go statement, deferred,
+// used as any other value, or may be called by code the index does not
+// see (an exported method of a value passed as an interface, as fmt calls
+// String and net/http ServeHTTP) is entered with nothing held. The live program is what main, init and test functions
 // reach; calls from code that never runs do not count. A helper that some
 // callers enter with the lock held and others without it is
 // SometimesUnguarded, and UnguardedVia names the others.
@@ -88,6 +94,7 @@
 package mapwrites
 
 import (
+	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -154,7 +161,12 @@ type Options struct {
 	// parsed and type-checked: the embedded Delve reaps any child once
 	// the debuggee runs, so a caller holds the debuggee until then only,
 	// not for the whole load. It may not be called when the load fails.
+	// The load goes on when it returns, so a caller may also hold the
+	// type-checking there, off the CPU that a build needs.
 	Listed func()
+	// Context, when not nil, ends the load early: it then fails with the
+	// context's error.
+	Context context.Context
 }
 
 // Load indexes the packages matched by patterns, resolved in dir (which may
@@ -198,6 +210,7 @@ func loadPackages(dir string, patterns []string, o Options) (*token.FileSet, []*
 		BuildFlags: o.BuildFlags,
 		Tests:      o.Tests,
 		Env:        o.Env,
+		Context:    o.Context,
 	}
 	if o.Listed != nil {
 		// go/packages runs every go command first and parses after: the

@@ -25,6 +25,10 @@ type callSite struct {
 	state  lockState
 	args   []argPath
 	site   contention.Site
+	// via is set on the entry of a function value that runs inside another
+	// call (callbacks.go): state is then the caller's at that call, and
+	// args the receiver a method value binds.
+	via *viaCall
 }
 
 // argPath is an argument that names a variable or a field path (c, c.lru,
@@ -55,6 +59,9 @@ type ifaceValue struct {
 type dynEntry struct {
 	from *funcNode
 	site contention.Site
+	// arg is set when the entry is a function value passed to a call: it
+	// is dropped if the value runs inside that call (callbacks.go).
+	arg *valueArg
 }
 
 // maxDynamicSites bounds how many places that enter a function from an
@@ -72,6 +79,7 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 	}
 	b := w.b
 	called := map[*ast.Ident]bool{}
+	passed := map[*ast.Ident]*valueArg{}
 	ast.Inspect(n, func(x ast.Node) bool {
 		switch x := x.(type) {
 		case *ast.FuncLit:
@@ -79,6 +87,9 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 		case *ast.CallExpr:
 			if id := funIdent(x.Fun); id != nil {
 				called[id] = true
+			}
+			if !(top && x == n) {
+				w.paramCall(x, s)
 			}
 			w.interfaceArgs(x)
 			callee, args, im := w.callTarget(x)
@@ -91,17 +102,20 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 				return true
 			}
 			if top && x == n {
-				b.enterDynamic(callee, w.fn, site)
+				b.enterDynamic(callee, w.fn, site, nil)
 				return true
 			}
-			b.callSites = append(b.callSites, &callSite{caller: w.fn, callee: callee, state: s.clone(), args: args, site: site})
+			cs := &callSite{caller: w.fn, callee: callee, state: s.clone(), args: args, site: site}
+			b.callSites = append(b.callSites, cs)
+			w.valueArgs(x, cs, passed)
 		case *ast.Ident:
 			if called[x] {
 				return true
 			}
 			if f, ok := b.info.Uses[x].(*types.Func); ok && !isInterfaceMethod(f) {
-				// A function or method value runs wherever the value goes.
-				b.enterDynamic(b.objKey(f.Origin()), w.fn, b.callSite(x.Pos(), w.fn))
+				// A function or method value runs wherever the value goes
+				// (unless it runs inside the call it is passed to).
+				b.enterDynamic(b.objKey(f.Origin()), w.fn, b.callSite(x.Pos(), w.fn), passed[x])
 			}
 		}
 		return true
@@ -270,19 +284,23 @@ func (b *builder) callSite(p token.Pos, fn *funcNode) contention.Site {
 }
 
 // enterDynamic records that the function key is entered from a state the
-// index cannot know, at site in from.
-func (b *builder) enterDynamic(key string, from *funcNode, site contention.Site) {
+// index cannot know, at site in from; arg is the argument it is passed
+// as, if it is one.
+func (b *builder) enterDynamic(key string, from *funcNode, site contention.Site, arg *valueArg) {
 	if b.dynamic == nil {
 		b.dynamic = map[string][]dynEntry{}
 	}
-	b.dynamic[key] = append(b.dynamic[key], dynEntry{from: from, site: site})
+	b.dynamic[key] = append(b.dynamic[key], dynEntry{from: from, site: site, arg: arg})
 }
 
 // carried is a lock a call carries into its callee, spelled for the
-// callee, with its key in the caller.
+// callee, with its key in the caller. For a function value run inside
+// another call, from is "" when only that call's callee holds the lock,
+// and taken names the callee's calls of the value where it holds it.
 type carried struct {
-	h    heldLock
-	from string
+	h     heldLock
+	from  string
+	taken []contention.Site
 }
 
 // interproc is the result of the pass over the call graph.
@@ -307,6 +325,7 @@ func (b *builder) summarise() *interproc {
 	ip := &interproc{b: b, incoming: map[string][]*callSite{}, dynamic: map[string][]contention.Site{},
 		entry: map[string][]heldLock{}, carry: map[*callSite][]carried{}}
 	b.resolveInterfaces()
+	b.resolveValues()
 	ip.live = b.live()
 	for _, cs := range b.callSites {
 		if b.funcs[cs.callee] != nil && ip.live[cs.caller.key] {
@@ -315,6 +334,9 @@ func (b *builder) summarise() *interproc {
 	}
 	for k, ds := range b.dynamic {
 		for _, d := range ds {
+			if d.arg != nil && d.arg.inCall {
+				continue // an entry of its own (callbacks.go)
+			}
 			if ip.live[d.from.key] && len(ip.dynamic[k]) < maxDynamicSites {
 				ip.dynamic[k] = append(ip.dynamic[k], d.site)
 			}
@@ -402,7 +424,7 @@ func (b *builder) resolveInterfaces() {
 			k := b.objKey(m)
 			if m.Exported() && b.funcs[k] != nil && !seen[v.from.key+" "+k] {
 				seen[v.from.key+" "+k] = true
-				b.enterDynamic(k, v.from, v.site)
+				b.enterDynamic(k, v.from, v.site, nil)
 				v.from.calls[k] = true
 			}
 		}
@@ -517,6 +539,9 @@ func hasKey(hs []heldLock, key string) bool {
 func (ip *interproc) carried(cs *callSite) []carried {
 	if c, ok := ip.carry[cs]; ok {
 		return c
+	}
+	if cs.via != nil {
+		return ip.carriedVia(cs)
 	}
 	callee := ip.b.funcs[cs.callee]
 	out := []carried{}
@@ -643,9 +668,12 @@ func (ip *interproc) guardedVia(fnKey, key string) []contention.Site {
 				if c.h.key != n.key {
 					continue
 				}
-				if hasKey(cs.state.held, c.from) {
+				out = append(out, c.taken...)
+				switch {
+				case c.from == "":
+				case hasKey(cs.state.held, c.from):
 					out = append(out, cs.site)
-				} else {
+				default:
 					queue = append(queue, node{cs.caller.key, c.from})
 				}
 			}

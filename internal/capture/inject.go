@@ -83,6 +83,10 @@ const (
 	// DefaultSnapshot is how often the agent saves its profiles to the
 	// rendezvous dir as a fallback for deaths that run no exit hooks.
 	DefaultSnapshot = time.Second
+	// DefaultFlight is the flight recorder's window in a debug session
+	// (PrepareOptions.Flight; the launch attribute flightRecorder), chosen
+	// from BenchmarkFlightCurve: see the note there.
+	DefaultFlight = 2 * time.Second
 )
 
 // Modes of [PrepareOptions].
@@ -145,6 +149,8 @@ type Injection struct {
 
 	rendezvous string
 	lifeline   *os.File // the pipe's write end lockscope holds; nil without Lifeline
+	pkgName    string   // the package the agent joined, as its files name it
+	flight     time.Duration
 }
 
 // Prepare writes the agent and its overlay into a new temp dir and returns
@@ -184,6 +190,8 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		Dir:        dir,
 		PackageDir: pkgDir,
 		rendezvous: filepath.Join(dir, "rendezvous"),
+		pkgName:    pkgName,
+		flight:     max(opts.Flight, 0),
 	}
 	fail := func(err error) (*Injection, error) {
 		os.RemoveAll(dir)
@@ -315,6 +323,14 @@ func (inj *Injection) dropLifeline() {
 		inj.lifeline = nil
 	}
 }
+
+// PackageName is the name of the package the agent joined ("main" for a
+// program): a debugger names the agent's globals with it.
+func (inj *Injection) PackageName() string { return inj.pkgName }
+
+// Flight is the flight recorder's window the agent was asked to run; 0
+// when it runs none.
+func (inj *Injection) Flight() time.Duration { return inj.flight }
 
 // RendezvousDir is the agent's folder: its command pipe, its answers and
 // its final files.

@@ -13,6 +13,12 @@ type Chain struct {
 	// Base is the chain's value in the base capture and its change, when
 	// the report is compared with one (see [Comparison]).
 	Base *Change `json:"base,omitempty"`
+	// BeforeStop is set on a chain seen in the flight recorder's window
+	// before the program stopped (Source.Origin OriginStopWindow): what a
+	// person reads, such as "in the 2.0 s before the stop (breakpoint)".
+	// Such a chain led up to the stop; the others come from trace windows
+	// taken while the program ran.
+	BeforeStop string `json:"beforeStop,omitempty"`
 }
 
 // Link is one hop of a chain.

@@ -28,6 +28,10 @@ const (
 	OriginOutput = "output" // the program's own output (crash and race text)
 	OriginDelve  = "delve"  // a stop that Delve reported
 	OriginSource = "source" // the program's source code
+	// OriginStopWindow is the flight recorder's window before a stop (a
+	// breakpoint, a crash, a pause), read from the stopped program's
+	// memory through the debugger: its chains carry Chain.BeforeStop.
+	OriginStopWindow = "stop-window"
 )
 
 // Primitives, as named in the report.

@@ -54,6 +54,11 @@ type LaunchConfig struct {
 	Capture        string  `json:"capture,omitempty"` // "auto" (default) | "off"
 	RefreshSeconds float64 `json:"refreshSeconds,omitempty"`
 	TraceSeconds   float64 `json:"traceSeconds,omitempty"`
+	// FlightRecorder is the window of the runtime's flight recorder in the
+	// program, in seconds (Go 1.25 and later): every stop then shows the
+	// chains of its last seconds. 0 turns it off; absent picks the default
+	// (capture.DefaultFlight).
+	FlightRecorder *float64 `json:"flightRecorder,omitempty"`
 	// StuckAfterSeconds is how long a lock wait must last to be reported
 	// stuck (0: 2 s; see internal/stuck).
 	StuckAfterSeconds    float64  `json:"stuckAfterSeconds,omitempty"`

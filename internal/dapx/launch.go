@@ -27,6 +27,9 @@ type LaunchField struct {
 // (capture.MaxTraceSeconds), and a longer trace grows without bound.
 const MaxTraceSeconds = 60
 
+// MaxFlightSeconds bounds flightRecorder, the flight recorder's window.
+const MaxFlightSeconds = 60
+
 var open = math.NaN()
 
 // LaunchFields lists every field of [LaunchConfig].
@@ -36,6 +39,9 @@ var LaunchFields = []LaunchField{
 	// profiles, and the client drowns in report events.
 	{Name: "refreshSeconds", Type: "number", Min: 0.5, Max: 3600},
 	{Name: "traceSeconds", Type: "number", Min: 0, Max: MaxTraceSeconds},
+	// The recorder keeps its window in the program's memory (capped at 64
+	// MiB): a minute is already more than a stop needs.
+	{Name: "flightRecorder", Type: "number", Min: 0, Max: MaxFlightSeconds},
 	{Name: "stuckAfterSeconds", Type: "number", Min: 0, Max: 3600},
 	{Name: "mutexProfileFraction", Type: "integer", Min: 0, Max: math.MaxInt32},
 	{Name: "blockProfileRate", Type: "integer", Min: 0, Max: math.MaxInt32},

@@ -41,6 +41,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -367,11 +368,14 @@ func (b *Builder) clear(kinds []string) {
 	}
 	b.runtime = rt
 	if all || drop[contention.KindTrace] || drop[contention.KindTraceBlocked] {
-		b.chains = nil
+		// The chains before the last stop are not a trace window's: only
+		// the next stop replaces them (stopwindow.go).
+		b.chains = slices.DeleteFunc(b.chains, func(c contention.Chain) bool { return all || c.BeforeStop == "" })
 	}
 	var srcs []contention.Source
 	for _, s := range b.sources {
-		if keep(s.Kind) || s.Kind == contention.KindSource {
+		// The index stays; so does the last stop's window, but for Clear.
+		if s.Kind == contention.KindSource || keep(s.Kind) || (!all && s.Origin == contention.OriginStopWindow) {
 			srcs = append(srcs, s)
 		}
 	}

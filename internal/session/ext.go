@@ -34,6 +34,7 @@ type extension struct {
 	output   *pipeline.Output              // the debuggee's output, read for race reports
 	progress map[string]context.CancelFunc // our progress ids -> cancel
 	stopRun  func()                        // ends the capture loops of the program that runs
+	stops    int                           // stopped events so far: the window read at one is for it alone (stopwindow.go)
 
 	catchBPs    int            // second-writer breakpoints the client has set
 	catchByFile map[string]int // the same, per file

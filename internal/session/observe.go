@@ -106,6 +106,7 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 			ThreadID int    `json:"threadId"`
 		}
 		_ = json.Unmarshal(transport.Raw(msg, h.Body), &b)
+		e.onStop(b.Reason)
 		if b.Reason == "exception" {
 			return func() { e.goAsync(func() { e.onException(b.ThreadID, h, msg) }) }, true
 		}

@@ -91,6 +91,8 @@ export interface Chain {
   /** True when the first waiter waits on a sync.Mutex or sync.RWMutex. */
   lock?: boolean;
   base?: Change;
+  /** Set on a chain seen in the flight recorder's window before the program stopped, e.g. "in the 2.0 s before the stop (breakpoint)". */
+  beforeStop?: string;
 }
 
 /** One statement that writes a map (contention.MapWrite). */
@@ -588,7 +590,7 @@ function parseLink(o: Obj): Link {
 function parseChain(o: Obj): Chain {
   return withOptional<Chain>(
     { waitNs: num(o, 'waitNs'), count: num(o, 'count'), links: list(o.links, parseLink, 'chain links') },
-    { lock: optBool(o, 'lock'), base: optObj(o.base, parseChange) },
+    { lock: optBool(o, 'lock'), base: optObj(o.base, parseChange), beforeStop: optStr(o, 'beforeStop') },
   );
 }
 

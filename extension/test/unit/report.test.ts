@@ -102,6 +102,7 @@ const full = {
       count: 1,
       lock: true,
       base: change,
+      beforeStop: 'in the 2.0 s before the stop (breakpoint)',
       links: [
         {
           file: '/w/a.go',

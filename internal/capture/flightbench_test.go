@@ -1,0 +1,151 @@
+package capture
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/testutil"
+)
+
+// runLedger runs the ledgerbench binary with workers depositors for d and
+// returns its deposits per wall-clock second and per CPU second.
+func runLedger(b *testing.B, bin string, env []string, workers int, d time.Duration) (wall, cpu float64) {
+	b.Helper()
+	cmd := exec.Command(bin, "-d", d.String(), "-workers", strconv.Itoa(workers))
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%s: %v", bin, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 || f[0] != "ops" {
+		b.Fatalf("ledgerbench printed %q", out)
+	}
+	n, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := cmd.ProcessState
+	return n / d.Seconds(), n / (st.UserTime() + st.SystemTime()).Seconds()
+}
+
+// BenchmarkFlightCurve measures how the flight recorder's cost grows with
+// its window and with the number of goroutines, which is what the default
+// (DefaultFlight) is chosen from. For each goroutine count it runs the
+// ledger workload built plain and with the agent, the agent without the
+// flight recorder and with windows of 1, 2, 5 and 10 s, each variant
+// paired with a plain run right before it, for a duration of at least 1.5
+// windows (so that the recorder holds a full window and drops old
+// generations, as it does in a long run), and at least 3 s. It reports
+// the median over rounds of each pair's ratio, per CPU second (the cost
+// per deposit, which holds up on a loaded machine) and per wall-clock
+// second. LOCKSCOPE_FLIGHT_ROUNDS sets the rounds (default 5),
+// LOCKSCOPE_FLIGHT_WORKERS the goroutine counts (default "10 100 1000")
+// and LOCKSCOPE_FLIGHT_WINDOWS the windows in seconds (default "1 2 5 10").
+func BenchmarkFlightCurve(b *testing.B) {
+	dir := filepath.Join(testutil.ModuleRoot(b), "testdata", "capture", "ledgerbench")
+	plain := filepath.Join(b.TempDir(), "plain")
+	cmd := exec.Command("go", "build", "-o", plain, ".")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	rounds := 5
+	if n, err := strconv.Atoi(os.Getenv("LOCKSCOPE_FLIGHT_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	workers := intsFromEnv(b, "LOCKSCOPE_FLIGHT_WORKERS", "10 100 1000")
+	windows := intsFromEnv(b, "LOCKSCOPE_FLIGHT_WINDOWS", "1 2 5 10")
+	type variant struct {
+		name   string
+		window int // seconds; 0: the agent without the flight recorder
+		bin    string
+		env    []string
+	}
+	// One build: the window is an environment variable.
+	inj, bin := buildAgent(b, PrepareOptions{Program: dir, Flight: -1})
+	var variants []variant
+	for _, w := range append([]int{0}, windows...) {
+		env := inj.Environ(os.Environ())
+		for i, kv := range env {
+			if strings.HasPrefix(kv, EnvFlightMs+"=") {
+				env[i] = EnvFlightMs + "=" + strconv.Itoa(w*1000)
+			}
+		}
+		name := "agent"
+		if w > 0 {
+			name = fmt.Sprintf("flight%ds", w)
+		}
+		variants = append(variants, variant{name: name, window: w, bin: bin, env: env})
+	}
+	type key struct {
+		workers int
+		name    string
+	}
+	wallR, cpuR := map[key][]float64{}, map[key][]float64{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < rounds; r++ {
+			for _, g := range workers {
+				for _, v := range variants {
+					d := max(3*time.Second, time.Duration(v.window)*1500*time.Millisecond)
+					// Alternate which of the pair runs first, so that
+					// neither always inherits the other's warm caches.
+					var pw, pc, vw, vc float64
+					if r%2 == 0 {
+						pw, pc = runLedger(b, plain, os.Environ(), g, d)
+						vw, vc = runLedger(b, v.bin, v.env, g, d)
+					} else {
+						vw, vc = runLedger(b, v.bin, v.env, g, d)
+						pw, pc = runLedger(b, plain, os.Environ(), g, d)
+					}
+					k := key{g, v.name}
+					wallR[k] = append(wallR[k], vw/pw)
+					cpuR[k] = append(cpuR[k], vc/pc)
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	var lines []string
+	for _, g := range workers {
+		for _, v := range variants {
+			k := key{g, v.name}
+			b.ReportMetric(median(cpuR[k]), fmt.Sprintf("%s-g%d/plain-cpu", v.name, g))
+			b.ReportMetric(median(wallR[k]), fmt.Sprintf("%s-g%d/plain", v.name, g))
+			lines = append(lines, fmt.Sprintf("goroutines %4d %-9s cpu %.3fx wall %.3fx (cpu ratios %s)",
+				g, v.name, median(cpuR[k]), median(wallR[k]), fmtRatios(cpuR[k])))
+		}
+	}
+	b.Logf("flight recorder cost, median of %d paired rounds:\n%s", rounds, strings.Join(lines, "\n"))
+}
+
+func intsFromEnv(b *testing.B, name, def string) []int {
+	s := os.Getenv(name)
+	if s == "" {
+		s = def
+	}
+	var out []int
+	for _, f := range strings.Fields(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			b.Fatalf("%s: %q is not a count", name, f)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func fmtRatios(xs []float64) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, strconv.FormatFloat(x, 'f', 3, 64))
+	}
+	return strings.Join(s, " ")
+}

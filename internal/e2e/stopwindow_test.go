@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
+)
+
+// beforeStop returns the chains of the window before the stop.
+func beforeStop(r *contention.Report) []contention.Chain {
+	var out []contention.Chain
+	for _, c := range r.Chains {
+		if c.BeforeStop != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// hasStopSource reports whether the report lists the window before the
+// stop among its sources.
+func hasStopSource(r *contention.Report) bool {
+	for _, s := range r.Sources {
+		if s.Origin == contention.OriginStopWindow && s.Kind == contention.KindTrace {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLockChain fails unless some chain of the window before the stop
+// starts with a goroutine waiting at the lock line and released by the
+// unlock line, both in file.
+func checkLockChain(t *testing.T, r *contention.Report, file string, lock, unlock int) {
+	t.Helper()
+	chains := beforeStop(r)
+	for _, c := range chains {
+		w := c.Links[0]
+		if w.File == file && w.Line == lock && w.Role == "waits" && w.ReleasedAt != nil && w.ReleasedAt.File == file && w.ReleasedAt.Line == unlock {
+			t.Logf("chain before the stop: %q, %d waits, %v", c.BeforeStop, c.Count, time.Duration(c.WaitNs))
+			return
+		}
+	}
+	t.Errorf("no chain before the stop waits at %s:%d and is released at line %d; chains before the stop: %+v; notes: %q", file, lock, unlock, chains, r.Notes)
+}
+
+// evalTicks reads the program's tick counter at the stop.
+func evalTicks(t *testing.T, c *daptest.Client) string {
+	t.Helper()
+	var b struct {
+		Result string `json:"result"`
+	}
+	c.Call(t, "evaluate", map[string]any{"expression": "main.ticks.v", "context": "watch"}).Decode(t, &b)
+	return b.Result
+}
+
+// With the default settings, a program stopped at a breakpoint after a few
+// seconds of contention gets the chains of the moments before the stop,
+// marked as such, at the lock's lines; reading them does not resume the
+// program (a counter that a goroutine bumps without pause stays put).
+func TestStopWindowAtBreakpoint(t *testing.T) {
+	t.Parallel()
+	a := startAdapter(t)
+	c := a.c
+	file := filepath.Join(testdataDir("stopwindow"), "main.go")
+	lock, unlock := testutil.MarkerLine(t, file, "sw-lock"), testutil.MarkerLine(t, file, "sw-unlock")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("stopwindow")})
+	setBreakpoints(t, c, file, map[string]any{"line": testutil.MarkerLine(t, file, "sw-stop")})
+	c.Call(t, "configurationDone", nil)
+	st := c.Stopped(t)
+	if st.Reason != "breakpoint" {
+		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
+	}
+	before := evalTicks(t, c)
+	r := reportEvent(t, c, time.Minute, "chains before the stop", func(r *contention.Report) bool {
+		return len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: ")
+	})
+	if !hasStopSource(r) {
+		t.Errorf("no source of origin %q in %+v", contention.OriginStopWindow, r.Sources)
+	}
+	checkLockChain(t, r, file, lock, unlock)
+	if after := evalTicks(t, c); after != before {
+		t.Errorf("the program ran while lockscope read the window: ticks went from %s to %s", before, after)
+	}
+	c.Call(t, "disconnect", nil)
+}
+
+// A crash stop (the runtime's "concurrent map writes") gets the window
+// before it too: the program cannot run any more, so only its memory has
+// it.
+func TestStopWindowAtCrash(t *testing.T) {
+	t.Parallel()
+	a := startAdapter(t)
+	c := a.c
+	file := filepath.Join(testdataDir("stopwindow"), "main.go")
+	lock, unlock := testutil.MarkerLine(t, file, "sw-lock"), testutil.MarkerLine(t, file, "sw-unlock")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("stopwindow"), "args": []string{"-crash"}})
+	c.Call(t, "configurationDone", nil)
+	st := c.Stopped(t)
+	if st.Reason != "exception" {
+		t.Fatalf("stopped for %q, want exception", st.Reason)
+	}
+	r := reportEvent(t, c, time.Minute, "a crash and chains before the stop", func(r *contention.Report) bool {
+		return r.Crash != nil && (len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: "))
+	})
+	if r.Crash.Reason != "concurrent map writes" {
+		t.Errorf("crash %q, want concurrent map writes", r.Crash.Reason)
+	}
+	checkLockChain(t, r, file, lock, unlock)
+	c.Call(t, "disconnect", nil)
+}
+
+// hasNote reports whether a note of the report starts with prefix.
+func hasNote(r *contention.Report, prefix string) bool {
+	for _, n := range r.Notes {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}

@@ -26,12 +26,15 @@ import (
 )
 
 // corpusModule is one program of the corpus: where it is, the arguments it
-// runs with, and the map the library writes under its hot lock (empty when
-// the library writes no map there).
+// runs with, the map the library writes under its hot lock (empty when
+// the library writes no map there), and functions of the library whose
+// map writes must be found and guarded (helpers reached in ways the index
+// has to follow to see their lock).
 type corpusModule struct {
 	name, dir string
 	args      []string
 	hotMap    string
+	guardedIn []string
 }
 
 // TestCorpus checks, for each program that uses a real third-party module
@@ -40,7 +43,8 @@ type corpusModule struct {
 //     with 5% of its side or more) lead to a line marked // lockscope:...
 //     in main.go, the line a person would change: the library's line with
 //     its callSite there, or the program's own line;
-//   - no map write of a well-synchronised library is reported unguarded;
+//   - no map write of a well-synchronised library is reported unguarded,
+//     and the helpers named in guardedIn have their writes found, guarded;
 //   - the profile hotspots agree, line by line and nanosecond by
 //     nanosecond, with `go tool pprof -top -lines` on the raw profiles
 //     saved by --save.
@@ -55,6 +59,11 @@ func TestCorpus(t *testing.T) {
 		{name: "singleflight", dir: fixture(t, "corpus", "singleflight"), hotMap: "g.m"},
 		// golang.org/x/time v0.16.0 (rate)
 		{name: "rate", dir: fixture(t, "corpus", "ratelimit")},
+		// github.com/allegro/bigcache/v3 v3.1.0: its evictions run as a
+		// method value (s.removeOldestEntry) that s.onEvict calls under
+		// the shard's lock, and are guarded by it.
+		{name: "bigcache", dir: fixture(t, "corpus", "bigcache"), hotMap: "s.hashmap",
+			guardedIn: []string{"github.com/allegro/bigcache/v3.(*cacheShard).removeOldestEntry"}},
 	}
 	for _, m := range mods {
 		t.Run(m.name, func(t *testing.T) {
@@ -69,6 +78,9 @@ func TestCorpus(t *testing.T) {
 			checkNoFalseUnguarded(t, r.report)
 			if m.hotMap != "" {
 				checkHotMapWrite(t, r.report, m.hotMap)
+			}
+			for _, fn := range m.guardedIn {
+				checkGuardedIn(t, r.report, fn)
 			}
 			checkAgainstPprofLines(t, r.report, save)
 		})
@@ -219,6 +231,25 @@ func checkHotMapWrite(t *testing.T, r *contention.Report, hotMap string) {
 		got = append(got, fmt.Sprintf("%s:%d %s guard=%q contended=%v", filepath.Base(m.File), m.Line, m.Map, m.Guard, m.Contended))
 	}
 	t.Errorf("no contended, guarded write of %s; map writes:\n  %s", hotMap, strings.Join(got, "\n  "))
+}
+
+// checkGuardedIn checks that function fn has map writes in the report, and
+// that each has a guard.
+func checkGuardedIn(t *testing.T, r *contention.Report, fn string) {
+	t.Helper()
+	n := 0
+	for _, m := range r.MapWrites {
+		if m.Function != fn {
+			continue
+		}
+		n++
+		if m.Guard == "" {
+			t.Errorf("%s:%d %s %s: no guard", m.File, m.Line, fn, m.Map)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no map write of %s in the report", fn)
+	}
 }
 
 // checkAgainstPprofLines reads the raw profiles from the saved capture and

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	rtrace "runtime/trace"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/exp/trace"
 )
@@ -61,6 +64,13 @@ func TestGenerationsReadAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	ins = append(ins, input{"contended", data})
+	// Waits that cross generation boundaries, whole and cut.
+	crossing := crossingTraceData(t)
+	ins = append(ins, input{"crossing", crossing})
+	for i := 1; i < 8; i++ {
+		at := headerLen + (len(crossing)-headerLen)*i/8 + i%3
+		ins = append(ins, input{fmt.Sprintf("crossing cut at %d", at), crossing[:at]})
+	}
 	most := 0
 	for _, in := range ins {
 		if !strings.HasPrefix(string(in.data), "go 1.26 trace") {
@@ -81,4 +91,177 @@ func TestGenerationsReadAlone(t *testing.T) {
 	if most < 3 {
 		t.Errorf("the inputs have at most %d generations; the test needs one of 3 or more", most)
 	}
+}
+
+// recordCrossingTrace traces this process for d while waits cross the
+// runtime's generation boundaries (it starts a new generation about every
+// second): a goroutine holds one lock for 700 ms at a time, another waits
+// for it while holding a second lock, on which three more queue. Every
+// long wait has a fair chance to begin in one generation and end in the
+// next, the chain's holder in one and its waiter's end in another. The
+// contended workload runs alongside, for many short waits.
+func recordCrossingTrace(path string, d time.Duration) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := rtrace.Start(w); err != nil {
+		f.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var outer, inner sync.Mutex
+	loop := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				f()
+			}
+		}()
+	}
+	// One call a line: a chain names lines.
+	loop(func() {
+		inner.Lock()
+		time.Sleep(700 * time.Millisecond)
+		inner.Unlock()
+	})
+	loop(func() {
+		outer.Lock()
+		inner.Lock()
+		spin(100)
+		inner.Unlock()
+		outer.Unlock()
+	})
+	for i := 0; i < 3; i++ {
+		loop(func() {
+			outer.Lock()
+			spin(1000)
+			outer.Unlock()
+			time.Sleep(time.Millisecond)
+		})
+	}
+	// A light version of the contended workload, so that the generations
+	// hold many short waits too without growing large.
+	var light sync.Mutex
+	for i := 0; i < 4; i++ {
+		loop(func() { light.Lock(); spin(20000); light.Unlock() })
+	}
+	time.Sleep(d)
+	cancel()
+	wg.Wait()
+	rtrace.Stop()
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// crossingWaits counts the sync waits of a Go 1.26 trace that begin in one
+// generation and end in a later one, and those of them on a sync.Mutex,
+// reading the trace as one trace.Reader does (a wait that crosses shows
+// as Waiting->Waiting at the boundary).
+func crossingWaits(t *testing.T, data []byte) (all, locks int) {
+	t.Helper()
+	tr, err := trace.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type open struct {
+		gen  int
+		lock bool
+	}
+	waits := map[trace.GoID]open{}
+	gen := 0
+	for {
+		ev, err := tr.ReadEvent()
+		if err != nil {
+			break
+		}
+		if ev.Kind() == trace.EventSync {
+			gen++
+			continue
+		}
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		st := ev.StateTransition()
+		if st.Resource.Kind != trace.ResourceGoroutine {
+			continue
+		}
+		id := st.Resource.Goroutine()
+		from, to := st.Goroutine()
+		switch {
+		case from != trace.GoWaiting && to == trace.GoWaiting && SyncReason(st.Reason):
+			lock := false
+			for f := range st.Stack.Frames() {
+				lock = lock || f.Func == "sync.(*Mutex).Lock"
+			}
+			waits[id] = open{gen, lock}
+		case from == trace.GoWaiting && to != trace.GoWaiting:
+			if w, ok := waits[id]; ok && w.gen != gen {
+				all++
+				if w.lock {
+					locks++
+				}
+			}
+			delete(waits, id)
+		}
+	}
+	return all, locks
+}
+
+// The generated trace for the generation tests: waits on two mutexes that
+// cross generation boundaries, and a chain across them.
+func TestCrossingTrace(t *testing.T) {
+	data := crossingTraceData(t)
+	all, locks := crossingWaits(t, data)
+	if locks < 3 {
+		t.Errorf("%d waits cross a generation boundary, %d of them on a mutex; want 3 or more on a mutex", all, locks)
+	}
+	res, err := Analyze(context.Background(), bytes.NewReader(data), Options{Name: "crossing", MaxChains: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Generations < 3 {
+		t.Errorf("%d generations; want 3 or more", res.Generations)
+	}
+	checkInvariants(t, res, 6)
+	// outer's waiters were released by the goroutine that waited for
+	// inner while it held outer: a chain of two locks.
+	two := false
+	for _, c := range res.Chains {
+		if c.Lock && len(c.Links) >= 3 && c.Links[0].Line != c.Links[1].Line {
+			two = true
+		}
+	}
+	if !two {
+		t.Errorf("no chain through two locks among %d chains", len(res.Chains))
+	}
+	t.Logf("%d generations, %d waits, %d cross a boundary (%d on a mutex), %d chains", res.Generations, res.Waits, all, locks, len(res.Chains))
+}
+
+var crossing struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// crossingTraceData records the crossing trace once per test binary.
+func crossingTraceData(t *testing.T) []byte {
+	t.Helper()
+	crossing.once.Do(func() {
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("lockscope-crossing-%d.trace", os.Getpid()))
+		defer os.Remove(path)
+		if crossing.err = recordCrossingTrace(path, 3500*time.Millisecond); crossing.err == nil {
+			crossing.data, crossing.err = os.ReadFile(path)
+		}
+	})
+	if crossing.err != nil {
+		t.Fatal(crossing.err)
+	}
+	return crossing.data
 }

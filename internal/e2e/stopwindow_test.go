@@ -87,6 +87,67 @@ func TestStopWindowAtBreakpoint(t *testing.T) {
 	if after := evalTicks(t, c); after != before {
 		t.Errorf("the program ran while lockscope read the window: ticks went from %s to %s", before, after)
 	}
+	// The recorder's reader goroutine is lockscope's, as the agent's are.
+	var b struct {
+		Threads []struct {
+			ID   int    `json:"id"`
+			Name string `json:"name"`
+		} `json:"threads"`
+	}
+	c.Call(t, "threads", nil).Decode(t, &b)
+	for _, th := range b.Threads {
+		for _, f := range c.StackTrace(t, th.ID) {
+			// Delve shortens runtime/trace to trace.
+			if strings.HasPrefix(f.Name, "trace.") || strings.HasPrefix(f.Name, "runtime/trace.") {
+				t.Errorf("the client sees the flight recorder's goroutine: %s (%s)", th.Name, f.Name)
+			}
+		}
+	}
+	c.Call(t, "disconnect", nil)
+}
+
+// A pause gets the window before it, as a breakpoint does.
+func TestStopWindowAtPause(t *testing.T) {
+	t.Parallel()
+	a := startAdapter(t)
+	c := a.c
+	file := filepath.Join(testdataDir("stopwindow"), "main.go")
+	lock, unlock := testutil.MarkerLine(t, file, "sw-lock"), testutil.MarkerLine(t, file, "sw-unlock")
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("stopwindow"), "args": []string{"-d", "10m"}})
+	c.Call(t, "configurationDone", nil)
+	reportEvent(t, c, time.Minute, "the program's first profiles", func(r *contention.Report) bool { return len(r.Hotspots) > 0 })
+	// The runtime ends a generation of the trace about every second: give
+	// the recorder a couple.
+	time.Sleep(2500 * time.Millisecond)
+	c.Call(t, "pause", map[string]any{"threadId": 1})
+	if st := c.Stopped(t); st.Reason != "pause" {
+		t.Fatalf("stopped for %q, want pause", st.Reason)
+	}
+	r := reportEvent(t, c, time.Minute, "chains before the pause", func(r *contention.Report) bool {
+		return len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: ")
+	})
+	checkLockChain(t, r, file, lock, unlock)
+	c.Call(t, "disconnect", nil)
+}
+
+// At a deadlock the agent has stepped aside and stopped the recorder, so
+// that the runtime sees the deadlock: the window comes from the file it
+// saved then.
+func TestStopWindowAtDeadlock(t *testing.T) {
+	t.Parallel()
+	a := startAdapter(t)
+	c := a.c
+	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir(filepath.Join("stuck", "deadlock"))})
+	c.Call(t, "configurationDone", nil)
+	if st := c.Stopped(t); st.Reason != "exception" {
+		t.Fatalf("stopped for %q, want the runtime's deadlock as an exception", st.Reason)
+	}
+	r := reportEvent(t, c, time.Minute, "the window before the deadlock", func(r *contention.Report) bool {
+		return hasStopSource(r) || hasNote(r, "Before the stop: ")
+	})
+	if !hasStopSource(r) || !hasNote(r, "Before the stop: the chains marked \"before the stop\" come from the flight recorder's window that the agent saved") {
+		t.Errorf("no window saved at the deadlock: sources %+v, notes %q", r.Sources, r.Notes)
+	}
 	c.Call(t, "disconnect", nil)
 }
 

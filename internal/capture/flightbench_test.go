@@ -13,11 +13,12 @@ import (
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
-// runLedger runs the ledgerbench binary with workers depositors for d and
-// returns its deposits per wall-clock second and per CPU second.
-func runLedger(b *testing.B, bin string, env []string, workers int, d time.Duration) (wall, cpu float64) {
+// runLedger runs the ledgerbench binary with workers depositors, each
+// holding the lock for hold loop iterations per deposit, for d and returns
+// its deposits per wall-clock second and per CPU second.
+func runLedger(b *testing.B, bin string, env []string, workers, hold int, d time.Duration) (wall, cpu float64) {
 	b.Helper()
-	cmd := exec.Command(bin, "-d", d.String(), "-workers", strconv.Itoa(workers))
+	cmd := exec.Command(bin, "-d", d.String(), "-workers", strconv.Itoa(workers), "-work", strconv.Itoa(hold))
 	cmd.Env = env
 	out, err := cmd.Output()
 	if err != nil {
@@ -40,14 +41,18 @@ func runLedger(b *testing.B, bin string, env []string, workers int, d time.Durat
 // (DefaultFlight) is chosen from. For each goroutine count it runs the
 // ledger workload built plain and with the agent, the agent without the
 // flight recorder and with windows of 1, 2, 5 and 10 s, each variant
-// paired with a plain run right before it, for a duration of at least 1.5
-// windows (so that the recorder holds a full window and drops old
-// generations, as it does in a long run), and at least 3 s. It reports
+// paired with a plain run right before or after it, for a duration of at
+// least 1.2 windows (so that the recorder holds a full window and drops
+// old generations, as it does in a long run), and at least 2 s. It reports
 // the median over rounds of each pair's ratio, per CPU second (the cost
 // per deposit, which holds up on a loaded machine) and per wall-clock
-// second. LOCKSCOPE_FLIGHT_ROUNDS sets the rounds (default 5),
-// LOCKSCOPE_FLIGHT_WORKERS the goroutine counts (default "10 100 1000")
-// and LOCKSCOPE_FLIGHT_WINDOWS the windows in seconds (default "1 2 5 10").
+// second. LOCKSCOPE_FLIGHT_ROUNDS sets the rounds (default 7),
+// LOCKSCOPE_FLIGHT_WORKERS the goroutine counts (default "10 100 1000"),
+// LOCKSCOPE_FLIGHT_WINDOWS the windows in seconds (default "1 2 5 10")
+// and LOCKSCOPE_FLIGHT_HOLD the work done with the lock held, in loop
+// iterations (default "2000", about a microsecond: a million contended
+// deposits a second, the worst case for a tracer, which records every
+// block and unblock with its stack).
 func BenchmarkFlightCurve(b *testing.B) {
 	dir := filepath.Join(testutil.ModuleRoot(b), "testdata", "capture", "ledgerbench")
 	plain := filepath.Join(b.TempDir(), "plain")
@@ -56,12 +61,13 @@ func BenchmarkFlightCurve(b *testing.B) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	rounds := 5
+	rounds := 7
 	if n, err := strconv.Atoi(os.Getenv("LOCKSCOPE_FLIGHT_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
 	workers := intsFromEnv(b, "LOCKSCOPE_FLIGHT_WORKERS", "10 100 1000")
 	windows := intsFromEnv(b, "LOCKSCOPE_FLIGHT_WINDOWS", "1 2 5 10")
+	holds := intsFromEnv(b, "LOCKSCOPE_FLIGHT_HOLD", "2000")
 	type variant struct {
 		name   string
 		window int // seconds; 0: the agent without the flight recorder
@@ -85,29 +91,32 @@ func BenchmarkFlightCurve(b *testing.B) {
 		variants = append(variants, variant{name: name, window: w, bin: bin, env: env})
 	}
 	type key struct {
-		workers int
-		name    string
+		workers, hold int
+		name          string
 	}
-	wallR, cpuR := map[key][]float64{}, map[key][]float64{}
+	wallR, cpuR, plainOps := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < rounds; r++ {
 			for _, g := range workers {
-				for _, v := range variants {
-					d := max(3*time.Second, time.Duration(v.window)*1500*time.Millisecond)
-					// Alternate which of the pair runs first, so that
-					// neither always inherits the other's warm caches.
-					var pw, pc, vw, vc float64
-					if r%2 == 0 {
-						pw, pc = runLedger(b, plain, os.Environ(), g, d)
-						vw, vc = runLedger(b, v.bin, v.env, g, d)
-					} else {
-						vw, vc = runLedger(b, v.bin, v.env, g, d)
-						pw, pc = runLedger(b, plain, os.Environ(), g, d)
+				for _, h := range holds {
+					for _, v := range variants {
+						d := max(2*time.Second, time.Duration(v.window)*1200*time.Millisecond)
+						// Alternate which of the pair runs first, so that
+						// neither always inherits the other's warm caches.
+						var pw, pc, vw, vc float64
+						if r%2 == 0 {
+							pw, pc = runLedger(b, plain, os.Environ(), g, h, d)
+							vw, vc = runLedger(b, v.bin, v.env, g, h, d)
+						} else {
+							vw, vc = runLedger(b, v.bin, v.env, g, h, d)
+							pw, pc = runLedger(b, plain, os.Environ(), g, h, d)
+						}
+						k := key{g, h, v.name}
+						wallR[k] = append(wallR[k], vw/pw)
+						cpuR[k] = append(cpuR[k], vc/pc)
+						plainOps[k] = append(plainOps[k], pw)
 					}
-					k := key{g, v.name}
-					wallR[k] = append(wallR[k], vw/pw)
-					cpuR[k] = append(cpuR[k], vc/pc)
 				}
 			}
 		}
@@ -115,15 +124,18 @@ func BenchmarkFlightCurve(b *testing.B) {
 	b.StopTimer()
 	var lines []string
 	for _, g := range workers {
-		for _, v := range variants {
-			k := key{g, v.name}
-			b.ReportMetric(median(cpuR[k]), fmt.Sprintf("%s-g%d/plain-cpu", v.name, g))
-			b.ReportMetric(median(wallR[k]), fmt.Sprintf("%s-g%d/plain", v.name, g))
-			lines = append(lines, fmt.Sprintf("goroutines %4d %-9s cpu %.3fx wall %.3fx (cpu ratios %s)",
-				g, v.name, median(cpuR[k]), median(wallR[k]), fmtRatios(cpuR[k])))
+		for _, h := range holds {
+			for _, v := range variants {
+				k := key{g, h, v.name}
+				b.ReportMetric(median(cpuR[k]), fmt.Sprintf("%s-g%d-h%d/plain-cpu", v.name, g, h))
+				b.ReportMetric(median(wallR[k]), fmt.Sprintf("%s-g%d-h%d/plain", v.name, g, h))
+				lines = append(lines, fmt.Sprintf("goroutines %4d hold %6d %-9s cpu %.3fx wall %.3fx (plain %.0f ops/s; cpu ratios %s)",
+					g, h, v.name, median(cpuR[k]), median(wallR[k]), median(plainOps[k]), fmtRatios(cpuR[k])))
+			}
 		}
 	}
-	b.Logf("flight recorder cost, median of %d paired rounds:\n%s", rounds, strings.Join(lines, "\n"))
+	// On stderr: a benchmark's log is cut after ten lines.
+	fmt.Fprintf(os.Stderr, "flight recorder cost, median of %d paired rounds:\n%s\n", rounds, strings.Join(lines, "\n"))
 }
 
 func intsFromEnv(b *testing.B, name, def string) []int {

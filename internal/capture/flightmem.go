@@ -97,6 +97,9 @@ func ReadFlightWindow(ctx context.Context, d Debugger, pkgName, goVersion string
 	if !ok {
 		return nil, fmt.Errorf("the flight recorder's memory layout in %s was not checked (lockscope reads it in Go 1.25 and 1.26)", goVersion)
 	}
+	// The agent holds the recorder behind an interface (its file for Go
+	// 1.24 has no FlightRecorder type to name); Delve selects a field of
+	// the value inside an interface directly.
 	root := pkgName + ".lockscopeAgentState.flight"
 	if v, err := d.Evaluate(ctx, root+" == nil"); err != nil {
 		return nil, fmt.Errorf("finding the agent's flight recorder: %w", err)

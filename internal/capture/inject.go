@@ -44,6 +44,16 @@ import (
 //go:embed agent.go.txt
 var agentTemplate string
 
+// The flight recorder's part of the agent, one file for each side of Go
+// 1.25 (build constraints pick one): runtime/trace has a FlightRecorder
+// from Go 1.25 on, and the agent must build with Go 1.24 too.
+var (
+	//go:embed agentflight.go.txt
+	agentFlightTemplate string
+	//go:embed agentnoflight.go.txt
+	agentNoFlightTemplate string
+)
+
 // AgentFileName is the name the agent file takes inside the user's package
 // directory (only in the overlay: no such file is ever written there). The
 // analysis drops frames from it.
@@ -171,13 +181,12 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 	if err != nil {
 		return nil, err
 	}
-	fileName := AgentFileName
-	if testOnly {
-		fileName = agentTestFileName
-	}
-	target := filepath.Join(pkgDir, fileName)
-	if _, err := os.Lstat(target); err == nil {
-		return nil, fmt.Errorf("capture: %s already exists; lockscope needs that name for its agent", target)
+	files := agentFiles(testOnly)
+	for _, f := range files {
+		target := filepath.Join(pkgDir, f.name)
+		if _, err := os.Lstat(target); err == nil {
+			return nil, fmt.Errorf("capture: %s already exists; lockscope needs that name for its agent", target)
+		}
 	}
 
 	// MkdirTemp makes the folder 0700: its permissions are what keeps other
@@ -203,10 +212,14 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 	if err := makeFIFO(inj.fifo()); err != nil {
 		return fail(fmt.Errorf("capture: %w", err))
 	}
-	src := strings.Replace(agentTemplate, "\npackage lockscopeagent\n", "\npackage "+pkgName+"\n", 1)
-	agentPath := filepath.Join(dir, fileName)
-	if err := os.WriteFile(agentPath, []byte(src), 0o600); err != nil {
-		return fail(fmt.Errorf("capture: %w", err))
+	sources := map[string]string{} // target in the package -> the file written here
+	for _, f := range files {
+		src := strings.Replace(f.template, "\npackage lockscopeagent\n", "\npackage "+pkgName+"\n", 1)
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			return fail(fmt.Errorf("capture: %w", err))
+		}
+		sources[filepath.Join(pkgDir, f.name)] = path
 	}
 
 	flags, userOverlay, err := MergeBuildFlags(opts.UserBuildFlags, "")
@@ -229,7 +242,9 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 			replace[k] = v
 		}
 	}
-	replace[target] = agentPath
+	for target, path := range sources {
+		replace[target] = path
+	}
 	ov, _ := json.MarshalIndent(map[string]any{"Replace": replace}, "", "\t")
 	overlayPath := filepath.Join(dir, "overlay.json")
 	if err := os.WriteFile(overlayPath, ov, 0o600); err != nil {
@@ -265,6 +280,27 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		inj.Env[EnvLifeline] = "1"
 	}
 	return inj, nil
+}
+
+// agentFile is one file of the agent: its name in the user's package and
+// its template.
+type agentFile struct{ name, template string }
+
+// agentFiles are the agent's files. In a package made of _test.go files
+// only, their names end in _test.go: the go command counts a file as a
+// test file by its name.
+func agentFiles(testOnly bool) []agentFile {
+	name := func(base string) string {
+		if testOnly {
+			return strings.TrimSuffix(base, ".go") + "_test.go"
+		}
+		return base
+	}
+	return []agentFile{
+		{name(AgentFileName), agentTemplate},
+		{name(strings.TrimSuffix(AgentFileName, ".go") + "_flight.go"), agentFlightTemplate},
+		{name(strings.TrimSuffix(AgentFileName, ".go") + "_noflight.go"), agentNoFlightTemplate},
+	}
 }
 
 // Environ returns base with the agent's variables set (replacing any

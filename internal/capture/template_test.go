@@ -11,8 +11,30 @@ import (
 
 // Every name the agent adds to the user's package starts with
 // lockscopeAgent, and every import has such an alias, so that nothing can
-// clash with the package's own names; the template is gofmt-clean.
+// clash with the package's own names; each of its templates is
+// gofmt-clean and has the build constraint that keeps it out of a build
+// by a Go too old for it.
 func TestAgentTemplateNames(t *testing.T) {
+	constraints := map[string]string{
+		AgentFileName:                    "//go:build go1.24\n",
+		"zz_lockscope_agent_flight.go":   "//go:build go1.25\n",
+		"zz_lockscope_agent_noflight.go": "//go:build go1.24 && !go1.25\n",
+	}
+	files := agentFiles(false)
+	if len(files) != len(constraints) {
+		t.Fatalf("%d agent files, want %d", len(files), len(constraints))
+	}
+	for _, af := range files {
+		t.Run(af.name, func(t *testing.T) {
+			if !strings.Contains(af.template, "\n\n"+constraints[af.name]+"\npackage lockscopeagent\n") {
+				t.Errorf("%s lacks %q right before its package clause", af.name, constraints[af.name])
+			}
+			checkTemplate(t, af.template)
+		})
+	}
+}
+
+func checkTemplate(t *testing.T, agentTemplate string) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "agent.go.txt", agentTemplate, parser.ParseComments)
 	if err != nil {

@@ -25,10 +25,13 @@ func work(n int) int {
 	return s
 }
 
+// hold is how much work a deposit does with the lock held (-work).
+var hold = 2000
+
 func deposit(account string, amount int) {
 	balMu.Lock()
 	balances[account] += amount // lockscope:bench-write
-	work(2000)
+	work(hold)
 	balMu.Unlock() // lockscope:bench-unlock
 	ops.Add(1)
 }
@@ -36,6 +39,7 @@ func deposit(account string, amount int) {
 func main() {
 	d := flag.Duration("d", time.Second, "how long to run")
 	workers := flag.Int("workers", 8, "depositors")
+	flag.IntVar(&hold, "work", hold, "work done with the lock held, in loop iterations (2000: about a microsecond)")
 	flag.Parse()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -8,12 +8,14 @@
 // writes of removeOldestEntry are guarded by s.lock. So are those of a
 // literal given to a helper that takes the lock around it
 // (c.locked(func() { c.items[k] = v })). The callee's parameter must be
-// only ever called in its own body: never stored, assigned, returned,
-// passed on, captured by a function literal, started with go or deferred
-// (compared with nil at most). Then the value runs at each call of the
-// parameter, with the locks held there: the caller's that the callee has
-// not released on the way, and the ones the callee took itself; with
-// several calls, the locks held at all of them. A method value runs on
+// only ever called in its own body, or passed on to a parameter of the
+// same kind: never stored, assigned, returned, captured by a function
+// literal, started with go or deferred (compared with nil at most); a
+// cycle of passes is not followed. Then the value runs at each call of the
+// parameter (through the passes), with the locks held there: the caller's
+// that the callee has not released on the way, and the ones the callee
+// (or a callee it passes the value on to) took; with several calls, the
+// locks held at all of them. A method value runs on
 // the receiver it was taken from (o.forget runs on o, whatever lock of
 // s the caller holds). Any other value, or a value passed to a callee the
 // index does not see, is entered with nothing held, as before.
@@ -24,16 +26,36 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 	"strings"
 
 	"github.com/lockscope/lockscope/internal/contention"
 )
 
 // paramCall is one call of a function-typed parameter in the body of the
-// function that declares it, with what the walk knew of its locks there.
+// function that declares it, with what the walk knew of its locks there;
+// or a run of the parameter where it is passed on, with the locks in the
+// function's own names (builder.runPoints). takenAt, when set, gives the
+// call that holds each of state.held for the value (site otherwise).
 type paramCall struct {
-	state lockState
-	site  contention.Site
+	state   lockState
+	site    contention.Site
+	takenAt []contention.Site
+}
+
+// taken is the call that holds state.held[i] for the value.
+func (pc paramCall) taken(i int) contention.Site {
+	if i < len(pc.takenAt) {
+		return pc.takenAt[i]
+	}
+	return pc.site
+}
+
+// passOn is a function-typed parameter passed on as argument arg (its
+// place among cs.args) of the static call cs.
+type passOn struct {
+	cs  *callSite
+	arg int
 }
 
 // valueArg is a function value passed as an argument of the static call
@@ -79,9 +101,9 @@ func (w *walker) paramCall(call *ast.CallExpr, s lockState) {
 }
 
 // valueArgs records the function values among the arguments of call, whose
-// static call is cs, and marks the identifiers that name them in passed.
-// A value given to a variadic parameter goes into a slice: it stays a
-// value.
+// static call is cs, and marks the identifiers that name them in passed;
+// and the parameters of the walked function it passes on. A value given
+// to a variadic parameter goes into a slice: it stays a value.
 func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed map[*ast.Ident]*valueArg) {
 	sig, ok := w.b.info.TypeOf(call.Fun).(*types.Signature)
 	if !ok {
@@ -93,8 +115,20 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed map[*ast.Ide
 		if sig.Variadic() && j >= sig.Params().Len()-1 {
 			break
 		}
+		if off < 0 {
+			break
+		}
+		if id, ok := ast.Unparen(a).(*ast.Ident); ok {
+			if v, ok := w.b.info.Uses[id].(*types.Var); ok && w.fn.params[v] {
+				if w.b.passOns == nil {
+					w.b.passOns = map[types.Object][]passOn{}
+				}
+				w.b.passOns[v] = append(w.b.passOns[v], passOn{cs: cs, arg: j + off})
+				continue
+			}
+		}
 		key, bind, id := w.funcValue(a)
-		if key == "" || off < 0 {
+		if key == "" {
 			continue
 		}
 		va := &valueArg{cs: cs, arg: j + off, key: key, bind: bind, named: id != nil}
@@ -166,7 +200,7 @@ func (b *builder) resolveValues() {
 			continue
 		}
 		va.inCall = true
-		calls := b.paramCalls[names[va.arg]]
+		calls := b.runPoints(callee, names[va.arg])
 		if len(calls) == 0 {
 			continue // never called: the value does not run from here
 		}
@@ -176,17 +210,23 @@ func (b *builder) resolveValues() {
 }
 
 // onlyCalled reports whether fn's parameter p is only ever called in fn's
-// own body (see the file's doc), and the walk recorded each of those calls
-// with its state.
+// own body or passed on to parameters of which the same holds (see the
+// file's doc), and the walk recorded each of those calls and passes.
 func (b *builder) onlyCalled(fn *funcNode, p types.Object) bool {
 	if r, ok := b.onlyCalls[p]; ok {
 		return r
 	}
+	if b.onlyCalls == nil {
+		b.onlyCalls = map[types.Object]bool{}
+	}
+	// While p's passes are followed, p counts as not only called: a cycle
+	// of passes is not followed.
+	b.onlyCalls[p] = false
 	ok := fn.body != nil && fn.info != nil
 	if _, isSig := p.Type().Underlying().(*types.Signature); !isSig {
 		ok = false
 	}
-	calls := 0
+	calls, passes := 0, 0
 	if ok {
 		info := fn.info
 		var stack []ast.Node
@@ -202,6 +242,8 @@ func (b *builder) onlyCalled(fn *funcNode, p types.Object) bool {
 				switch calledUse(id, stack) {
 				case useCall:
 					calls++
+				case usePass:
+					passes++
 				case useOther:
 					ok = false
 				}
@@ -210,20 +252,85 @@ func (b *builder) onlyCalled(fn *funcNode, p types.Object) bool {
 			return true
 		})
 	}
-	// Every call must have its state: one the walk did not record would
-	// leave the value's locks unchecked there.
-	ok = ok && calls == len(b.paramCalls[p])
-	if b.onlyCalls == nil {
-		b.onlyCalls = map[types.Object]bool{}
+	// Every call and pass must have its state: one the walk did not record
+	// would leave the value's locks unchecked there.
+	ok = ok && calls == len(b.paramCalls[p]) && passes == len(b.passOns[p])
+	for _, po := range b.passOns[p] {
+		if q := b.passTarget(po); !ok || q == nil || !b.onlyCalled(b.funcs[po.cs.callee], q) {
+			ok = false
+			break
+		}
 	}
 	b.onlyCalls[p] = ok
 	return ok
+}
+
+// passTarget is the parameter a pass gives the value to, or nil when its
+// callee is not indexed.
+func (b *builder) passTarget(po passOn) types.Object {
+	callee := b.funcs[po.cs.callee]
+	if callee == nil {
+		return nil
+	}
+	names := calleeNames(callee)
+	if po.arg >= len(names) {
+		return nil
+	}
+	return names[po.arg]
+}
+
+// runPoints is where the value given to fn's parameter p runs, for p
+// only called (onlyCalled): its calls in fn, and the runs of the
+// parameters it is passed on to, with their locks spelled in fn's names
+// (the locks fn holds at the pass that the callee has not released by
+// then, and the callee's own; the keys the callee released).
+func (b *builder) runPoints(fn *funcNode, p types.Object) []paramCall {
+	if r, ok := b.runs[p]; ok {
+		return r
+	}
+	out := append([]paramCall{}, b.paramCalls[p]...)
+	for _, po := range b.passOns[p] {
+		callee := b.funcs[po.cs.callee]
+		for _, pc := range b.runPoints(callee, b.passTarget(po)) {
+			out = append(out, b.throughPass(po.cs, callee, pc))
+		}
+	}
+	if b.runs == nil {
+		b.runs = map[types.Object][]paramCall{}
+	}
+	b.runs[p] = out
+	return out
+}
+
+// throughPass spells pc, a run in callee of a value that the call cs
+// passed on, in the names of cs's caller, whose state there is cs.state.
+func (b *builder) throughPass(cs *callSite, callee *funcNode, pc paramCall) paramCall {
+	out := paramCall{site: pc.site, state: lockState{killed: slices.Clone(cs.state.killed), lost: cs.state.lost || pc.state.lost}}
+	for _, h := range cs.state.held {
+		if t, ok := b.translate(h, cs, callee); ok && !pc.state.kills(t.key) {
+			out.state.held = append(out.state.held, h)
+			out.takenAt = append(out.takenAt, cs.site)
+		}
+	}
+	for i, h := range pc.state.held {
+		if t := b.untranslate(h, cs, callee); !hasLock(out.state.held, t) {
+			out.state.held = append(out.state.held, t)
+			out.takenAt = append(out.takenAt, pc.taken(i))
+		}
+	}
+	for _, k := range pc.state.killed {
+		if k = b.untranslateKey(k, cs, callee); !slices.Contains(out.state.killed, k) {
+			out.state.killed = append(out.state.killed, k)
+		}
+	}
+	return out
 }
 
 // The uses of a function-typed parameter, for onlyCalled.
 const (
 	useOther   = iota // anything that may let the value go
 	useCall           // called in place
+	usePass           // an argument of a call (not go or defer)
 	useCompare        // compared (with nil)
 )
 
@@ -247,14 +354,14 @@ func calledUse(id *ast.Ident, stack []ast.Node) int {
 	}
 	switch p := stack[i].(type) {
 	case *ast.CallExpr:
-		if ast.Unparen(p.Fun) != id {
-			return useOther // passed on
-		}
 		if i > 0 {
 			switch stack[i-1].(type) {
 			case *ast.GoStmt, *ast.DeferStmt:
 				return useOther // runs in another goroutine, or at return
 			}
+		}
+		if ast.Unparen(p.Fun) != id {
+			return usePass
 		}
 		return useCall
 	case *ast.BinaryExpr:
@@ -304,8 +411,8 @@ func (ip *interproc) carriedVia(cs *callSite) []carried {
 				}
 			}
 		}
-		for _, h := range pc.state.held {
-			here = put(here, atCall{h: b.untranslate(h, v.outer, v.callee), taken: []contention.Site{pc.site}})
+		for j, h := range pc.state.held {
+			here = put(here, atCall{h: b.untranslate(h, v.outer, v.callee), taken: []contention.Site{pc.taken(j)}})
 		}
 		if i == 0 {
 			acc = here
@@ -366,4 +473,23 @@ func (b *builder) untranslate(h heldLock, cs *callSite, callee *funcNode) heldLo
 	t := h
 	t.key, t.eval, t.outer = "outer "+h.id, "", true
 	return t
+}
+
+// untranslateKey spells the key of a lock the callee of cs released as the
+// caller sees it, as untranslate does: a key on the callee's own variable
+// stays as it is, which can only release more.
+func (b *builder) untranslateKey(k string, cs *callSite, callee *funcNode) string {
+	for i, p := range calleeNames(callee) {
+		if i >= len(cs.args) {
+			break
+		}
+		a := cs.args[i]
+		if p == nil || p.Name() == "_" || p.Name() == "" || a.expr == "" {
+			continue
+		}
+		if name := p.Name(); k == name || strings.HasPrefix(k, name+".") {
+			return a.expr + k[len(name):]
+		}
+	}
+	return k
 }

@@ -13,6 +13,7 @@ import (
 // in the callee), a literal under the lock its helper takes (the helper
 // compares it with nil first), a named function under a package lock, and
 // a method value the helper calls after taking the caller's lock again.
+// The same when the helper passes the value on to one that runs it.
 // Guarded, with the calls that hold the lock. A value kept in a field and
 // called later, started with go, called after the helper gives the lock
 // up, called once with and once without it, or bound to another shard
@@ -35,6 +36,10 @@ func TestLockedCallbacks(t *testing.T) {
 		{"literal-write", "s.mu", "s.mu", []string{"locked-call"}, []string{shard + "locked"}},
 		{"named-write", "totalsMu", "totalsMu", []string{"totals-call"}, []string{"main.withTotals"}},
 		{"relocked-write", "s.mu", "s.mu", []string{"relock-call"}, []string{shard + "relockThen"}},
+		// Passed on: each hands the literal to locked, which takes the
+		// lock; under holds its own lock while visit runs the value.
+		{"passed-on-write", "s.mu", "s.mu", []string{"locked-call"}, []string{shard + "locked"}},
+		{"held-at-pass-write", "s.mu", "s.mu", []string{"under-call"}, []string{shard + "under"}},
 	} {
 		w := writeAt(t, ix, ms, tc.marker)
 		if w.Guard != tc.guard || w.GuardEval != tc.eval || w.Unguarded || w.SometimesUnguarded || w.GuardKind != contention.PrimMutex {
@@ -74,6 +79,12 @@ func TestLockedCallbacks(t *testing.T) {
 		"after-own-unlock-write", // the callee's own lock is released first
 		"twice-write",            // called with the lock, then without
 		"other-shard-write",      // s.mu held, o.forget runs on o
+		// Passed on: the next helper releases the lock before it runs
+		// the value; the helper releases the caller's lock before the pass.
+		"released-by-next-write",
+		"released-before-pass-write",
+		// A cycle of passes is not followed: entered as any value is.
+		"cycle-write",
 	} {
 		w := writeAt(t, ix, ms, m)
 		if w.Guard != "" || !w.Unguarded || w.SometimesUnguarded || len(w.GuardedVia) > 0 {

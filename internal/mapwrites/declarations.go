@@ -72,10 +72,13 @@ type builder struct {
 	ifaces      []ifaceCall           // calls through interfaces
 	ifaceValues []ifaceValue          // concrete values passed as interfaces
 	// Function values passed to calls, and the calls of function-typed
-	// parameters, to run the values inside those calls (callbacks.go).
+	// parameters and where they are passed on, to run the values inside
+	// those calls (callbacks.go).
 	valueArgs  []*valueArg
 	paramCalls map[types.Object][]paramCall
-	onlyCalls  map[types.Object]bool // memo of builder.onlyCalled
+	passOns    map[types.Object][]passOn
+	onlyCalls  map[types.Object]bool        // memo of builder.onlyCalled
+	runs       map[types.Object][]paramCall // memo of builder.runPoints
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.

@@ -4,13 +4,15 @@
 // to an eviction check that the caller runs under its shard lock (as
 // bigcache's onEvict(..., s.removeOldestEntry)), a function literal given
 // to a helper that takes the lock around it, and a named function run
-// under a package-level lock. Next to them, the shapes where the value
-// does not run under the lock: kept in a struct field and called later,
-// started with go, called after the helper gives the lock up (unless it
-// takes it again first), called once with the lock and once without, and
-// the method value of another shard than the one whose lock is held. Run
-// long enough, the unguarded ones die of "concurrent map writes": the bugs
-// the index points at.
+// under a package-level lock, also when the helper passes the callback on
+// to another that runs it. Next to them, the shapes where the value does
+// not run under the lock: kept in a struct field and called later, started
+// with go, called after the helper gives the lock up (unless it takes it
+// again first) or passes it on to one that does, called once with the lock
+// and once without, and the method value of another shard than the one
+// whose lock is held; and a recursive helper that passes the callback to
+// itself, which the index does not follow. Run long enough, the unguarded
+// ones die of "concurrent map writes": the bugs the index points at.
 package main
 
 import (
@@ -33,6 +35,9 @@ type Shard struct {
 	peeked    map[string]int
 	tallies   map[string]int
 	forgotten map[string]int
+	notes     map[string]int
+	yields    map[string]int
+	spins     map[string]int
 	hook      func()
 }
 
@@ -42,6 +47,7 @@ func NewShard(max int) *Shard {
 		entries: map[uint64]int64{}, max: max, counts: map[string]int{},
 		hooked: map[string]int{}, refreshed: map[string]int{}, drained: map[string]int{},
 		peeked: map[string]int{}, tallies: map[string]int{}, forgotten: map[string]int{},
+		notes: map[string]int{}, yields: map[string]int{}, spins: map[string]int{},
 	}
 }
 
@@ -246,6 +252,89 @@ func (s *Shard) tally() {
 	s.tallies["count"]++ // lockscope:twice-write
 }
 
+// Note counts k through each, which passes the callback on to locked.
+func (s *Shard) Note(k string) {
+	s.each(func() {
+		s.notes[k]++ // lockscope:passed-on-write
+	})
+}
+
+// each runs f with s.mu held, by handing it to locked.
+func (s *Shard) each(f func()) { s.locked(f) }
+
+// Stamp runs stamp through under, which holds s.mu while visit runs it.
+func (s *Shard) Stamp() { s.under(s.stamp) }
+
+// under runs f through visit with s.mu held.
+func (s *Shard) under(f func()) {
+	s.mu.Lock()
+	s.visit(f) // lockscope:under-call
+	s.mu.Unlock()
+}
+
+// stamp counts a stamp.
+func (s *Shard) stamp() {
+	s.notes["stamped"]++ // lockscope:held-at-pass-write
+}
+
+// Yield runs yielded through lockThenYield, which takes s.mu and hands the
+// callback to unlockThen: that releases the lock before it runs it.
+func (s *Shard) Yield() { s.lockThenYield(s.yielded) }
+
+// lockThenYield runs f through unlockThen, from under s.mu.
+func (s *Shard) lockThenYield(f func()) {
+	s.mu.Lock()
+	s.unlockThen(f)
+	s.mu.Unlock()
+}
+
+// yielded counts a yield.
+func (s *Shard) yielded() {
+	s.yields["count"]++ // lockscope:released-by-next-write
+}
+
+// Hand is called with nothing held; it takes the lock, and handOff gives
+// it up before it passes the callback on to visit.
+func (s *Shard) Hand() {
+	s.mu.Lock()
+	s.handOff(s.handed)
+	s.mu.Unlock()
+}
+
+// handOff runs f through visit with s.mu released; the caller holds s.mu.
+func (s *Shard) handOff(f func()) {
+	s.mu.Unlock()
+	s.visit(f)
+	s.mu.Lock()
+}
+
+// handed counts a hand-off.
+func (s *Shard) handed() {
+	s.yields["handed"]++ // lockscope:released-before-pass-write
+}
+
+// Spin runs spun under the lock through a recursive helper: the index
+// does not follow a cycle of passes, so spun is entered as a value is.
+func (s *Shard) Spin() {
+	s.mu.Lock()
+	s.spin(3, s.spun)
+	s.mu.Unlock()
+}
+
+// spin runs f after n more passes to itself.
+func (s *Shard) spin(n int, f func()) {
+	if n == 0 {
+		f()
+		return
+	}
+	s.spin(n-1, f)
+}
+
+// spun counts a spin.
+func (s *Shard) spun() {
+	s.spins["count"]++ // lockscope:cycle-write
+}
+
 // MergeInto holds s.mu while it runs o's forget through visit: the lock
 // of another shard than the one forget writes.
 func (s *Shard) MergeInto(o *Shard) {
@@ -307,6 +396,11 @@ func main() {
 			a.Compact()
 			a.Peek()
 			a.Tally()
+			a.Note(fmt.Sprint("n", i%4))
+			a.Stamp()
+			a.Yield()
+			a.Hand()
+			a.Spin()
 			b.MergeInto(a)
 		}
 	}()

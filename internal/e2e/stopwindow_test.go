@@ -77,9 +77,11 @@ func TestStopWindowAtBreakpoint(t *testing.T) {
 		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
 	}
 	before := evalTicks(t, c)
+	t0 := time.Now()
 	r := reportEvent(t, c, time.Minute, "chains before the stop", func(r *contention.Report) bool {
 		return len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: ")
 	})
+	t.Logf("the window before the stop reached the report %v after the stopped event", time.Since(t0).Round(time.Millisecond))
 	if !hasStopSource(r) {
 		t.Errorf("no source of origin %q in %+v", contention.OriginStopWindow, r.Sources)
 	}

@@ -56,9 +56,10 @@
 // o.set() runs) does not. A helper that gives the lock up and takes it
 // again is followed as within one function. A function value (a literal,
 // a method value, a named function) passed to a call whose callee only
-// calls that parameter, never storing, returning, starting, deferring or
-// passing it on, runs inside the call with the locks held where the
-// callee calls it, and a method value on the receiver it was taken from
+// calls that parameter (or passes it on to one of the same kind), never
+// storing, returning, starting or deferring it, runs inside the call with
+// the locks held where it is called, and a method value on the receiver
+// it was taken from
 // (callbacks.go): s.removeOldestEntry passed to s.onEvict under s.lock is
 // guarded by it. A function that is started by a go statement, deferred,
 // used as any other value, or may be called by code the index does not

@@ -54,20 +54,20 @@
 // runs) still guards it, with no expression Delve can evaluate there;
 // the lock of another value of the callee's own type (c.mu held while
 // o.set() runs) does not. A helper that gives the lock up and takes it
-// again is followed as within one function. A function value (a literal,
-// a method value, a named function) passed to a call whose callee only
-// calls that parameter (or passes it on to one of the same kind), never
-// storing, returning, starting or deferring it, runs inside the call with
-// the locks held where it is called, and a method value on the receiver
-// it was taken from
-// (callbacks.go): s.removeOldestEntry passed to s.onEvict under s.lock is
-// guarded by it. A function that is started by a go statement, deferred,
-// used as any other value, or may be called by code the index does not
-// see (an exported method of a value passed as an interface, as fmt calls
-// String and net/http ServeHTTP) is entered with nothing held. The live program is what main, init and test functions
-// reach; calls from code that never runs do not count. A helper that some
-// callers enter with the lock held and others without it is
-// SometimesUnguarded, and UnguardedVia names the others.
+// again is followed as within one function. A function value (a literal, a
+// method value, a named function) passed to a call whose callee only calls
+// that parameter (or passes it on to one of the same kind), never storing,
+// returning, starting or deferring it, runs inside the call with the locks
+// held where it is called, and a method value on the receiver it was taken
+// from (callbacks.go): s.removeOldestEntry passed to s.onEvict under s.lock
+// is guarded by it. A function that is started by a go statement, deferred,
+// used as any other value, or may be called by code the index does not see
+// (an exported method of a value passed as an interface, as fmt calls
+// String and net/http ServeHTTP) is entered with nothing held. The live
+// program is what main, init and test functions reach; calls from code that
+// never runs do not count. A helper that some callers enter with the lock
+// held and others without it is SometimesUnguarded, and UnguardedVia names
+// the others.
 //
 // # Unguarded writes
 //

@@ -15,10 +15,10 @@
 // parameter (through the passes), with the locks held there: the caller's
 // that the callee has not released on the way, and the ones the callee
 // (or a callee it passes the value on to) took; with several calls, the
-// locks held at all of them. A method value runs on
-// the receiver it was taken from (o.forget runs on o, whatever lock of
-// s the caller holds). Any other value, or a value passed to a callee the
-// index does not see, is entered with nothing held, as before.
+// locks held at all of them. A method value runs on the receiver it was
+// taken from (o.forget runs on o, whatever lock of s the caller holds).
+// Any other value, or a value passed to a callee the index does not see,
+// is entered with nothing held, as before.
 
 package mapwrites
 
@@ -111,11 +111,11 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed map[*ast.Ide
 	}
 	// cs.args has the receiver first when the call names it before the dot.
 	off := len(cs.args) - len(call.Args)
+	if off < 0 {
+		return
+	}
 	for j, a := range call.Args {
 		if sig.Variadic() && j >= sig.Params().Len()-1 {
-			break
-		}
-		if off < 0 {
 			break
 		}
 		if id, ok := ast.Unparen(a).(*ast.Ident); ok {

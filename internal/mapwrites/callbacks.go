@@ -148,23 +148,9 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed map[*ast.Ide
 // that names a declared function is returned too; nil for a literal.
 func (w *walker) funcValue(e ast.Expr) (key string, bind []argPath, id *ast.Ident) {
 	b := w.b
-	e = ast.Unparen(e)
-	if lit, ok := e.(*ast.FuncLit); ok {
-		return "lit@" + b.posKey(lit.Pos()), nil, nil
-	}
-	for {
-		// An instantiation f[T] is f.
-		if ix, ok := e.(*ast.IndexExpr); ok {
-			e = ast.Unparen(ix.X)
-			continue
-		}
-		if ix, ok := e.(*ast.IndexListExpr); ok {
-			e = ast.Unparen(ix.X)
-			continue
-		}
-		break
-	}
-	switch f := e.(type) {
+	switch f := uninstantiate(e).(type) {
+	case *ast.FuncLit:
+		return "lit@" + b.posKey(f.Pos()), nil, nil
 	case *ast.Ident:
 		if fn, ok := b.info.Uses[f].(*types.Func); ok && !isInterfaceMethod(fn) {
 			return b.objKey(fn.Origin()), nil, f
@@ -449,23 +435,12 @@ func (b *builder) untranslate(h heldLock, cs *callSite, callee *funcNode) heldLo
 	if h.pkgRoot != nil || h.outer {
 		return h
 	}
-	for i, p := range calleeNames(callee) {
-		if i >= len(cs.args) {
-			break
-		}
-		a := cs.args[i]
-		if p == nil || p.Name() == "_" || p.Name() == "" || a.expr == "" {
-			continue
-		}
-		name := p.Name()
-		if h.expr != name && !strings.HasPrefix(h.expr, name+".") {
-			continue
-		}
+	if name, a, ok := passedAs(h.expr, cs, callee); ok {
 		t := h
 		t.key = a.expr + h.expr[len(name):]
 		t.expr = t.key
 		t.eval = ""
-		if a.eval != "" && (h.eval == name || strings.HasPrefix(h.eval, name+".")) {
+		if a.eval != "" && startsWith(h.eval, name) {
 			t.eval = a.eval + h.eval[len(name):]
 		}
 		return t
@@ -479,6 +454,17 @@ func (b *builder) untranslate(h heldLock, cs *callSite, callee *funcNode) heldLo
 // caller sees it, as untranslate does: a key on the callee's own variable
 // stays as it is, which can only release more.
 func (b *builder) untranslateKey(k string, cs *callSite, callee *funcNode) string {
+	if name, a, ok := passedAs(k, cs, callee); ok {
+		return a.expr + k[len(name):]
+	}
+	return k
+}
+
+// passedAs finds the receiver or parameter of callee that the expression
+// expr (in the callee's names) starts from, and the path the call cs
+// passes for it: false when expr starts elsewhere, or the call passes no
+// path there.
+func passedAs(expr string, cs *callSite, callee *funcNode) (string, argPath, bool) {
 	for i, p := range calleeNames(callee) {
 		if i >= len(cs.args) {
 			break
@@ -487,9 +473,15 @@ func (b *builder) untranslateKey(k string, cs *callSite, callee *funcNode) strin
 		if p == nil || p.Name() == "_" || p.Name() == "" || a.expr == "" {
 			continue
 		}
-		if name := p.Name(); k == name || strings.HasPrefix(k, name+".") {
-			return a.expr + k[len(name):]
+		if startsWith(expr, p.Name()) {
+			return p.Name(), a, true
 		}
 	}
-	return k
+	return "", argPath{}, false
+}
+
+// startsWith reports whether the expression expr is the variable name or
+// a path from it (name.f.g).
+func startsWith(expr, name string) bool {
+	return expr == name || strings.HasPrefix(expr, name+".")
 }

@@ -162,20 +162,7 @@ func (w *walker) callTarget(call *ast.CallExpr) (string, []argPath, *ifaceMethod
 	for _, a := range call.Args {
 		args = append(args, w.argPath(a))
 	}
-	fun := ast.Unparen(call.Fun)
-	for {
-		// An instantiation f[T] enters f.
-		if ix, ok := fun.(*ast.IndexExpr); ok {
-			fun = ast.Unparen(ix.X)
-			continue
-		}
-		if ix, ok := fun.(*ast.IndexListExpr); ok {
-			fun = ast.Unparen(ix.X)
-			continue
-		}
-		break
-	}
-	switch f := fun.(type) {
+	switch f := uninstantiate(call.Fun).(type) {
 	case *ast.FuncLit:
 		return "lit@" + b.posKey(f.Pos()), args, nil
 	case *ast.Ident:
@@ -206,6 +193,22 @@ func (w *walker) callTarget(call *ast.CallExpr) (string, []argPath, *ifaceMethod
 		return b.objKey(fn.Origin()), append([]argPath{w.receiverPath(f, sel)}, args...), nil
 	}
 	return "", nil, nil
+}
+
+// uninstantiate is e without parentheses and instantiations: an
+// instantiation f[T] names (and enters) f.
+func uninstantiate(e ast.Expr) ast.Expr {
+	e = ast.Unparen(e)
+	for {
+		switch ix := e.(type) {
+		case *ast.IndexExpr:
+			e = ast.Unparen(ix.X)
+		case *ast.IndexListExpr:
+			e = ast.Unparen(ix.X)
+		default:
+			return e
+		}
+	}
 }
 
 // interfaceArgs records the arguments of a call that are concrete values

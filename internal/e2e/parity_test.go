@@ -53,9 +53,15 @@ func TestSessionAndAnalyzeGiveTheSameReport(t *testing.T) {
 	c := a.c
 	launch(t, c, map[string]any{"mode": "debug", "program": program, "stopOnEntry": true,
 		"lockscope": map[string]any{"capture": "off"}})
-	// configurationDone waits for the source index.
 	c.Call(t, "configurationDone", nil)
 	c.Stopped(t)
+	// configurationDone waits only for the source index's go commands,
+	// and the index type-checks once the program runs: compare with it in.
+	if _, ok := c.Seen(buildTimeout, func(m daptest.Message) bool {
+		return m.Event == dapx.EventReport && bytes.Contains(m.Raw, []byte(`"kind":"source"`))
+	}); !ok {
+		t.Fatal("the source index never joined the session's report")
+	}
 	for _, f := range files {
 		c.Call(t, dapx.CommandLoad, map[string]any{"path": f})
 	}

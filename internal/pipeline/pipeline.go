@@ -67,8 +67,19 @@ func New() *Pipeline {
 	return p
 }
 
-// Close waits for the pipeline's background work (the source index).
-func (p *Pipeline) Close() { p.wg.Wait() }
+// Close waits for the pipeline's background work (the source index). An
+// index still held before its type-checking (IndexOptions.HoldTypeCheck)
+// is abandoned rather than finished: nobody resumed it, so nobody waits
+// for it.
+func (p *Pipeline) Close() {
+	p.mu.Lock()
+	j := p.index
+	p.mu.Unlock()
+	if j != nil {
+		j.abandon()
+	}
+	p.wg.Wait()
+}
 
 // Build returns a new report from everything added so far.
 func (p *Pipeline) Build() *contention.Report { return p.b.Build() }
@@ -105,10 +116,17 @@ type IndexOptions struct {
 	Tests bool
 	// Libraries are dependency modules indexed too (IndexLibraries).
 	Libraries []string
-	// GoVersion also asks the go command which Go version builds in dir
-	// and sets it ([Pipeline.SetGoVersion]), in the background with the
-	// index's other go commands rather than before the build starts.
+	// GoVersion also sets the Go version that builds in dir
+	// ([Pipeline.SetGoVersion]), learned with the user's modules (one go
+	// command for both, or none when its last answer still holds).
 	GoVersion bool
+	// HoldTypeCheck stops the index after its go commands, before it
+	// parses and type-checks, until [Pipeline.ResumeIndex]. Delve builds
+	// the program and then loads its debug information while the index
+	// loads: on two cores the index's type-checking (seconds on a large
+	// module) made the first stop that much later, and nothing needs the
+	// index before the program runs.
+	HoldTypeCheck bool
 }
 
 // indexJob is the source index loading in the background.
@@ -119,6 +137,21 @@ type indexJob struct {
 	listed chan struct{}
 	dir    string
 	opts   IndexOptions // for IndexLibraries (libraries.go)
+
+	// resume is closed to let a held job type-check; abandoned to end
+	// one that nobody resumed.
+	resume, abandoned chan struct{}
+	resumeOnce        sync.Once
+	abandonOnce       sync.Once
+}
+
+// resumeTypeCheck lets a held job go on.
+func (j *indexJob) resumeTypeCheck() { j.resumeOnce.Do(func() { close(j.resume) }) }
+
+// abandon ends a job that is held and was never resumed; a job already
+// resumed (or not held) runs to its end.
+func (j *indexJob) abandon() {
+	j.abandonOnce.Do(func() { close(j.abandoned) })
 }
 
 // StartIndex indexes the map writes and lock calls of the package in dir
@@ -130,26 +163,47 @@ type indexJob struct {
 // that every input analysed afterwards is charged by that rule.
 func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	// First, and at once: every analysis from now on charges by it.
-	var version chan string
+	facts := p.learnGoFacts(dir)
 	if o.GoVersion {
-		// Its own go command, alongside LearnUserCode's.
-		version = make(chan string, 1)
-		go func() { version <- GoVersionIn(dir) }()
+		p.SetGoVersion(facts.GoVersion)
 	}
-	p.LearnUserCode(dir)
-	j := &indexJob{done: make(chan struct{}), listed: make(chan struct{}), dir: dir, opts: o}
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &indexJob{
+		done: make(chan struct{}), listed: make(chan struct{}), dir: dir, opts: o,
+		resume: make(chan struct{}), abandoned: make(chan struct{}),
+	}
+	if !o.HoldTypeCheck {
+		j.resumeTypeCheck()
+	}
 	p.mu.Lock()
+	old := p.index
 	p.index = j
 	p.mu.Unlock()
+	if old != nil {
+		// Replaced: its result would be dropped anyway.
+		old.abandon()
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		defer close(j.done)
+		defer cancel()
 		var listed sync.Once
 		markListed := func() { listed.Do(func() { close(j.listed) }) }
 		defer markListed()
-		if version != nil {
-			p.SetGoVersion(<-version)
+		// Called once the go commands are done; the load waits for it to
+		// return before it parses and type-checks.
+		hold := func() {
+			markListed()
+			select {
+			case <-j.resume:
+			case <-j.abandoned:
+				select {
+				case <-j.resume: // resumed too: it runs
+				default:
+					cancel()
+				}
+			}
 		}
 		defer func() {
 			// A bug in the index must not take the debugger down with
@@ -158,11 +212,12 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 				p.b.AddNote("map writes were not indexed: internal error: %v", r)
 			}
 		}()
-		ix, err := mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries, Listed: markListed})
+		ix, err := mapwrites.LoadProgram(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries, Listed: hold, Context: ctx})
 		p.mu.Lock()
 		current := p.index == j
 		p.mu.Unlock()
-		if !current {
+		if !current || ctx.Err() != nil {
+			// Replaced, or abandoned while held: nobody waits for it.
 			return
 		}
 		if err != nil {
@@ -174,6 +229,19 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 			loaded()
 		}
 	}()
+}
+
+// ResumeIndex lets the source index started with
+// IndexOptions.HoldTypeCheck parse and type-check (its go commands may
+// still be running: it goes on once they are done). The session calls it
+// once Delve has built and loaded the program.
+func (p *Pipeline) ResumeIndex() {
+	p.mu.Lock()
+	j := p.index
+	p.mu.Unlock()
+	if j != nil {
+		j.resumeTypeCheck()
+	}
 }
 
 // WaitIndexCommands waits until the source index started by StartIndex

@@ -197,3 +197,102 @@ func TestGoroutineDumpsThinEvenly(t *testing.T) {
 		}
 	}
 }
+
+// The session holds the index's type-checking until Delve has built and
+// loaded the program (IndexOptions.HoldTypeCheck): the go commands finish,
+// and the index joins the report only once it is resumed, with the same
+// map writes as an index never held.
+func TestHoldTypeCheckUntilResumed(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	free := New()
+	free.StartIndex(dir, IndexOptions{}, nil)
+	if !free.WaitIndex(context.Background()) {
+		t.Fatal("WaitIndex gave up")
+	}
+	want := free.Build().MapWrites
+	free.Close()
+	if len(want) == 0 {
+		t.Fatal("no map writes in ledger")
+	}
+
+	p := New()
+	defer p.Close()
+	loaded := make(chan struct{})
+	p.StartIndex(dir, IndexOptions{HoldTypeCheck: true}, func() { close(loaded) })
+	if !p.WaitIndexCommands(context.Background()) {
+		t.Fatal("WaitIndexCommands gave up")
+	}
+	// Unheld, ledger's index loads in well under a second.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if p.WaitIndex(ctx) {
+		t.Fatal("the index loaded while held")
+	}
+	if r := p.Build(); len(r.MapWrites) != 0 {
+		t.Fatalf("map writes in the report while the index is held: %+v", r.MapWrites)
+	}
+	p.ResumeIndex()
+	if !p.WaitIndex(context.Background()) {
+		t.Fatal("WaitIndex gave up after ResumeIndex")
+	}
+	<-loaded
+	got := p.Build().MapWrites
+	if len(got) != len(want) {
+		t.Fatalf("held index: %d map writes, unheld: %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].File != want[i].File || got[i].Line != want[i].Line || got[i].Guard != want[i].Guard {
+			t.Errorf("write %d: held %+v, unheld %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// A held index that nobody resumes (the launch failed, the client went
+// away before configurationDone) does not keep Close waiting, and leaves
+// no note: nobody asked for it.
+func TestCloseAbandonsAHeldIndex(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	p := New()
+	called := false
+	p.StartIndex(dir, IndexOptions{HoldTypeCheck: true}, func() { called = true })
+	if !p.WaitIndexCommands(context.Background()) {
+		t.Fatal("WaitIndexCommands gave up")
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Close still waits for a held index")
+	}
+	r := p.Build()
+	if called || len(r.MapWrites) != 0 || len(r.Notes) != 0 {
+		t.Errorf("an abandoned index: loaded called %v, %d map writes, notes %q", called, len(r.MapWrites), r.Notes)
+	}
+}
+
+// A restart starts a new index: the old one, held and never resumed, ends
+// rather than waiting for the pipeline's Close, and the new one is the
+// one resumed.
+func TestRestartAbandonsTheHeldIndex(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	p := New()
+	defer p.Close()
+	p.StartIndex(dir, IndexOptions{HoldTypeCheck: true}, nil)
+	p.mu.Lock()
+	old := p.index
+	p.mu.Unlock()
+	p.StartIndex(dir, IndexOptions{HoldTypeCheck: true}, nil)
+	select {
+	case <-old.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the replaced index is still held")
+	}
+	p.ResumeIndex()
+	if !p.WaitIndex(context.Background()) {
+		t.Fatal("WaitIndex gave up")
+	}
+	if r := p.Build(); len(r.MapWrites) == 0 {
+		t.Errorf("no map writes after the restart's index was resumed; notes %q", r.Notes)
+	}
+}

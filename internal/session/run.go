@@ -109,20 +109,23 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 // session therefore holds the client's configurationDone until waitIndex
 // returns: until the index's go commands are done, not the whole index,
 // whose parsing and type-checking runs no child and may take seconds
-// more on a large program.
+// more on a large program. That type-checking waits for configurationDone
+// too: by then Delve has built the program and read its debug
+// information, which the type-checking would slow down on a small machine.
 func (e *extension) startIndex(info launchInfo, buildFlags []string) {
 	if info.ProgramDir == "" {
 		return
 	}
 	t0 := time.Now()
-	e.pipe.StartIndex(info.ProgramDir, pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test", GoVersion: true}, func() {
+	o := pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true}
+	e.pipe.StartIndex(info.ProgramDir, o, func() {
 		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
 		e.rebuild(false)
 	})
 }
 
 // waitIndex waits, for a bounded time, until the source index runs no
-// more child processes.
+// more child processes, then lets it type-check.
 func (e *extension) waitIndex() {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
 	defer cancel()
@@ -130,6 +133,7 @@ func (e *extension) waitIndex() {
 	if !e.pipe.WaitIndexCommands(ctx) && e.ctx.Err() == nil {
 		e.s.log.Warn("the source index is still running the go command; the program starts anyway")
 	}
+	e.pipe.ResumeIndex()
 	e.s.log.Info("configurationDone held for the source index's go commands", "took", time.Since(t0))
 }
 

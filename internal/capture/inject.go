@@ -70,6 +70,7 @@ const (
 	EnvBlockRate     = "LOCKSCOPE_AGENT_BLOCK_RATE"
 	EnvSnapshotMs    = "LOCKSCOPE_AGENT_SNAPSHOT_MS"
 	EnvFlightMs      = "LOCKSCOPE_AGENT_FLIGHT_MS"
+	EnvFlightMaxRate = "LOCKSCOPE_AGENT_FLIGHT_MAX_RATE"
 	// EnvLifeline tells the agent that lockscope holds its pipe's write end
 	// for the whole session (PrepareOptions.Lifeline).
 	EnvLifeline = "LOCKSCOPE_AGENT_LIFELINE"
@@ -97,6 +98,10 @@ const (
 	// (PrepareOptions.Flight; the launch attribute flightRecorder), chosen
 	// from BenchmarkFlightCurve: see the note there.
 	DefaultFlight = 2 * time.Second
+	// DefaultFlightMaxRate is the blocking rate (blocks a second) above
+	// which the flight recorder stops in a debug session that did not set
+	// its window: from BenchmarkFlightCurve, see the note there.
+	DefaultFlightMaxRate = 100_000
 )
 
 // Modes of [PrepareOptions].
@@ -127,6 +132,11 @@ type PrepareOptions struct {
 	// traced (Agent.LastTrace, and trace.out at exit). The recorder's own
 	// reader goroutine is the runtime's and is not hidden from a debugger.
 	Flight time.Duration
+	// FlightMaxRate, when positive, stops the flight recorder for good once
+	// the program blocks more often than this many times a second, where
+	// recording it would cost more than lockscope's budget
+	// (DefaultFlightMaxRate; see Injection.FlightOff).
+	FlightMaxRate int
 	// UserBuildFlags are the build flags the user asked for. Their
 	// -ldflags and -overlay are merged with the agent's.
 	UserBuildFlags []string
@@ -269,6 +279,7 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 		EnvBlockRate:     strconv.Itoa(br),
 		EnvSnapshotMs:    strconv.FormatInt(max(snap.Milliseconds(), 0), 10),
 		EnvFlightMs:      strconv.FormatInt(max(opts.Flight.Milliseconds(), 0), 10),
+		EnvFlightMaxRate: strconv.Itoa(max(opts.FlightMaxRate, 0)),
 	}
 	if opts.Lifeline {
 		// Opened before the program exists, so the agent never starts
@@ -367,6 +378,24 @@ func (inj *Injection) PackageName() string { return inj.pkgName }
 // Flight is the flight recorder's window the agent was asked to run; 0
 // when it runs none.
 func (inj *Injection) Flight() time.Duration { return inj.flight }
+
+// FlightOff tells whether the agent stopped its flight recorder because
+// the program blocked more often than PrepareOptions.FlightMaxRate, and
+// if so when, and at what rate (blocks a second).
+func (inj *Injection) FlightOff() (at time.Time, rate int64, off bool) {
+	data, err := os.ReadFile(filepath.Join(inj.rendezvous, "flight-off.json"))
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	var f struct {
+		UnixMs          int64 `json:"unixMs"`
+		BlocksPerSecond int64 `json:"blocksPerSecond"`
+	}
+	if json.Unmarshal(data, &f) != nil {
+		return time.Time{}, 0, false
+	}
+	return time.UnixMilli(f.UnixMs), f.BlocksPerSecond, true
+}
 
 // RendezvousDir is the agent's folder: its command pipe, its answers and
 // its final files.

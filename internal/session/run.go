@@ -64,7 +64,7 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		inj, err := capture.Prepare(capture.PrepareOptions{
 			Program: program, Mode: info.Mode, WorkDir: info.ProgramDir,
 			MutexFraction: cfg.MutexProfileFraction, BlockRate: cfg.BlockProfileRate,
-			Flight:         flightWindow(cfg),
+			Flight: flightWindow(cfg), FlightMaxRate: flightMaxRate(cfg),
 			UserBuildFlags: userFlags, TempDir: e.tempDir(),
 			// The program must not outlive a SIGKILLed lockscope.
 			Lifeline: true,

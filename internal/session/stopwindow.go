@@ -24,6 +24,16 @@ func flightWindow(cfg dapx.LaunchConfig) time.Duration {
 	return time.Duration(*cfg.FlightRecorder * float64(time.Second))
 }
 
+// flightMaxRate is the blocking rate above which the agent stops the
+// flight recorder: capture.DefaultFlightMaxRate when it runs by default,
+// none when the launch asked for it.
+func flightMaxRate(cfg dapx.LaunchConfig) int {
+	if cfg.FlightRecorder == nil {
+		return capture.DefaultFlightMaxRate
+	}
+	return 0
+}
+
 // stopReasons are the stops whose moments before lockscope reads: the
 // program ran up to them. A step ran a line or two, and an entry stop
 // ran nothing.
@@ -65,6 +75,10 @@ func (e *extension) readStopWindow(seq int, reason string, inj *capture.Injectio
 	t0 := time.Now()
 	gv := e.pipe.GoVersion()
 	w, err := capture.ReadFlightWindow(ctx, dapDebugger{e.s}, inj.PackageName(), gv)
+	if at, rate, off := inj.FlightOff(); errors.Is(err, capture.ErrFlightOff) && off {
+		err = fmt.Errorf("the flight recorder stopped at %s: the program blocked %d times a second, where recording every block would cost it more than 5%%; set \"lockscope.flightRecorder\" to a window in seconds to keep it on whatever it costs",
+			at.Format("15:04:05"), rate)
+	}
 	if errors.Is(err, capture.ErrFlightOff) {
 		if _, blocked, berr := inj.Blocked(); berr == nil && blocked {
 			f, ferr := inj.OpenFinalTrace(capture.FinalFlight)

@@ -32,7 +32,7 @@ func spin(n int) int {
 func deposit(n int) {
 	mu.Lock() // lockscope:sw-lock
 	balance += n
-	spin(20000)
+	spin(200000)
 	mu.Unlock() // lockscope:sw-unlock
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/exp/trace"
@@ -60,6 +61,12 @@ const checkEvery = 4096
 // the input, while the reader decodes a generation) and returns an error
 // that wraps ctx.Err(), and no result.
 func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err error) {
+	return analyze(ctx, r, opts, runtime.GOMAXPROCS(0) > 1)
+}
+
+// analyze is Analyze, with the reader on a goroutine of its own
+// (pipelined) or not.
+func analyze(ctx context.Context, r io.Reader, opts Options, pipelined bool) (res Result, err error) {
 	opts = opts.withDefaults()
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("%s: trace analysis stopped: %w", opts.Name, err)
@@ -88,7 +95,7 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err er
 		if _, err := io.ReadFull(br, h); err != nil {
 			return Result{}, fmt.Errorf("%s: %w", opts.Name, err)
 		}
-		return analyzeEvents(ctx, &genEvents{hdr: h, br: br}, opts)
+		return analyzeEventsWith(ctx, &genEvents{hdr: h, br: br}, opts, pipelined)
 	}
 	tr, err := trace.NewReader(br)
 	if err != nil {
@@ -97,7 +104,7 @@ func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err er
 		}
 		return Result{}, fmt.Errorf("%s: %w", opts.Name, err)
 	}
-	return analyzeEvents(ctx, tr, opts)
+	return analyzeEventsWith(ctx, tr, opts, pipelined)
 }
 
 // eventReader is what analyzeEvents reads: a *trace.Reader.
@@ -105,8 +112,20 @@ type eventReader interface {
 	ReadEvent() (trace.Event, error)
 }
 
-// analyzeEvents runs the analyser over every event of tr.
+// analyzeEvents runs the analyser over every event of tr, with the reader
+// on a core of its own when there is more than one (pipeline.go).
 func analyzeEvents(ctx context.Context, tr eventReader, opts Options) (Result, error) {
+	return analyzeEventsWith(ctx, tr, opts, runtime.GOMAXPROCS(0) > 1)
+}
+
+// analyzeEventsWith is analyzeEvents, with the reader on a goroutine of
+// its own or not.
+func analyzeEventsWith(ctx context.Context, tr eventReader, opts Options, pipelined bool) (Result, error) {
+	if pipelined {
+		p := newPipeEvents(ctx, tr)
+		defer p.stop()
+		tr = p
+	}
 	a := NewAnalyzer(opts)
 	var last trace.Time
 	for n := 1; ; n++ {

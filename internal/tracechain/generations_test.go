@@ -37,10 +37,44 @@ func analyzeBoth(t *testing.T, data []byte) (whole, split Result, wholeErr, spli
 // count, on the recorded traces, on a generated one of several
 // generations, and on a trace cut inside a generation.
 func TestGenerationsReadAlone(t *testing.T) {
-	type input struct {
-		name string
-		data []byte
+	ins := generationInputs(t)
+	most := 0
+	for _, in := range ins {
+		if !strings.HasPrefix(string(in.data), "go 1.26 trace") {
+			t.Fatalf("%s: not a Go 1.26 trace: %q", in.name, in.data[:16])
+		}
+		whole, split, werr, serr := analyzeBoth(t, in.data)
+		if (werr == nil) != (serr == nil) {
+			t.Errorf("%s: one reader: %v; a reader per generation: %v", in.name, werr, serr)
+			continue
+		}
+		most = max(most, whole.Generations)
+		if !reflect.DeepEqual(whole, split) {
+			t.Errorf("%s: one reader and a reader per generation differ:\n%s\n%s", in.name, summary(whole), summary(split))
+		}
 	}
+	if most < 3 {
+		t.Errorf("the inputs have at most %d generations; the test needs one of 3 or more", most)
+	}
+}
+
+// summary is one line on a result, for a failure that says two differ.
+func summary(r Result) string {
+	return fmt.Sprintf("%d generations, %d events, %d waits, %d ns, %d hotspots, %d edges, %d chains, truncated %v, %d notes",
+		r.Generations, r.Events, r.Waits, r.TotalSyncWaitNs, len(r.Hotspots), len(r.Edges), len(r.Chains), r.Truncated, len(r.Notes))
+}
+
+type traceInput struct {
+	name string
+	data []byte
+}
+
+// generationInputs are the Go 1.26 traces the generation tests read: the
+// recorded ones, a generated contended one, the generated crossing one,
+// and cuts of them.
+func generationInputs(t *testing.T) []traceInput {
+	t.Helper()
+	type input = traceInput
 	var ins []input
 	for _, n := range traceNames {
 		data, err := os.ReadFile(tracePath(n))
@@ -71,26 +105,7 @@ func TestGenerationsReadAlone(t *testing.T) {
 		at := headerLen + (len(crossing)-headerLen)*i/8 + i%3
 		ins = append(ins, input{fmt.Sprintf("crossing cut at %d", at), crossing[:at]})
 	}
-	most := 0
-	for _, in := range ins {
-		if !strings.HasPrefix(string(in.data), "go 1.26 trace") {
-			t.Fatalf("%s: not a Go 1.26 trace: %q", in.name, in.data[:16])
-		}
-		whole, split, werr, serr := analyzeBoth(t, in.data)
-		if (werr == nil) != (serr == nil) {
-			t.Errorf("%s: one reader: %v; a reader per generation: %v", in.name, werr, serr)
-			continue
-		}
-		most = max(most, whole.Generations)
-		if !reflect.DeepEqual(whole, split) {
-			t.Errorf("%s: one reader and a reader per generation differ:\n%d generations, %d events, %d waits, %d hotspots, %d chains, truncated %v\n%d generations, %d events, %d waits, %d hotspots, %d chains, truncated %v",
-				in.name, whole.Generations, whole.Events, whole.Waits, len(whole.Hotspots), len(whole.Chains), whole.Truncated,
-				split.Generations, split.Events, split.Waits, len(split.Hotspots), len(split.Chains), split.Truncated)
-		}
-	}
-	if most < 3 {
-		t.Errorf("the inputs have at most %d generations; the test needs one of 3 or more", most)
-	}
+	return ins
 }
 
 // recordCrossingTrace traces this process for d while waits cross the

@@ -44,8 +44,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		json.NewEncoder(os.Stdout).Encode(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM()})
-		os.Exit(0)
+		os.Exit(writeChildResult(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM()}))
+	}
+	if path := os.Getenv(envParallelReadLoop); path != "" {
+		os.Exit(parallelReadLoopChild(path))
 	}
 	os.Exit(m.Run())
 }
@@ -75,7 +77,16 @@ func analyzeChild(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	json.NewEncoder(os.Stdout).Encode(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM(), Waits: res.Waits, TotalNs: res.TotalSyncWaitNs, Chains: len(res.Chains)})
+	return writeChildResult(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM(), Waits: res.Waits, TotalNs: res.TotalSyncWaitNs, Chains: len(res.Chains)})
+}
+
+// writeChildResult prints a child's result for childRSS and returns the
+// child's exit code.
+func writeChildResult(cr childResult) int {
+	if err := json.NewEncoder(os.Stdout).Encode(cr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return 0
 }
 
@@ -87,35 +98,15 @@ func analyzeChild(path string) int {
 // 200) is recorded once from a contended workload and cached in the user
 // cache directory.
 func BenchmarkAnalyze(b *testing.B) {
-	mb := 200
-	if s := os.Getenv(envBenchMB); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("%s=%q: want a size in MB", envBenchMB, s)
-		}
-		mb = n
-	}
-	dir := benchCacheDir(b)
-	path := filepath.Join(dir, fmt.Sprintf("contended-%dMB-%s.trace", mb, runtime.Version()))
-	if _, err := os.Stat(path); err != nil {
-		start := time.Now()
-		if err := recordContendedTrace(path, int64(mb)<<20); err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("recorded %s in %v", path, time.Since(start).Round(time.Millisecond))
-	}
+	path := benchTrace(b)
+	dir := filepath.Dir(path)
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("trace %s: %.1f MB", path, float64(fi.Size())/(1<<20))
 
-	rounds := 3
-	if s := os.Getenv("LOCKSCOPE_BENCH_ROUNDS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			rounds = n
-		}
-	}
+	rounds := benchRounds()
 	// Analyze and the read loop alternate, so that load from other
 	// processes on the machine hits both alike; medians of wall and CPU
 	// time (user+sys of this process: robust to a busy machine) are
@@ -230,6 +221,17 @@ func measure(f func()) (wall, cpu float64) {
 	t0 := time.Now()
 	f()
 	return time.Since(t0).Seconds(), processCPU() - c0
+}
+
+// benchRounds is the number of alternating rounds a benchmark runs
+// (LOCKSCOPE_BENCH_ROUNDS, default 3).
+func benchRounds() int {
+	if s := os.Getenv("LOCKSCOPE_BENCH_ROUNDS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 3
 }
 
 func median(xs []float64) float64 {

@@ -104,7 +104,7 @@ func (w *walker) paramCall(call *ast.CallExpr, s lockState) {
 // static call is cs, and marks the identifiers that name them in passed;
 // and the parameters of the walked function it passes on. A value given
 // to a variadic parameter goes into a slice: it stays a value.
-func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed map[*ast.Ident]*valueArg) {
+func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed *map[*ast.Ident]*valueArg) {
 	sig, ok := w.b.info.TypeOf(call.Fun).(*types.Signature)
 	if !ok {
 		return
@@ -134,7 +134,10 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed map[*ast.Ide
 		va := &valueArg{cs: cs, arg: j + off, key: key, bind: bind, named: id != nil}
 		if id != nil {
 			va.site = w.b.callSite(id.Pos(), w.fn) // where an unknown entry names it
-			passed[id] = va
+			if *passed == nil {
+				*passed = map[*ast.Ident]*valueArg{}
+			}
+			(*passed)[id] = va
 		} else {
 			va.site = w.b.callSite(a.Pos(), w.fn)
 		}

@@ -79,7 +79,7 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 	}
 	b := w.b
 	called := map[*ast.Ident]bool{}
-	passed := map[*ast.Ident]*valueArg{}
+	var passed map[*ast.Ident]*valueArg // made by valueArgs, when needed
 	ast.Inspect(n, func(x ast.Node) bool {
 		switch x := x.(type) {
 		case *ast.FuncLit:
@@ -107,7 +107,7 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 			}
 			cs := &callSite{caller: w.fn, callee: callee, state: s.clone(), args: args, site: site}
 			b.callSites = append(b.callSites, cs)
-			w.valueArgs(x, cs, passed)
+			w.valueArgs(x, cs, &passed)
 		case *ast.Ident:
 			if called[x] {
 				return true

@@ -215,10 +215,27 @@ export function installHelpers() {
       if (!pane) {
         return undefined;
       }
+      // label is the accessible name (the tooltip, when the item has one);
+      // name and description are the row's text as it is drawn.
       return [...pane.querySelectorAll('.pane-body .monaco-list-row')].map((r) => ({
         label: r.getAttribute('aria-label') || '',
         level: r.getAttribute('aria-level'),
+        name: text(r.querySelector('.label-name') || r).trim(),
+        description: text(r.querySelector('.label-description') || { textContent: '' }).trim(),
       }));
+    },
+    /**
+     * compareRows lists the Contention view's "Compared with …" group: its
+     * own row, then its children; [] while it is not there.
+     */
+    compareRows() {
+      const rows = e2e.paneRows('Contention') || [];
+      const g = rows.findIndex((r) => r.level === '1' && r.name.startsWith('Compared with '));
+      if (g < 0) {
+        return [];
+      }
+      const end = rows.findIndex((r, i) => i > g && r.level === '1');
+      return rows.slice(g, end < 0 ? rows.length : end);
     },
     /**
      * forwardedPorts lists the Ports view's ports, [] when it shows its empty

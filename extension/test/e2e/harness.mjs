@@ -393,8 +393,10 @@ export class VSCode {
    * entry). A quick input that closes under us (a debug session taking the
    * focus) or a row not offered yet (the workbench still registering views)
    * is tried again until the timeout; then the error lists the rows offered.
+   * When the pick opens a quick input of its own (a file dialog), opens is
+   * that input's title, and the pick is done when it shows.
    */
-  async quickPick(key, text, label, what, timeout = T.ui) {
+  async quickPick(key, text, label, what, timeout = T.ui, opens = undefined) {
     const widget = this.page.locator('.quick-input-widget');
     const input = widget.locator('.quick-input-box input');
     const row = widget
@@ -412,7 +414,7 @@ export class VSCode {
         await input.fill(text, { timeout: 3000 });
         await row.waitFor({ state: 'visible', timeout: 3000 });
         await row.click({ timeout: 3000 });
-        await this.quickInputClosed();
+        await (opens ? this.quickInputTitled(opens) : this.quickInputClosed());
         return;
       } catch (err) {
         offered = await widget
@@ -428,9 +430,91 @@ export class VSCode {
     }
   }
 
-  /** command runs a command palette entry by its exact title. */
-  command(title) {
-    return this.quickPick('Control+Shift+P', `>${title}`, title, 'the command palette');
+  /**
+   * command runs a command palette entry by its exact title; opens is the
+   * title of the quick input that the command opens, if it opens one.
+   */
+  command(title, opens = undefined) {
+    return this.quickPick('Control+Shift+P', `>${title}`, title, 'the command palette', T.ui, opens);
+  }
+
+  /** quickInputTitled waits for a quick input with a title that holds title. */
+  async quickInputTitled(title, timeout = T.ui) {
+    await this.waitFor(
+      `the quick input "${title}"`,
+      (title) => {
+        const w = document.querySelector('.quick-input-widget');
+        return (
+          !!w && w.offsetParent !== null && (w.querySelector('.quick-input-title')?.textContent || '').includes(title)
+        );
+      },
+      title,
+      timeout,
+    );
+  }
+
+  /**
+   * fileDialog answers the file dialog that a command opened: code-server
+   * shows showOpenDialog and showSaveDialog as VS Code's "simple" dialog, a
+   * quick input whose box holds a path. It waits for the dialog (by its
+   * title) to list its first folder (it sets the box then, over anything
+   * typed before), types file's full path over it and presses Enter. An
+   * Enter that comes while the dialog still lists the typed path's folder
+   * only finishes that listing, as it does for a person: then the path is
+   * typed again if the dialog changed it, and Enter pressed again.
+   */
+  async fileDialog(title, file) {
+    const ready = (title) => {
+      const w = document.querySelector('.quick-input-widget');
+      if (
+        !w ||
+        w.offsetParent === null ||
+        !(w.querySelector('.quick-input-title')?.textContent || '').includes(title)
+      ) {
+        return null;
+      }
+      const input = w.querySelector('.quick-input-box input');
+      const rows = w.querySelectorAll('.quick-input-list .monaco-list-row').length;
+      return input && input.value.startsWith('/') && rows > 0 ? input.value : null;
+    };
+    await this.waitFor(`the file dialog "${title}" to list a folder`, ready, title);
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('.quick-input-box input');
+    const deadline = Date.now() + T.ui;
+    for (;;) {
+      if ((await input.inputValue()) !== file) {
+        await input.fill(file);
+      }
+      await this.check('frame');
+      await input.press('Enter');
+      try {
+        await this.waitFor(
+          `the file dialog "${title}" to close`,
+          (title) => {
+            const w = document.querySelector('.quick-input-widget');
+            return (
+              !w ||
+              w.offsetParent === null ||
+              !(w.querySelector('.quick-input-title')?.textContent || '').includes(title)
+            );
+          },
+          title,
+          3000,
+        );
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          const says = await widget
+            .locator('.quick-input-message')
+            .innerText()
+            .catch(() => '');
+          throw new Error(
+            `the file dialog "${title}" did not take ${file}: its box holds ${await input.inputValue()}; it says "${says}"`,
+            { cause: err },
+          );
+        }
+      }
+    }
   }
 
   /**
@@ -471,10 +555,13 @@ export class VSCode {
         ),
       base,
     );
+    // The first editor of a workbench that is still loading was seen to
+    // take more than T.ui on a loaded machine.
     await this.waitFor(
       `the editor of ${relative} to show text`,
       (base) => !!window.e2e.editor(base)?.querySelector('.view-lines .view-line'),
       base,
+      T.session,
     );
   }
 

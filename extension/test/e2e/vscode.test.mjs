@@ -40,6 +40,22 @@ async function startDebugging(vs, file) {
   await vs.until('the Debug Console to open', 'visible', ['.repl'], T.session);
 }
 
+/**
+ * stopDebugging presses Shift+F5 in a file's editor and waits for the debug
+ * toolbar to go and for the session's adapter and debuggee to exit.
+ */
+async function stopDebugging(vs, file) {
+  await vs.focusEditor(file);
+  await vs.page.keyboard.press('Shift+F5');
+  await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
+  await until(
+    'the adapter and the debuggee to exit',
+    () => vs.debugProcesses().filter((p) => p.state !== 'Z').length === 0,
+  ).catch((err) => {
+    throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+  });
+}
+
 /** describeStack prints a Call Stack for a message: each goroutine, its first and last frames. */
 function describeStack(stack) {
   const short = (f) => f.replace(/^Stack Frame /, '');
@@ -414,12 +430,7 @@ test('second writer: the crash shows on its line; the lens catches both writers'
     vs.log(`stopped on line ${stopLine}; ${witness[0].thread} is at line ${otherLine}`);
     await vs.shot('second-writer');
 
-    await vs.focusEditor(MAIN);
-    await vs.page.keyboard.press('Shift+F5');
-    await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
-    await until('the adapter and the debuggee to exit', () => vs.debugProcesses().length === 0).catch((err) => {
-      throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
-    });
+    await stopDebugging(vs, MAIN);
   });
 });
 
@@ -592,6 +603,22 @@ function graphState(frame) {
 }
 
 /**
+ * waitForGraph waits until accept, given what the Blocking Graph shows
+ * (graphState), returns a truthy value, and returns it. The panel's frame is
+ * looked up again each time: the webview is rebuilt when the panel moves.
+ */
+function waitForGraph(vs, what, accept, timeout = T.ui) {
+  return until(what, async () => accept(await graphState(await graphFrame(vs))), timeout);
+}
+
+/** hop returns the edge from the node on one line to the node on another, or undefined. */
+function hop(state, fromLine, toLine) {
+  const from = state.nodes.find((n) => n.line === fromLine);
+  const to = state.nodes.find((n) => n.line === toLine);
+  return from && to ? state.edges.find((e) => e.from === from.id && e.to === to.id) : undefined;
+}
+
+/**
  * launchJSON is a workspace's .vscode/launch.json with one lockscope launch
  * of the workspace folder's program; extra adds or overrides attributes.
  */
@@ -630,27 +657,15 @@ test(
 
       // Opened before any report: it says so, then follows the report.
       await vs.command('lockscope: Show Blocking Graph');
-      let frame = await graphFrame(vs);
-      await until('the graph to say there is no report yet', async () =>
-        /No report yet/.test((await graphState(frame)).empty ?? ''),
-      );
+      await waitForGraph(vs, 'the graph to say there is no report yet', (st) => /No report yet/.test(st.empty ?? ''));
       await vs.shot('graph-empty');
 
       await startDebugging(vs, MAIN);
       // The trace window (2 s) gives the chain: withdraw → transfer → reconcile → auditor.
-      const state = await until(
+      const state = await waitForGraph(
+        vs,
         `the graph to draw the chain through lines ${chain.join(' → ')}`,
-        async () => {
-          frame = await graphFrame(vs);
-          const st = await graphState(frame);
-          const byLine = new Map(st.nodes.map((n) => [n.line, n]));
-          const hops = chain.slice(1).every((l, i) => {
-            const from = byLine.get(chain[i]);
-            const to = byLine.get(l);
-            return from && to && st.edges.some((e) => e.from === from.id && e.to === to.id);
-          });
-          return hops ? st : null;
-        },
+        (st) => (chain.slice(1).every((l, i) => hop(st, chain[i], l)) ? st : null),
         T.session,
       );
       const byLine = new Map(state.nodes.map((n) => [n.line, n]));
@@ -679,7 +694,7 @@ test(
       await vs.waitFor('the cursor on line 1', () =>
         (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith('Ln 1,'),
       );
-      frame = await graphFrame(vs);
+      const frame = await graphFrame(vs);
       await frame.locator(`#graph g.node[data-line="${chain[1]}"] rect`).click();
       await vs.waitFor(
         `${MAIN} to open at line ${chain[1]} from the graph`,
@@ -691,15 +706,8 @@ test(
       await vs.shot('opened-from-graph');
 
       // The session ends: its report goes, and the graph with it.
-      await vs.focusEditor(MAIN);
-      await vs.page.keyboard.press('Shift+F5');
-      await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
-      await until('the graph to empty when the report goes', async () =>
-        /No report yet/.test((await graphState(await graphFrame(vs))).empty ?? ''),
-      );
-      await until('the adapter and the debuggee to exit', () => vs.debugProcesses().length === 0).catch((err) => {
-        throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
-      });
+      await stopDebugging(vs, MAIN);
+      await waitForGraph(vs, 'the graph to empty when the report goes', (st) => /No report yet/.test(st.empty ?? ''));
       const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
       await vs.soft(() => assert.deepEqual(errors, [], `no error notification: ${errors}`));
     });
@@ -791,12 +799,200 @@ test(
       vs.log(`marks: ${waiting.texts.join(' ')} / ${holder.texts.join(' ')}`);
       await vs.shot('deadlock');
 
-      await vs.focusEditor(MAIN);
-      await vs.page.keyboard.press('Shift+F5');
-      await vs.waitFor('the debug toolbar to go (Shift+F5)', () => !window.e2e.toolbar(), undefined, T.session);
-      await until('the adapter and the debuggee to exit', () => vs.debugProcesses().length === 0).catch((err) => {
-        throw new Error(`${err.message}:\n${describeProcs(vs.debugProcesses())}`);
+      await stopDebugging(vs, MAIN);
+    });
+  },
+);
+
+const SHARDS_LAUNCH = launchJSON('shards', {
+  args: ['-d', '8s'],
+  lockscope: { refreshSeconds: 1, traceSeconds: 0 },
+});
+
+test(
+  'compare: Save Capture… before the fix, Compare with Capture… after it: the coarse lock is gone, nothing is worse; the graph draws the Stats lock',
+  { timeout: 300_000 },
+  async () => {
+    await scenario('7-compare', async (vs) => {
+      const STORE = 'store.go';
+      const ws = makeWorkspace(path.join(vs.dir, 'shards'), {
+        template: 'vscode-crashmap',
+        program: 'shards',
+        launch: SHARDS_LAUNCH,
       });
+      const src = path.join(ws, STORE);
+      const coarseLock = markerLine(src, 'coarse-lock');
+      const coarseUnlock = markerLine(src, 'coarse-unlock');
+      const oldStats = markerLine(src, 'stats-lock');
+      const oldStatsUnlock = markerLine(src, 'stats-unlock');
+      // main's last line, after the 8 s of work: a breakpoint there holds
+      // each session open on a finished run. A session's capture does not
+      // record how long the program ran, so the comparison is per capture,
+      // not per second, and only runs of one length compare fairly.
+      const end =
+        fs
+          .readFileSync(path.join(ws, MAIN), 'utf8')
+          .split('\n')
+          .findIndex((l) => l.includes('fmt.Println("counted"')) + 1;
+      assert.ok(end > 0, 'main.go prints what it counted');
+      // Outside the workspace: the path is typed, not the dialog's default.
+      const capture = path.join(vs.dir, 'captures', 'before-the-fix.zip');
+      fs.mkdirSync(path.dirname(capture), { recursive: true });
+      await vs.start(ws);
+      await vs.open(MAIN);
+      await vs.focusEditor(MAIN, end);
+      await vs.page.keyboard.press('F9');
+      await vs.waitFor(`a breakpoint on ${MAIN}:${end} (F9)`, (f) => window.e2e.breakpointGlyphs(f).length === 1, MAIN);
+
+      // runToEnd starts a session from store.go and waits for it to stop at
+      // the end of the run, with the report of the whole run.
+      const runToEnd = async () => {
+        await vs.open(STORE);
+        await startDebugging(vs, STORE);
+        await vs.waitFor(
+          `the program to stop at the end of its run (${MAIN}:${end})`,
+          ({ file, line }) => window.e2e.stoppedLine(file) === line,
+          { file: MAIN, line: end },
+          T.session,
+        );
+        await vs.open(STORE);
+      };
+
+      // Before the fix: every Add waits for the one Store lock.
+      await runToEnd();
+      await expectHeat(vs, STORE, coarseUnlock, 'holder');
+      await expectHeat(vs, STORE, coarseLock, 'waiter');
+      await expectHeat(vs, STORE, oldStats, 'waiter');
+      await vs.reveal(STORE, coarseLock);
+      await vs.shot('before-the-fix');
+
+      await vs.command('lockscope: Save Capture…', 'Save the capture');
+      await vs.fileDialog('Save the capture', capture);
+      await vs.waitFor(
+        `the status bar to say the capture was saved to ${capture}`,
+        (capture) =>
+          (document.querySelector('.part.statusbar')?.innerText || '').includes(
+            `lockscope: saved the capture to ${capture}`,
+          ),
+        capture,
+      );
+      // The adapter read it back before it answered: here, only that it is a zip.
+      assert.equal(fs.readFileSync(capture).subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'the capture is a zip');
+      vs.log(`saved ${capture} (${fs.statSync(capture).size} bytes)`);
+      await vs.shot('saved');
+      await stopDebugging(vs, STORE);
+      await noOverlays(vs, STORE);
+
+      // The fix, written over store.go as a patch would: the lock split
+      // into shards, every line below it moved.
+      fs.copyFileSync(path.join(root, 'testdata', 'shards', 'fix', 'store.go.txt'), src);
+      const shardLines = [markerLine(src, 'shard-lock'), markerLine(src, 'shard-unlock')];
+      const newStats = markerLine(src, 'stats-lock');
+      const statsUnlock = markerLine(src, 'stats-unlock');
+      await vs.reveal(STORE, 4);
+      await vs.waitFor(
+        'the editor to show the fixed store.go',
+        (f) => window.e2e.editorText(f).includes('hash/maphash'),
+        STORE,
+      );
+
+      // After the fix: a run of the same length, compared with the capture.
+      await runToEnd();
+      await expectHeat(vs, STORE, newStats, 'waiter');
+      await vs.command('lockscope: Compare with Capture…', 'Compare with a saved capture');
+      await vs.fileDialog('Compare with a saved capture', capture);
+
+      // The Stats lock, 22 lines lower now, is matched to its old line and
+      // is as it was: "= a → b" after the line.
+      await vs.reveal(STORE, newStats);
+      const stats = await vs.waitFor(
+        `the comparison's text after ${STORE}:${newStats} (the Stats lock)`,
+        ({ file, line }) => window.e2e.afterTexts(file, line).find((t) => /[▲▼=] .* → |▲ new/.test(t)),
+        { file: STORE, line: newStats },
+        T.report,
+      );
+      assert.match(stats, /^= \S+ \S+ → \S+ \S+$/, 'the Stats lock is as it was');
+      await vs.shot('compared-stats');
+
+      // The Contention view: the coarse Lock and Unlock gone, the Stats
+      // lock's two lines matched across the edit, and nothing worse. A "new"
+      // line is only the shards' own lock, which did not exist before. The
+      // view has only the rows in sight in the page: it is read in a tall page.
+      await vs.command('Run and Debug: Focus on Contention View');
+      const size = vs.page.viewportSize();
+      await vs.page.setViewportSize({ width: size.width, height: 1600 });
+      try {
+        const stats = [
+          [newStats, oldStats],
+          [statsUnlock, oldStatsUnlock],
+        ];
+        const group = await vs.waitFor(
+          `the "Compared with …" group: store.go:${coarseLock} and :${coarseUnlock} gone, the Stats lock matched`,
+          ({ gone, stats }) => {
+            const rows = window.e2e.compareRows();
+            const has = (name, change) => rows.some((r) => r.name === name && r.description.startsWith(change));
+            return gone.every((l) => has(`store.go:${l}`, '▼ gone (was ')) &&
+              stats.every(([now, was]) => has(`store.go:${now} (was line ${was})`, '= '))
+              ? rows
+              : null;
+          },
+          { gone: [coarseLock, coarseUnlock], stats },
+          T.report,
+        );
+        vs.log(`compared: ${group.map((r) => `${r.name} ${r.description}`).join(' | ')}`);
+        const [head, ...changes] = group;
+        const counts = head.description.match(/^(\d+) better or gone, (\d+) worse or new$/);
+        assert.ok(counts, `the group's description counts the changes: ${head.description}`);
+        const up = changes.filter((r) => r.description.startsWith('▲'));
+        assert.equal(up.length, Number(counts[2]), 'every line that is worse or new is listed');
+        assert.deepEqual(
+          up.filter((r) => !(shardLines.some((l) => r.name === `store.go:${l}`) && r.description.startsWith('▲ new'))),
+          [],
+          `no line but the shards' lock (lines ${shardLines}) is new or worse`,
+        );
+        await vs.shot('compared-view');
+      } finally {
+        await vs.page.setViewportSize(size);
+      }
+
+      // On the code: the shards' lines carry at most "▲ new"; the coarse
+      // lock's old line numbers hold other code now, and no change.
+      for (const line of [...shardLines, coarseLock, coarseUnlock]) {
+        await vs.reveal(STORE, line);
+        const texts = (await vs.check('afterTexts', STORE, line)).filter((t) => /^[▲▼=] /.test(t));
+        if (shardLines.includes(line)) {
+          assert.ok(
+            texts.every((t) => t.startsWith('▲ new · ')),
+            `${STORE}:${line}: ${JSON.stringify(texts)}`,
+          );
+        } else {
+          assert.deepEqual(texts, [], `${STORE}:${line} holds other code now: no change drawn`);
+        }
+      }
+      await vs.reveal(STORE, shardLines[0]);
+      await vs.shot('compared-shards');
+
+      // The Blocking Graph of the compared report: Tick's wait for Hold's release.
+      await vs.command('lockscope: Show Blocking Graph');
+      const graph = await waitForGraph(
+        vs,
+        `the graph to draw the Stats lock: line ${newStats} waits for the holder at line ${statsUnlock}`,
+        (st) => (hop(st, newStats, statsUnlock) ? st : null),
+        T.report,
+      );
+      const node = (line) => graph.nodes.find((n) => n.line === line);
+      assert.deepEqual(
+        [node(newStats).text[0], node(statsUnlock).text[0]],
+        ['st.mu.Lock()', 'st.mu.Unlock()'],
+        'the nodes are named by the lock expression on their lines',
+      );
+      assert.equal(graph.empty, null);
+      vs.log(`graph: ${graph.nodes.length} nodes (${graph.nodes.map((n) => n.text[0]).join(', ')})`);
+      await vs.shot('graph');
+
+      await stopDebugging(vs, STORE);
+      const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
+      await vs.soft(() => assert.deepEqual(errors, [], `no error notification: ${errors}`));
     });
   },
 );

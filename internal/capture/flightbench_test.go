@@ -40,7 +40,9 @@ func runLedger(b *testing.B, bin string, env []string, workers, hold int, d time
 // its window and with the number of goroutines, which is what the default
 // (DefaultFlight) is chosen from. For each goroutine count it runs the
 // ledger workload built plain and with the agent, the agent without the
-// flight recorder and with windows of 1, 2, 5 and 10 s, each variant
+// flight recorder, with windows of 1, 2, 5 and 10 s, and as a debug
+// session runs it by default (DefaultFlight, stopped above
+// DefaultFlightMaxRate blocks a second: "default"), each variant
 // paired with a plain run right before or after it, for a duration of at
 // least 1.2 windows (so that the recorder holds a full window and drops
 // old generations, as it does in a long run), and at least 2 s. It reports
@@ -77,19 +79,29 @@ func BenchmarkFlightCurve(b *testing.B) {
 	// One build: the window is an environment variable.
 	inj, bin := buildAgent(b, PrepareOptions{Program: dir, Flight: -1})
 	var variants []variant
-	for _, w := range append([]int{0}, windows...) {
+	withEnv := func(ms, maxRate int) []string {
 		env := inj.Environ(os.Environ())
 		for i, kv := range env {
-			if strings.HasPrefix(kv, EnvFlightMs+"=") {
-				env[i] = EnvFlightMs + "=" + strconv.Itoa(w*1000)
+			switch {
+			case strings.HasPrefix(kv, EnvFlightMs+"="):
+				env[i] = EnvFlightMs + "=" + strconv.Itoa(ms)
+			case strings.HasPrefix(kv, EnvFlightMaxRate+"="):
+				env[i] = EnvFlightMaxRate + "=" + strconv.Itoa(maxRate)
 			}
 		}
+		return env
+	}
+	for _, w := range append([]int{0}, windows...) {
 		name := "agent"
 		if w > 0 {
 			name = fmt.Sprintf("flight%ds", w)
 		}
-		variants = append(variants, variant{name: name, window: w, bin: bin, env: env})
+		variants = append(variants, variant{name: name, window: w, bin: bin, env: withEnv(w*1000, 0)})
 	}
+	// What a debug session runs by default: the default window, stopped
+	// by the guard when the program blocks too often for it.
+	variants = append(variants, variant{name: "default", window: int(DefaultFlight / time.Second), bin: bin,
+		env: withEnv(int(DefaultFlight.Milliseconds()), DefaultFlightMaxRate)})
 	type key struct {
 		workers, hold int
 		name          string

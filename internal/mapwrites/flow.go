@@ -127,12 +127,16 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 	if rec {
 		b.noteHeld(w.fn, st, s)
 	}
-	ex := func(n ast.Node) {
+	// exAt records the expressions and calls of n under state at: for a
+	// condition after an init statement, that is the init's out state,
+	// since the init may take or release a lock.
+	exAt := func(n ast.Node, at lockState) {
 		if rec {
 			b.exprs(w.fn, n)
-			w.calls(n, s, false)
+			w.calls(n, at, false)
 		}
 	}
+	ex := func(n ast.Node) { exAt(n, s) }
 	switch st := st.(type) {
 	case *ast.BlockStmt:
 		return w.block(st.List, s, rec)
@@ -243,7 +247,7 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 		if st.Init != nil {
 			f = w.stmt(st.Init, s, rec)
 		}
-		ex(st.Cond)
+		exAt(st.Cond, f.s)
 		then := w.block(st.Body.List, f.s, rec)
 		els := flow{s: f.s}
 		if st.Else != nil {
@@ -255,7 +259,7 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 		if st.Init != nil {
 			f = w.stmt(st.Init, s, rec)
 		}
-		ex(st.Cond)
+		exAt(st.Cond, f.s)
 		var post func(lockState, bool) flow
 		if st.Post != nil {
 			post = func(s lockState, rec bool) flow { return w.stmt(st.Post, s, rec) }

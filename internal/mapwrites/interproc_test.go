@@ -134,3 +134,23 @@ func TestLockedHelpersJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestLockInInitStatement: a condition runs after its if's or for's init
+// statement, so a helper called in the condition has the locks the init
+// took (Reserve, Fill), and not those it gave up (Release).
+func TestLockInInitStatement(t *testing.T) {
+	ix, ms := load(t, "lockedinit")
+	if p := ix.Problems(); len(p) > 0 {
+		t.Fatalf("Problems() = %q", p)
+	}
+	for _, m := range []string{"reserve-write", "fill-write"} {
+		w := writeAt(t, ix, ms, m)
+		if w.Guard != "s.mu" || w.Unguarded || w.SometimesUnguarded {
+			t.Errorf("%s: guard=%q unguarded=%v sometimes=%v via=%q, want guarded by s.mu",
+				m, w.Guard, w.Unguarded, w.SometimesUnguarded, sitesAt(w.UnguardedVia))
+		}
+	}
+	if w := writeAt(t, ix, ms, "forget-write"); w.Guard != "" || !w.Unguarded {
+		t.Errorf("forget-write: guard=%q unguarded=%v, want unguarded", w.Guard, w.Unguarded)
+	}
+}

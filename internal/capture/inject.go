@@ -85,9 +85,23 @@ const (
 // five runs of 11 paired rounds), within the 5% budget: the profiles record
 // only on the slow, already-blocking paths. Wall-clock throughput on this shared 2-core
 // machine (load average 9-12 at the time) swung from 0.6x to 1.9x between
-// runs with the same binaries, so it is reported but not used. The flight
-// recorder cost 0.883x-0.979x per CPU second and is off unless
-// asked for: a trace is not needed for the whole run.
+// runs with the same binaries, so it is reported but not used.
+//
+// The flight recorder (DefaultFlight, DefaultFlightMaxRate) was measured by
+// BenchmarkFlightCurve on the same kind of machine, 2026-12-01, load
+// average 8-17 (pairs of runs still varied by ±10-20%, so each figure is
+// the median of 7 or 9 paired rounds). Its cost follows how often the
+// program blocks, since the tracer records every block and unblock with
+// its stack; the window's length (1 to 10 s) made no difference that the
+// noise did not hide. At about 650,000-800,000 blocks a second (eight
+// goroutines, a lock held about a microsecond) it cost 0.78x-0.93x per
+// CPU second, with 10, 100 or 1,000 goroutines (the most with 1,000); at
+// 50,000-75,000 a second (a lock held about 10 µs) and at 6,000 (100 µs)
+// no cost was measurable (1.04x and 0.95x, within the noise). So a debug
+// session runs it with a 2 s window, two complete generations, which is
+// all a stop needs, and stops it for good above 100,000 blocks a second;
+// there the session's default measured 0.984x at 800,000 blocks a second,
+// the recorder's first second included.
 const (
 	DefaultMutexFraction = 1
 	DefaultBlockRate     = 1
@@ -96,11 +110,11 @@ const (
 	DefaultSnapshot = time.Second
 	// DefaultFlight is the flight recorder's window in a debug session
 	// (PrepareOptions.Flight; the launch attribute flightRecorder), chosen
-	// from BenchmarkFlightCurve: see the note there.
+	// from BenchmarkFlightCurve: see above.
 	DefaultFlight = 2 * time.Second
 	// DefaultFlightMaxRate is the blocking rate (blocks a second) above
 	// which the flight recorder stops in a debug session that did not set
-	// its window: from BenchmarkFlightCurve, see the note there.
+	// its window: from BenchmarkFlightCurve, see above.
 	DefaultFlightMaxRate = 100_000
 )
 
@@ -129,8 +143,10 @@ type PrepareOptions struct {
 	Snapshot time.Duration
 	// Flight, when positive, runs the runtime's flight recorder with a
 	// window this long, so that the last moments of the program can be
-	// traced (Agent.LastTrace, and trace.out at exit). The recorder's own
-	// reader goroutine is the runtime's and is not hidden from a debugger.
+	// traced (Agent.LastTrace, trace.out at exit, and ReadFlightWindow at a
+	// stop). Go 1.25 and later only; the agent builds without it on Go
+	// 1.24. The recorder's reader goroutine (runtime/trace's) is listed
+	// with the agent's own (AgentGoroutines).
 	Flight time.Duration
 	// FlightMaxRate, when positive, stops the flight recorder for good once
 	// the program blocks more often than this many times a second, where

@@ -57,7 +57,7 @@ func TestSessionAndAnalyzeGiveTheSameReport(t *testing.T) {
 	c.Stopped(t)
 	// configurationDone waits only for the source index's go commands,
 	// and the index type-checks once the program runs: compare with it in.
-	if _, ok := c.Seen(buildTimeout, func(m daptest.Message) bool {
+	if _, ok := c.Seen(2*time.Minute, func(m daptest.Message) bool {
 		return m.Event == dapx.EventReport && bytes.Contains(m.Raw, []byte(`"kind":"source"`))
 	}); !ok {
 		t.Fatal("the source index never joined the session's report")

@@ -101,6 +101,9 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 		e.mu.Lock()
 		e.dbg.stopped = true
 		e.mu.Unlock()
+		// The first stop is what F5 waited for: the index may type-check
+		// now (see waitIndex).
+		e.pipe.ResumeIndex()
 		var b struct {
 			Reason   string `json:"reason"`
 			ThreadID int    `json:"threadId"`

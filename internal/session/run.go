@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,23 +110,45 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 // session therefore holds the client's configurationDone until waitIndex
 // returns: until the index's go commands are done, not the whole index,
 // whose parsing and type-checking runs no child and may take seconds
-// more on a large program. That type-checking waits for configurationDone
-// too: by then Delve has built the program and read its debug
-// information, which the type-checking would slow down on a small machine.
+// more on a large program. That type-checking waits longer still (see
+// waitIndex): until Delve has built the program, read its debug
+// information and run it to its first stop, which it would slow down.
 func (e *extension) startIndex(info launchInfo, buildFlags []string) {
 	if info.ProgramDir == "" {
 		return
 	}
 	t0 := time.Now()
-	o := pipeline.IndexOptions{BuildFlags: buildFlags, Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true}
+	o := pipeline.IndexOptions{BuildFlags: indexBuildFlags(buildFlags), Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true}
 	e.pipe.StartIndex(info.ProgramDir, o, func() {
 		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
 		e.rebuild(false)
 	})
 }
 
+// delveGCFlags is what Delve adds to every build it makes, after the
+// launch's buildFlags (service/dap and pkg/gobuild, Delve 1.27).
+const delveGCFlags = "-gcflags=all=-N -l"
+
+// indexBuildFlags are the index's go list flags for a program that Delve
+// builds with buildFlags. The list compiles every package for its export
+// data; with Delve's own compiler flags, those are the compiles of Delve's
+// build, which the build cache then holds once: with the optimiser's
+// flags, each package a user edited was compiled twice on F5, and all of
+// them on the first F5 of a module. The types, and so the index, are the
+// same either way.
+func indexBuildFlags(buildFlags []string) []string {
+	return append(slices.Clone(buildFlags), delveGCFlags)
+}
+
+// indexRunHead is how long the program runs before the index type-checks,
+// unless it stops first.
+var indexRunHead = time.Second
+
 // waitIndex waits, for a bounded time, until the source index runs no
-// more child processes, then lets it type-check.
+// more child processes. The index then type-checks once the program
+// stops (observeEvent) or has run for indexRunHead: in this process, its
+// type-checking took the CPU that Delve needs to run the program to the
+// breakpoint that the user pressed F5 for.
 func (e *extension) waitIndex() {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
 	defer cancel()
@@ -133,7 +156,7 @@ func (e *extension) waitIndex() {
 	if !e.pipe.WaitIndexCommands(ctx) && e.ctx.Err() == nil {
 		e.s.log.Warn("the source index is still running the go command; the program starts anyway")
 	}
-	e.pipe.ResumeIndex()
+	time.AfterFunc(indexRunHead, e.pipe.ResumeIndex)
 	e.s.log.Info("configurationDone held for the source index's go commands", "took", time.Since(t0))
 }
 

@@ -50,6 +50,8 @@ type rawWrite struct {
 	fn     *funcNode
 	root   types.Object // the variable the map is reached from, if any
 	byCall bool         // the map is the result of a call
+	// callRoot is the variable the call's method is called on, if any.
+	callRoot types.Object
 }
 
 // builder collects one program's functions, writes and lock sites, then
@@ -62,8 +64,9 @@ type builder struct {
 	writes   []rawWrite
 	sites    []LockSite
 	funcs    map[string]*funcNode
-	roots    map[string]bool       // functions started by go statements
-	escaped  map[types.Object]bool // variables named in go statements or captured by go literals
+	roots    map[string]bool       // functions started by go statements or library calls (spawn.go)
+	handlers map[string]bool       // the roots that serve http requests (spawn.go)
+	escaped  map[types.Object]bool // variables named in go statements or captured by goroutines' literals
 	seen     map[string]bool       // dedup of writes and sites by position
 	held     map[heldKey][]Held    // the locks held on each line (held.go)
 	// The call graph with the lock state at each call (interproc.go).

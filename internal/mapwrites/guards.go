@@ -16,7 +16,7 @@ import (
 // file and line order.
 func (b *builder) finish() *Index {
 	b.dropLocal()
-	reach := b.reachable()
+	reach, per := b.reachable(), b.perRequest()
 	ip := b.summarise()
 
 	// The locks held at each write: the function's own and its callers'.
@@ -63,7 +63,7 @@ func (b *builder) finish() *Index {
 				w.GuardedVia = ip.guardedVia(r.fn.key, g.key)
 			}
 		} else {
-			w.Unguarded = b.shared(r, reach)
+			w.Unguarded = b.shared(r, reach, per)
 			if guarded, via := ip.unguardedVia(r.fn.key, r.state); w.Unguarded && guarded && len(via) > 0 {
 				w.SometimesUnguarded, w.UnguardedVia = true, via
 			}

@@ -83,6 +83,16 @@
 //   - a map returned by a call is reachable when the writing function runs
 //     in a goroutine.
 //
+// A goroutine is started by a go statement or by a library call that runs
+// its function argument in a new goroutine (spawn.go): sync.WaitGroup.Go,
+// errgroup's Go and TryGo, time.AfterFunc, context.AfterFunc, finalizers
+// and cleanups, and net/http handlers (HandleFunc, Handle, ListenAndServe,
+// an http.Server's Handler, a conversion to http.HandlerFunc, the
+// ServeHTTP method of a handler type), which the server runs in a
+// goroutine per request. A handler's own parameters (the ResponseWriter,
+// the Request) belong to its request: a map reached from them (r.Header,
+// w.Header()) is shared only if the handler lets them go to a goroutine.
+//
 // Interface method calls are not followed here.
 //
 // # Local maps

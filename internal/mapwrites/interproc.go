@@ -84,10 +84,13 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 		switch x := x.(type) {
 		case *ast.FuncLit:
 			return false
+		case *ast.CompositeLit:
+			w.serverLit(x)
 		case *ast.CallExpr:
 			if id := funIdent(x.Fun); id != nil {
 				called[id] = true
 			}
+			w.spawnCall(x)
 			if !(top && x == n) {
 				w.paramCall(x, s)
 			}

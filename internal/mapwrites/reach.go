@@ -21,30 +21,7 @@ func (w *walker) goStmt(st *ast.GoStmt, s lockState) {
 	w.calls(call, s, true)
 	// Everything named in the go statement's call runs (or is shared) in
 	// the new goroutine.
-	ast.Inspect(call, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.FuncLit:
-			// Variables a goroutine's literal captures are shared with
-			// the function that declares them.
-			ast.Inspect(n.Body, func(m ast.Node) bool {
-				if id, ok := m.(*ast.Ident); ok {
-					if o, ok := b.info.Uses[id].(*types.Var); ok && (o.Pos() < n.Pos() || o.Pos() >= n.End()) {
-						b.escaped[o] = true
-					}
-				}
-				return true
-			})
-			return false
-		case *ast.Ident:
-			switch o := b.info.Uses[n].(type) {
-			case *types.Func:
-				b.roots[b.objKey(o.Origin())] = true
-			case *types.Var:
-				b.escaped[o] = true
-			}
-		}
-		return true
-	})
+	b.escape(call, true)
 	if lit, ok := ast.Unparen(call.Fun).(*ast.FuncLit); ok {
 		fn := b.literal(w.fn, lit)
 		fn.goRoot = true
@@ -65,7 +42,8 @@ func (w *walker) goStmt(st *ast.GoStmt, s lockState) {
 }
 
 // reachable is the set of functions that may run in a goroutine started by
-// a go statement: the roots and everything they name, transitively.
+// a go statement or a library call (spawn.go): the roots and everything
+// they name, transitively.
 func (b *builder) reachable() map[string]bool {
 	reach := map[string]bool{}
 	var stack []string
@@ -88,9 +66,15 @@ func (b *builder) reachable() map[string]bool {
 	return reach
 }
 
-// shared applies the package doc's rule for unguarded writes.
-func (b *builder) shared(r rawWrite, reach map[string]bool) bool {
+// shared applies the package doc's rule for unguarded writes. per is the
+// set of the parameters of http handlers (builder.perRequest): a map
+// reached from one of them is the request's own, shared only if the
+// handler lets the variable go to a goroutine.
+func (b *builder) shared(r rawWrite, reach map[string]bool, per map[types.Object]bool) bool {
 	if r.byCall || r.root == nil {
+		if r.byCall && per[r.callRoot] {
+			return b.escaped[r.callRoot] // w.Header()
+		}
 		return reach[r.fn.key]
 	}
 	v, ok := r.root.(*types.Var)
@@ -99,6 +83,9 @@ func (b *builder) shared(r rawWrite, reach map[string]bool) bool {
 	}
 	if v.Pkg() != nil && v.Parent() == v.Pkg().Scope() {
 		return true // package variable
+	}
+	if per[v] {
+		return b.escaped[v] // r.Header
 	}
 	// Find the function that declares the variable.
 	for f := r.fn; f != nil; f = f.parent {

@@ -81,7 +81,7 @@ func (w *walker) record(m ast.Expr, op string, pos token.Pos, s lockState) {
 			File: file, Line: line, Function: w.fn.name, Map: types.ExprString(m), Op: op,
 			MapID: mi.id, MapEval: mi.eval, NoBreakpoint: mi.noBP,
 		},
-		col: col, state: s.clone(), fn: w.fn, root: mi.root, byCall: mi.byCall,
+		col: col, state: s.clone(), fn: w.fn, root: mi.root, byCall: mi.byCall, callRoot: mi.callRoot,
 	})
 }
 
@@ -92,6 +92,9 @@ type mapInfo struct {
 	id, eval, noBP string
 	root           types.Object
 	byCall         bool
+	// callRoot is the variable a method call that returns the map is
+	// called on (w in w.Header()), if any.
+	callRoot types.Object
 }
 
 // mapInfo names the map written through expression m and says how Delve
@@ -103,6 +106,9 @@ func (w *walker) mapInfo(m ast.Expr) mapInfo {
 	switch e := m.(type) {
 	case *ast.CallExpr:
 		mi.byCall = true
+		if se, ok := ast.Unparen(e.Fun).(*ast.SelectorExpr); ok && b.info.Selections[se] != nil {
+			mi.callRoot = w.rootObj(se.X)
+		}
 		mi.noBP = "the map is returned by a call, so there is no variable to watch at this line"
 		if f := calledFunc(b.info, e); f != nil {
 			mi.id = "call " + b.objKey(f.Origin())

@@ -71,14 +71,14 @@ func main() {
 	s := &Set{seen: map[string]bool{}}
 	var wg sync.WaitGroup
 	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		// wg.Go starts the goroutine, with no go statement in sight: its
+		// literal is a goroutine all the same, so forget's write is shared.
+		wg.Go(func() {
 			k := fmt.Sprint("k", i)
 			s.Reserve(k)
 			s.Fill([]string{k + "b", k + "c"})
 			s.Release(k)
-		}()
+		})
 	}
 	wg.Wait()
 	fmt.Println(len(s.seen))

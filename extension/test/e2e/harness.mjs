@@ -352,6 +352,15 @@ export class VSCode {
       'the Explorer to list the workspace folder',
       () => document.querySelectorAll('.explorer-folders-view .monaco-list-row').length > 0,
     );
+    // The Problems count joins the status bar once the workbench has
+    // restored its parts: before that, on a loaded machine, the command
+    // palette was seen to offer a row and not run it for 15 s.
+    await this.waitFor(
+      'the workbench to finish loading (the Problems count in the status bar)',
+      () => window.e2e.visible('[id="status.problems"]'),
+      undefined,
+      T.session,
+    );
     return this;
   }
 

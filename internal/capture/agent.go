@@ -58,7 +58,9 @@ func (a *Agent) TraceStream(ctx context.Context, seconds float64) (io.ReadCloser
 	if seconds > MaxTraceSeconds {
 		seconds = MaxTraceSeconds
 	}
-	return a.doStream(ctx, "trace "+strconv.FormatFloat(seconds, 'f', -1, 64), time.Duration(seconds*float64(time.Second))+agentWait)
+	length := time.Duration(seconds * float64(time.Second))
+	// In milliseconds, at least one: the agent parses no floats.
+	return a.doStream(ctx, "trace "+strconv.FormatInt(max(length.Milliseconds(), 1), 10), length+agentWait)
 }
 
 // LastTrace returns the flight recorder's window: the last moments before

@@ -98,10 +98,11 @@ func ReadFlightWindow(ctx context.Context, d Debugger, pkgName, goVersion string
 		return nil, fmt.Errorf("the flight recorder's memory layout in %s was not checked (lockscope reads it in Go 1.25 and 1.26)", goVersion)
 	}
 	// The agent holds the recorder behind an interface (its file for Go
-	// 1.24 has no FlightRecorder type to name); Delve selects a field of
-	// the value inside an interface directly.
-	root := pkgName + ".lockscopeAgentState.flight"
-	if v, err := d.Evaluate(ctx, root+" == nil"); err != nil {
+	// 1.24 has no FlightRecorder type to name), in a struct of its own;
+	// Delve selects a field of the value inside an interface directly.
+	iface := pkgName + ".lockscopeAgentState.flight"
+	root := iface + ".fr"
+	if v, err := d.Evaluate(ctx, iface+" == nil"); err != nil {
 		return nil, fmt.Errorf("finding the agent's flight recorder: %w", err)
 	} else if v.Value == "true" {
 		return nil, ErrFlightOff

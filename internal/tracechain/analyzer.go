@@ -7,7 +7,9 @@
 // event in order, then [Analyzer.Finalize]. It keeps only the current state
 // of each live goroutine and aggregates keyed by interned source locations,
 // so its memory follows the largest generation of the trace, not the size of
-// the file. [Analyze] drives a [trace.Reader] over an io.Reader.
+// the file. [Analyze] drives a [trace.Reader] over an io.Reader, one
+// generation at a time (generations.go), and on more than one core on a
+// goroutine of its own, ahead of the analyser (pipeline.go).
 //
 // How a wait is read from the trace (facts measured on Go 1.26 traces):
 //   - A wait begins at the blocked goroutine's own Running->Waiting

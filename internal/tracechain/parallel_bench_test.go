@@ -134,8 +134,10 @@ func parallelReadLoopChild(path string) int {
 	return writeChildResult(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM()})
 }
 
-// BenchmarkAnalyzeCores measures, in one run, Analyze at the GOMAXPROCS
-// it is run with (-cpu 1,2,...) against its peers: the single-threaded
+// BenchmarkAnalyzeCores measures, in one run, Analyze at each GOMAXPROCS
+// of LOCKSCOPE_BENCH_PROCS (default 1 and every core; the benchmark sets
+// it itself, since -cpu does not apply to a benchmark that runs once)
+// against its peers: the single-threaded
 // read loop (the peer of BenchmarkAnalyze), the analysis read alone (the
 // sequential path: what Analyze does on one core), Analyze pipelined (the
 // reader on a core of its own, what it does on more than one), and the
@@ -149,7 +151,23 @@ func parallelReadLoopChild(path string) int {
 // analysis from decoding generations in parallel).
 func BenchmarkAnalyzeCores(b *testing.B) {
 	path := benchTrace(b)
-	procs := runtime.GOMAXPROCS(0)
+	list := fmt.Sprintf("1,%d", runtime.NumCPU())
+	if s := os.Getenv("LOCKSCOPE_BENCH_PROCS"); s != "" {
+		list = s
+	}
+	for _, f := range strings.Split(list, ",") {
+		procs, err := strconv.Atoi(f)
+		if err != nil || procs <= 0 {
+			b.Fatalf("LOCKSCOPE_BENCH_PROCS=%q: want GOMAXPROCS values, comma-separated", list)
+		}
+		b.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			benchmarkAnalyzeCores(b, path, procs)
+		})
+	}
+}
+
+func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 	rounds := benchRounds()
 	names := []string{"read loop", "sequential Analyze", "pipelined Analyze", "parallel read loop"}
 	wall := make([][]float64, len(names))

@@ -26,10 +26,11 @@ import (
 // of a generation's first events depend on the last event time and event
 // count of every generation before it, known only once those are decoded.
 
-// pipeChunk is the number of events handed over at once: enough to make
-// the hand-over cost nothing next to decoding them.
+// pipeChunk is the number of events handed over at once: about a
+// millisecond of decoding, so that the two goroutines seldom wait for each
+// other (each wait parks a thread, and wakes another to look for work).
 const (
-	pipeChunk  = 1024
+	pipeChunk  = 4096
 	pipeChunks = 4 // in flight: one being filled, one being read, two queued
 )
 

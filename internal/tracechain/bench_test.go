@@ -355,6 +355,19 @@ func memAvailable() uint64 {
 // mutexes, an RWMutex and channels (a handoff chain, a queue, readers and
 // writers, ping-pong pairs), until the trace file reaches size bytes.
 func recordContendedTrace(path string, size int64) error {
+	return traceSelf(path, contendedWorkload, func(f *os.File) {
+		for {
+			time.Sleep(50 * time.Millisecond)
+			if fi, err := f.Stat(); err != nil || fi.Size() >= size {
+				return
+			}
+		}
+	})
+}
+
+// traceSelf traces this process into path (written whole or not at all)
+// while workload runs, until wait returns.
+func traceSelf(path string, workload func(context.Context, *sync.WaitGroup), wait func(*os.File)) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -367,13 +380,8 @@ func recordContendedTrace(path string, size int64) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	contendedWorkload(ctx, &wg)
-	for {
-		time.Sleep(50 * time.Millisecond)
-		if fi, err := f.Stat(); err != nil || fi.Size() >= size {
-			break
-		}
-	}
+	workload(ctx, &wg)
+	wait(f)
 	cancel()
 	wg.Wait()
 	rtrace.Stop()
@@ -385,6 +393,17 @@ func recordContendedTrace(path string, size int64) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// loopUntil runs f over and over on a goroutine of its own until ctx ends.
+func loopUntil(ctx context.Context, wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			f()
+		}
+	}()
 }
 
 // sink keeps spin's work from being optimised away; atomic, because the
@@ -402,15 +421,7 @@ func spin(n int) {
 func contendedWorkload(ctx context.Context, wg *sync.WaitGroup) {
 	var vault, ledger, audit, queue sync.Mutex
 	var rw sync.RWMutex
-	loop := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				f()
-			}
-		}()
-	}
+	loop := func(f func()) { loopUntil(ctx, wg, f) }
 	// A handoff chain, as in testdata/handoff.
 	loop(func() { audit.Lock(); spin(20000); audit.Unlock() })
 	loop(func() { ledger.Lock(); audit.Lock(); sink.Add(1); audit.Unlock(); ledger.Unlock() })

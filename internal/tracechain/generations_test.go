@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	rtrace "runtime/trace"
 	"strings"
 	"sync"
 	"testing"
@@ -113,30 +112,15 @@ func generationInputs(t *testing.T) []traceInput {
 // second): a goroutine holds one lock for 700 ms at a time, another waits
 // for it while holding a second lock, on which three more queue. Every
 // long wait has a fair chance to begin in one generation and end in the
-// next, the chain's holder in one and its waiter's end in another. The
-// contended workload runs alongside, for many short waits.
+// next, the chain's holder in one and its waiter's end in another. A
+// lighter contended lock runs alongside, for many short waits.
 func recordCrossingTrace(path string, d time.Duration) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := rtrace.Start(w); err != nil {
-		f.Close()
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	return traceSelf(path, crossingWorkload, func(*os.File) { time.Sleep(d) })
+}
+
+func crossingWorkload(ctx context.Context, wg *sync.WaitGroup) {
 	var outer, inner sync.Mutex
-	loop := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				f()
-			}
-		}()
-	}
+	loop := func(f func()) { loopUntil(ctx, wg, f) }
 	// One call a line: a chain names lines.
 	loop(func() {
 		inner.Lock()
@@ -164,15 +148,6 @@ func recordCrossingTrace(path string, d time.Duration) error {
 	for i := 0; i < 4; i++ {
 		loop(func() { light.Lock(); spin(20000); light.Unlock() })
 	}
-	time.Sleep(d)
-	cancel()
-	wg.Wait()
-	rtrace.Stop()
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // crossingWaits counts the sync waits of a Go 1.26 trace that begin in one

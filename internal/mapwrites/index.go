@@ -88,8 +88,8 @@
 // errgroup's Go and TryGo, time.AfterFunc, context.AfterFunc, finalizers
 // and cleanups, and net/http handlers (HandleFunc, Handle, ListenAndServe,
 // an http.Server's Handler, a conversion to http.HandlerFunc, the
-// ServeHTTP method of a handler type), which the server runs in a
-// goroutine per request. A handler's own parameters (the ResponseWriter,
+// ServeHTTP method of a type whose value is passed as an http.Handler),
+// which the server runs in a goroutine per request. A handler's own parameters (the ResponseWriter,
 // the Request) belong to its request: a map reached from them (r.Header,
 // w.Header()) is shared only if the handler lets them go to a goroutine.
 //

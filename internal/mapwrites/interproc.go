@@ -86,6 +86,8 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 			return false
 		case *ast.CompositeLit:
 			w.serverLit(x)
+		case *ast.AssignStmt:
+			w.serverAssign(x)
 		case *ast.CallExpr:
 			if id := funIdent(x.Fun); id != nil {
 				called[id] = true
@@ -236,6 +238,11 @@ func (w *walker) interfaceArgs(call *ast.CallExpr) {
 		at := b.info.TypeOf(a)
 		if pt == nil || at == nil || !types.IsInterface(pt) || types.IsInterface(at) {
 			continue
+		}
+		if isNetHTTP(pt, "Handler") {
+			// A handler handed on (to middleware, to a mux) is served
+			// (spawn.go).
+			w.spawned(a, true)
 		}
 		b.ifaceValues = append(b.ifaceValues, ifaceValue{typ: at, from: w.fn, site: b.callSite(a.Pos(), w.fn)})
 	}

@@ -1,7 +1,11 @@
 // Goroutines started by library calls: the functions and methods whose
 // function-typed argument runs in a new goroutine, as the operand of a go
 // statement does (reach.go), and the net/http handlers, which the server
-// runs in a goroutine per request.
+// runs in a goroutine per request: the function or handler given to the
+// table's calls, a conversion to http.HandlerFunc, an http.Server's
+// Handler (in a literal or assigned), and a value of a concrete type
+// passed as an http.Handler to any call (a mux, middleware), whose
+// ServeHTTP is the root.
 
 package mapwrites
 
@@ -100,6 +104,31 @@ func (w *walker) serverLit(lit *ast.CompositeLit) {
 			if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Handler" {
 				w.spawned(kv.Value, true)
 			}
+		}
+	}
+}
+
+// serverAssign records the handler assigned to an http.Server's Handler
+// field (srv.Handler = h), as serverLit does for a literal.
+func (w *walker) serverAssign(as *ast.AssignStmt) {
+	if len(as.Lhs) != len(as.Rhs) {
+		return
+	}
+	for i, l := range as.Lhs {
+		se, ok := ast.Unparen(l).(*ast.SelectorExpr)
+		if !ok || se.Sel.Name != "Handler" {
+			continue
+		}
+		sel := w.b.info.Selections[se]
+		if sel == nil || sel.Kind() != types.FieldVal {
+			continue
+		}
+		recv := sel.Recv()
+		if p, ok := recv.Underlying().(*types.Pointer); ok {
+			recv = p.Elem()
+		}
+		if isNetHTTP(recv, "Server") {
+			w.spawned(as.Rhs[i], true)
 		}
 	}
 }

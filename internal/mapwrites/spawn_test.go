@@ -34,8 +34,8 @@ func TestLibraryGoroutines(t *testing.T) {
 				name, w.Map, w.Function, w.Guard, w.Unguarded, want)
 		}
 	}
-	if n < 17 {
-		t.Errorf("%d markers in testdata/spawners, want the 17 shapes it has", n)
+	if n < 19 {
+		t.Errorf("%d markers in testdata/spawners, want the 19 shapes it has", n)
 	}
 }
 

@@ -98,6 +98,32 @@ func (a api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.calls[r.URL.Path]++ // lockscope:server-handler-unguarded
 }
 
+// audit is an http.Handler that reaches the mux through middleware.
+type audit struct {
+	seen map[string]int
+}
+
+func (a *audit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.seen[r.URL.Path]++ // lockscope:middleware-handler-unguarded
+}
+
+// logged wraps next: the server calls next from the wrapper's goroutine.
+func logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(r.Method, r.URL.Path)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// metrics is assigned to a server's Handler field.
+type metrics struct {
+	scrapes map[string]int
+}
+
+func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.scrapes[r.RemoteAddr]++ // lockscope:server-field-unguarded
+}
+
 // rank sorts names by how often they appear; the comparison runs inside
 // sort.Slice and slices.SortFunc, in the caller's goroutine.
 func rank(names []string) []string {
@@ -158,6 +184,7 @@ func main() {
 	mux.HandleFunc("/count", s.handleCount)
 	mux.Handle("/wrapped", http.HandlerFunc(s.handleWrapped))
 	mux.Handle("/stats", &stats{seen: map[string]int{}})
+	mux.Handle("/audited", logged(&audit{seen: map[string]int{}}))
 	http.HandleFunc("/visit", func(w http.ResponseWriter, r *http.Request) {
 		visits[r.URL.Path]++ // lockscope:handler-literal-unguarded
 	})
@@ -169,7 +196,12 @@ func main() {
 	apiSrv.Config = &http.Server{Handler: api{calls: map[string]int{}}}
 	apiSrv.Start()
 	defer apiSrv.Close()
-	for _, u := range []string{srv.URL + "/count", srv.URL + "/wrapped", srv.URL + "/stats", srv.URL + "/visit", apiSrv.URL + "/v1"} {
+	metricsSrv := httptest.NewUnstartedServer(nil)
+	metricsSrv.Config.Handler = &metrics{scrapes: map[string]int{}}
+	metricsSrv.Start()
+	defer metricsSrv.Close()
+	for _, u := range []string{srv.URL + "/count", srv.URL + "/wrapped", srv.URL + "/stats", srv.URL + "/visit", srv.URL + "/audited",
+		apiSrv.URL + "/v1", metricsSrv.URL + "/metrics"} {
 		get(u)
 	}
 	fmt.Println(rank([]string{"b", "a", "c"}), len(seen), len(t.groups), len(visits))

@@ -67,16 +67,16 @@ func New() *Pipeline {
 	return p
 }
 
-// Close waits for the pipeline's background work (the source index). An
-// index still held before its type-checking (IndexOptions.HoldTypeCheck)
-// is abandoned rather than finished: nobody resumed it, so nobody waits
-// for it.
+// Close ends the pipeline's background work and waits for it: a source
+// index still loading is cancelled rather than finished (whoever needed
+// it waited for it with WaitIndex; a debugging session that ends after
+// the first stop no longer type-checks a large module to the end first).
 func (p *Pipeline) Close() {
 	p.mu.Lock()
 	j := p.index
 	p.mu.Unlock()
 	if j != nil {
-		j.abandon()
+		j.cancel()
 	}
 	p.wg.Wait()
 }
@@ -121,11 +121,11 @@ type IndexOptions struct {
 	// command for both, or none when its last answer still holds).
 	GoVersion bool
 	// HoldTypeCheck stops the index after its go commands, before it
-	// parses and type-checks, until [Pipeline.ResumeIndex]. Delve builds
-	// the program and then loads its debug information while the index
-	// loads: on two cores the index's type-checking (seconds on a large
-	// module) made the first stop that much later, and nothing needs the
-	// index before the program runs.
+	// parses and type-checks, until [Pipeline.ResumeIndex] (or Close,
+	// which ends it). Delve builds the program and then loads its debug
+	// information while the index loads: on two cores the index's
+	// type-checking (seconds on a large module) made the first stop that
+	// much later, and nothing needs the index before the program runs.
 	HoldTypeCheck bool
 }
 
@@ -138,21 +138,16 @@ type indexJob struct {
 	dir    string
 	opts   IndexOptions // for IndexLibraries (libraries.go)
 
-	// resume is closed to let a held job type-check; abandoned to end
-	// one that nobody resumed.
-	resume, abandoned chan struct{}
-	resumeOnce        sync.Once
-	abandonOnce       sync.Once
+	// resume is closed to let a held job type-check.
+	resume     chan struct{}
+	resumeOnce sync.Once
+	// cancel ends a job nobody needs any more (replaced, or the
+	// pipeline closed).
+	cancel context.CancelFunc
 }
 
 // resumeTypeCheck lets a held job go on.
 func (j *indexJob) resumeTypeCheck() { j.resumeOnce.Do(func() { close(j.resume) }) }
-
-// abandon ends a job that is held and was never resumed; a job already
-// resumed (or not held) runs to its end.
-func (j *indexJob) abandon() {
-	j.abandonOnce.Do(func() { close(j.abandoned) })
-}
 
 // StartIndex indexes the map writes and lock calls of the package in dir
 // and the packages it imports from the same module, in the background.
@@ -170,7 +165,7 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &indexJob{
 		done: make(chan struct{}), listed: make(chan struct{}), dir: dir, opts: o,
-		resume: make(chan struct{}), abandoned: make(chan struct{}),
+		resume: make(chan struct{}), cancel: cancel,
 	}
 	if !o.HoldTypeCheck {
 		j.resumeTypeCheck()
@@ -181,7 +176,7 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	p.mu.Unlock()
 	if old != nil {
 		// Replaced: its result would be dropped anyway.
-		old.abandon()
+		old.cancel()
 	}
 	p.wg.Add(1)
 	go func() {
@@ -197,12 +192,7 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 			markListed()
 			select {
 			case <-j.resume:
-			case <-j.abandoned:
-				select {
-				case <-j.resume: // resumed too: it runs
-				default:
-					cancel()
-				}
+			case <-ctx.Done(): // the load ends at its next step
 			}
 		}
 		defer func() {
@@ -217,7 +207,7 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 		current := p.index == j
 		p.mu.Unlock()
 		if !current || ctx.Err() != nil {
-			// Replaced, or abandoned while held: nobody waits for it.
+			// Replaced, or cancelled by Close: nobody waits for it.
 			return
 		}
 		if err != nil {

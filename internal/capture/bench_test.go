@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,28 +13,14 @@ import (
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
-// runOps runs the ledgerbench binary for d and returns its deposits per
+// runOps runs the ledgerbench binary for d, with its default eight
+// depositors and lock hold (see runLedger), and returns its deposits per
 // wall-clock second and per CPU second (user + system). The CPU figure
 // holds up when other processes load the machine: it is the cost per
 // deposit, which is where profiling overhead shows.
 func runOps(b *testing.B, bin string, env []string, d time.Duration) (wall, cpu float64) {
 	b.Helper()
-	cmd := exec.Command(bin, "-d", d.String())
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("%s: %v", bin, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) != 2 || f[0] != "ops" {
-		b.Fatalf("ledgerbench printed %q", out)
-	}
-	n, err := strconv.ParseFloat(f[1], 64)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := cmd.ProcessState
-	return n / d.Seconds(), n / (st.UserTime() + st.SystemTime()).Seconds()
+	return runLedger(b, bin, env, 8, 2000, d)
 }
 
 func median(xs []float64) float64 {

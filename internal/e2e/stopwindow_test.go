@@ -49,6 +49,15 @@ func checkLockChain(t *testing.T, r *contention.Report, file string, lock, unloc
 	t.Errorf("no chain before the stop waits at %s:%d and is released at line %d; chains before the stop: %+v; notes: %q", file, lock, unlock, chains, r.Notes)
 }
 
+// stopReport waits for the report that has the window before the stop,
+// or the note that says why there is none.
+func stopReport(t *testing.T, c *daptest.Client, what string, also func(*contention.Report) bool) *contention.Report {
+	t.Helper()
+	return reportEvent(t, c, time.Minute, what, func(r *contention.Report) bool {
+		return (len(beforeStop(r)) > 0 || hasStopSource(r) || hasNote(r, "Before the stop: ")) && (also == nil || also(r))
+	})
+}
+
 // evalTicks reads the program's tick counter at the stop.
 func evalTicks(t *testing.T, c *daptest.Client) string {
 	t.Helper()
@@ -78,9 +87,7 @@ func TestStopWindowAtBreakpoint(t *testing.T) {
 	}
 	before := evalTicks(t, c)
 	t0 := time.Now()
-	r := reportEvent(t, c, time.Minute, "chains before the stop", func(r *contention.Report) bool {
-		return len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: ")
-	})
+	r := stopReport(t, c, "chains before the stop", nil)
 	t.Logf("the window before the stop reached the report %v after the stopped event", time.Since(t0).Round(time.Millisecond))
 	if !hasStopSource(r) {
 		t.Errorf("no source of origin %q in %+v", contention.OriginStopWindow, r.Sources)
@@ -125,9 +132,7 @@ func TestStopWindowAtPause(t *testing.T) {
 	if st := c.Stopped(t); st.Reason != "pause" {
 		t.Fatalf("stopped for %q, want pause", st.Reason)
 	}
-	r := reportEvent(t, c, time.Minute, "chains before the pause", func(r *contention.Report) bool {
-		return len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: ")
-	})
+	r := stopReport(t, c, "chains before the pause", nil)
 	checkLockChain(t, r, file, lock, unlock)
 	c.Call(t, "disconnect", nil)
 }
@@ -144,9 +149,7 @@ func TestStopWindowAtDeadlock(t *testing.T) {
 	if st := c.Stopped(t); st.Reason != "exception" {
 		t.Fatalf("stopped for %q, want the runtime's deadlock as an exception", st.Reason)
 	}
-	r := reportEvent(t, c, time.Minute, "the window before the deadlock", func(r *contention.Report) bool {
-		return hasStopSource(r) || hasNote(r, "Before the stop: ")
-	})
+	r := stopReport(t, c, "the window before the deadlock", nil)
 	if !hasStopSource(r) || !hasNote(r, "Before the stop: the chains marked \"before the stop\" come from the flight recorder's window that the agent saved") {
 		t.Errorf("no window saved at the deadlock: sources %+v, notes %q", r.Sources, r.Notes)
 	}
@@ -168,9 +171,7 @@ func TestStopWindowAtCrash(t *testing.T) {
 	if st.Reason != "exception" {
 		t.Fatalf("stopped for %q, want exception", st.Reason)
 	}
-	r := reportEvent(t, c, time.Minute, "a crash and chains before the stop", func(r *contention.Report) bool {
-		return r.Crash != nil && (len(beforeStop(r)) > 0 || hasNote(r, "Before the stop: "))
-	})
+	r := stopReport(t, c, "a crash and chains before the stop", func(r *contention.Report) bool { return r.Crash != nil })
 	if r.Crash.Reason != "concurrent map writes" {
 		t.Errorf("crash %q, want concurrent map writes", r.Crash.Reason)
 	}

@@ -2,7 +2,9 @@
 // with a go statement: sync.WaitGroup.Go, errgroup's Go and TryGo,
 // time.AfterFunc, context.AfterFunc, runtime.SetFinalizer, and an HTTP
 // server's handlers (each request in its own goroutine). No lock guards
-// its maps: every write the markers name *-unguarded is a real data race.
+// its maps, and each write a *-unguarded marker names runs in (or shares
+// its map with) a goroutine a library call started: the index must call
+// it unguarded, as it would with a go statement in the same place.
 // It is its own module so that golang.org/x/sync stays out of lockscope's.
 // The writes marked *-local run in one goroutine only (a sort's
 // comparison, a request's own header): no unguarded report for them.

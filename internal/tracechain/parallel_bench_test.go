@@ -23,6 +23,9 @@ import (
 // parallelReadLoop alone (see TestMain), for its peak RSS.
 const envParallelReadLoop = "LOCKSCOPE_TRACECHAIN_PARREADLOOP"
 
+// pipeBuf is the size of the pieces a generation goes through its pipe in.
+const pipeBuf = 1 << 20
+
 // genSpan is what one generation's reader saw: its events and the times
 // of its first and last (after the opening Sync, before the closing one).
 type genSpan struct {
@@ -67,7 +70,7 @@ func parallelReadLoop(r io.Reader, workers int) ([]genSpan, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			s, err := readGeneration(io.MultiReader(bytes.NewReader(hdr), pr))
+			s, err := readGeneration(io.MultiReader(bytes.NewReader(hdr), bufio.NewReaderSize(pr, pipeBuf)))
 			// Drain what the reader left, so that the splitter is never
 			// stuck on a reader that failed.
 			io.Copy(io.Discard, pr)
@@ -78,7 +81,14 @@ func parallelReadLoop(r io.Reader, workers int) ([]genSpan, error) {
 			}
 			mu.Unlock()
 		}()
-		_, err := io.Copy(pw, &genReader{br: br})
+		// Through the pipe in large pieces: each piece is a hand-over
+		// between two goroutines, and on a busy machine each costs a wait
+		// for a thread to be scheduled.
+		bw := bufio.NewWriterSize(pw, pipeBuf)
+		_, err := io.Copy(bw, &genReader{br: br})
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
 		pw.CloseWithError(err)
 	}
 	wg.Wait()

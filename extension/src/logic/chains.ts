@@ -130,5 +130,8 @@ export function describeChain(chain: Chain, resolve: Resolve): { title: string; 
       }
     }
   });
-  return { title: parts.join('; ') || 'an empty chain', steps };
+  const title = parts.join('; ') || 'an empty chain';
+  // A chain read from the flight recorder at a stop says so: it is what
+  // led up to the stop, not what the running program is doing now.
+  return { title: chain.beforeStop ? `${title} (${chain.beforeStop})` : title, steps };
 }

@@ -76,6 +76,29 @@ describe('describeChain edge cases', () => {
     assert.deepEqual(d.steps[1], { label: 'the runtime wakes it', detail: 'select' });
   });
 
+  it('says when a chain comes from the moments before a stop', () => {
+    const c: Chain = {
+      waitNs: 1,
+      count: 1,
+      beforeStop: 'in the 2.0 s before the stop (breakpoint)',
+      links: [
+        {
+          file: '/w/a.go',
+          line: 9,
+          function: 'main.work',
+          reason: 'sync',
+          primitive: 'sync.(*Mutex).Lock',
+          role: 'waits',
+        },
+        { file: '/w/a.go', line: 12, function: 'main.work', reason: 'sync', role: 'holds' },
+      ],
+    };
+    assert.equal(
+      describeChain(c, resolve).title,
+      'work:9 waits on sync.Mutex.Lock; the holder releases it at work:12 (in the 2.0 s before the stop (breakpoint))',
+    );
+  });
+
   it('guesses roles an older adapter did not send, and leaves unresolvable links without a file', () => {
     const c: Chain = {
       waitNs: 1,

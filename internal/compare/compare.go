@@ -116,8 +116,16 @@ func offsetKey(st Starts, file string, line int, fn string) string {
 	return fn + "@" + strconv.Itoa(line)
 }
 
+// hotspotKey matches a hotspot with its base. A lock wait and a channel or
+// WaitGroup wait are never the same line, even at the same offset in the
+// same function: when an edit moves a Lock onto the offset where the base
+// had a channel wait, the two are new and gone, not one line got worse.
 func hotspotKey(st Starts, h *contention.Hotspot) string {
-	return h.Kind + "|" + offsetKey(st, h.File, h.Line, h.Function)
+	side := "wait"
+	if h.Lock {
+		side = "lock"
+	}
+	return h.Kind + "|" + side + "|" + offsetKey(st, h.File, h.Line, h.Function)
 }
 
 func chainKey(st Starts, c *contention.Chain) string {

@@ -267,6 +267,26 @@ func TestCompareMatchesByOffset(t *testing.T) {
 	}
 }
 
+// A Lock that an edit moved onto the offset where the base had a channel
+// wait is new, and the channel wait gone: not one line that got worse
+// (seen in a debug session of the shards fix).
+func TestCompareLockNeverMatchesAChannelWait(t *testing.T) {
+	side := func(lock bool, delay int64) *Side {
+		r := contention.Empty()
+		r.Hotspots = []contention.Hotspot{{Kind: contention.KindBlock, File: "/p/x.go", Line: 23, Function: "main.(*Store).Add", Lock: lock, DelayNs: delay}}
+		r.Sources = []contention.Source{{Kind: contention.KindBlock, DurationNs: 1e9}}
+		return &Side{Report: r}
+	}
+	base, cur := side(false, 4e4), side(true, 7e7)
+	Compare(base, cur, Options{})
+	if h := cur.Report.Hotspots[0]; h.Base == nil || h.Base.Status != contention.ChangeNew {
+		t.Errorf("the Lock on the channel wait's offset: %+v, want new", h.Base)
+	}
+	if g := cur.Report.Comparison.Gone.Hotspots; len(g) != 1 || g[0].Lock {
+		t.Errorf("gone: %+v, want the channel wait", g)
+	}
+}
+
 // A line new in the new capture is measured against the base's whole
 // lock wait of its kind: a tenth of it passes a 20% bound (a lock split
 // into shards leaves a little wait on the new line), half of it fails.

@@ -48,12 +48,12 @@ func TestCompareInSession(t *testing.T) {
 	oldStats := testutil.MarkerLine(t, store, "stats-lock")
 	base := filepath.Join(t.TempDir(), "base.zip")
 
-	// run debugs the program to its end and returns the client once the
-	// final report holds the Store's lock.
-	run := func(then func(c *daptest.Client)) {
+	// run debugs the program for d to its end and returns the client once
+	// the final report holds the Store's lock.
+	run := func(d string, then func(c *daptest.Client)) {
 		a := startAdapter(t)
 		c := a.c
-		launch(t, c, map[string]any{"mode": "debug", "program": dir, "args": []string{"-d", "1s"},
+		launch(t, c, map[string]any{"mode": "debug", "program": dir, "args": []string{"-d", d},
 			"lockscope": map[string]any{"refreshSeconds": 30, "traceSeconds": 0}})
 		c.Call(t, "configurationDone", nil)
 		reportEvent(t, c, 60*time.Second, "the Store's lock", func(r *contention.Report) bool {
@@ -69,7 +69,7 @@ func TestCompareInSession(t *testing.T) {
 		c.Call(t, "disconnect", nil)
 	}
 
-	run(func(c *daptest.Client) {
+	run("1s", func(c *daptest.Client) {
 		var body dapx.SaveResponseBody
 		c.Call(t, dapx.CommandSave, map[string]any{"path": base}).Decode(t, &body)
 		if body.Path != base || body.Profiles != 2 {
@@ -90,11 +90,17 @@ func TestCompareInSession(t *testing.T) {
 	}
 	newStats := testutil.MarkerLine(t, store, "stats-lock")
 
-	run(func(c *daptest.Client) {
+	// The fixed program runs twice as long: the comparison must be per
+	// second of the program's running time, or the unchanged Stats lock
+	// reads as a regression of its running total.
+	run("2s", func(c *daptest.Client) {
 		var r contention.Report
 		c.Call(t, dapx.CommandCompare, map[string]any{"path": base}).Decode(t, &r)
 		if r.Comparison == nil {
 			t.Fatal("lockscope/compare answered a report without a comparison")
+		}
+		if r.Comparison.Unit != contention.UnitSecond {
+			t.Errorf("the comparison is per %q (%s), want per second of running time", r.Comparison.Unit, r.Comparison.UnitNote)
 		}
 		var gone bool
 		for _, h := range r.Comparison.Gone.Hotspots {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
@@ -69,6 +70,51 @@ type debuggee struct {
 	launchArgs  json.RawMessage // the launch arguments Delve got, for crash restarts
 	dlvPath     string          // the launch's dlvPath attribute
 	stopOnEntry bool            // Delve stops at entry after configurationDone
+
+	// ran is how long this run of the program has run, not counting its
+	// stops, up to runningSince, when it last started running (zero while
+	// it is stopped or has not started). A profile is cumulative over the
+	// running time: a comparison per second must divide by this, not by
+	// the wall time of a session that sat at breakpoints.
+	ran          time.Duration
+	runningSince time.Time
+	// profiledRan is ran when the mutex and block profiles in the report
+	// were taken: what a saved or compared capture covers.
+	profiledRan time.Duration
+}
+
+// setStopped records a stop (stopped) or a resume, and keeps the clock of
+// the program's running time.
+func (d *debuggee) setStopped(stopped bool, now time.Time) {
+	d.stopped = stopped
+	switch {
+	case stopped && !d.runningSince.IsZero():
+		d.ran += now.Sub(d.runningSince)
+		d.runningSince = time.Time{}
+	case !stopped && d.runningSince.IsZero():
+		d.runningSince = now
+	}
+}
+
+// runTime is how long the program has run, not counting its stops.
+func (d *debuggee) runTime(now time.Time) time.Duration {
+	if d.runningSince.IsZero() {
+		return d.ran
+	}
+	return d.ran + now.Sub(d.runningSince)
+}
+
+// newRun starts the clock again for a new run of the program.
+func (d *debuggee) newRun() {
+	d.stopped, d.exited = false, false
+	d.ran, d.runningSince, d.profiledRan = 0, time.Time{}, 0
+}
+
+// profiled notes that the report's profiles were just taken.
+func (e *extension) profiled() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dbg.profiledRan = e.dbg.runTime(time.Now())
 }
 
 // launchInfo is the launch or attach Delve accepted last.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/lockscope/lockscope/internal/transport"
 )
@@ -14,7 +15,7 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 	switch h.Command {
 	case "continue", "next", "stepIn", "stepOut", "stepBack", "reverseContinue":
 		e.mu.Lock()
-		e.dbg.stopped = false
+		e.dbg.setStopped(false, time.Now())
 		e.mu.Unlock()
 		// Time spent paused is not time spent waiting for a lock: the
 		// stuck analysis starts again from the dumps taken from now on.
@@ -26,7 +27,7 @@ func (e *extension) observeResponse(h transport.Header, msg []byte) {
 		// stops at entry (its stopped event came before this response).
 		e.mu.Lock()
 		if !e.dbg.stopOnEntry {
-			e.dbg.stopped = false
+			e.dbg.setStopped(false, time.Now())
 		}
 		resumed := e.dbg.resumed && !e.dbg.stopOnEntry
 		e.dbg.resumed = false
@@ -99,7 +100,7 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 	switch h.Event {
 	case "stopped":
 		e.mu.Lock()
-		e.dbg.stopped = true
+		e.dbg.setStopped(true, time.Now())
 		e.mu.Unlock()
 		// The first stop is what F5 waited for: the index may type-check
 		// now (see waitIndex).
@@ -123,7 +124,7 @@ func (e *extension) observeEvent(h transport.Header, msg []byte) (after func(), 
 		}
 	case "continued":
 		e.mu.Lock()
-		e.dbg.stopped = false
+		e.dbg.setStopped(false, time.Now())
 		e.mu.Unlock()
 	case "output":
 		var b struct {

@@ -178,6 +178,7 @@ func (e *extension) fetchProfiles(ctx context.Context, agent *capture.Agent, kin
 		}
 		e.pipe.Replace(part)
 	}
+	e.profiled()
 	return nil
 }
 
@@ -187,6 +188,9 @@ func (e *extension) onExited() {
 	e.mu.Lock()
 	inj := e.inj
 	e.dbg.exited = true
+	// The profiles the agent saved at exit cover the whole run.
+	e.dbg.setStopped(true, time.Now())
+	e.dbg.profiledRan = e.dbg.ran
 	e.mu.Unlock()
 	if inj == nil {
 		return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -246,6 +247,9 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 		}
 		for _, part := range parts {
 			e.pipe.Replace(part)
+		}
+		if agent != nil && (slices.Contains(kinds, contention.KindMutex) || slices.Contains(kinds, contention.KindBlock)) {
+			e.profiled()
 		}
 		return nil
 	})

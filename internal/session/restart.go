@@ -176,7 +176,7 @@ func (s *Session) relaunch(ctx context.Context, crash bool, plan func() (launchP
 func (e *extension) relaunched(crash bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.dbg.stopped, e.dbg.exited = false, false
+	e.dbg.newRun()
 	// A crash restart configures the new Delve itself: its initialized
 	// event is not the client's.
 	e.dbg.restarting = crash

@@ -167,7 +167,7 @@ func (e *extension) endRun(keep bool) {
 	e.mu.Lock()
 	stop, inj := e.stopRun, e.inj
 	e.stopRun = nil
-	e.dbg.exited, e.dbg.stopped = false, false
+	e.dbg.newRun()
 	if !keep {
 		e.inj, e.agent = nil, nil
 	}

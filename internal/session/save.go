@@ -20,7 +20,12 @@ import (
 func (e *extension) captureInfo() contention.Capture {
 	li := e.launchInfo()
 	cfg := li.Config
-	info := contention.Capture{Program: li.Program, GoVersion: e.pipe.GoVersion(), Settings: map[string]string{}}
+	e.mu.Lock()
+	ran := e.dbg.profiledRan
+	e.mu.Unlock()
+	// The profiles cover the program's running time when they were taken,
+	// stops left out: a comparison per second divides by it.
+	info := contention.Capture{Program: li.Program, GoVersion: e.pipe.GoVersion(), Settings: map[string]string{}, DurationNs: ran.Nanoseconds()}
 	if li.ProgramDir != "" {
 		// Read from .git, not by running git: embedded Delve reaps the
 		// adapter's children while the debuggee runs.

@@ -1,3 +1,7 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+// The agent takes its commands through a named pipe (fifo_unix.go).
+
 package capture
 
 import (

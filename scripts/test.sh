@@ -57,7 +57,7 @@ status=${PIPESTATUS[0]}
 set -e
 # A line that names every package outcome, for whoever reads the log last.
 passed=$(grep -c '^ok ' "$root/.test-output.txt" || true)
-failed=$(grep -c '^FAIL' "$root/.test-output.txt" || true)
+failed=$(grep -c $'^FAIL\t' "$root/.test-output.txt" || true)
 rm -f "$root/.test-output.txt"
 echo "Go packages: $passed passed, $failed failed"
 if [ "$status" -ne 0 ]; then

@@ -61,7 +61,11 @@ func TestAnalyzeStuckWaiters(t *testing.T) {
 	t.Parallel()
 	dir := fixture(t, "stuck", "holdlock")
 	main := dir + "/main.go"
-	r := analyze(t, "--json", "--duration", "4s", "--trace-seconds", "1", dir)
+	// The waits are measured between goroutine dumps, which begin when the
+	// agent answers: 8 s leaves room for a slow start on a loaded machine
+	// (CI once found none stuck in a 4 s run, the dumps less than 2 s
+	// apart).
+	r := analyze(t, "--json", "--duration", "8s", "--trace-seconds", "1", dir)
 	mustOK(t, r)
 	wait, lock, hold := testutil.MarkerLine(t, main, "record-lock"), testutil.MarkerLine(t, main, "flush-lock"), testutil.MarkerLine(t, main, "flush-wait")
 	if len(r.report.Stuck) != 3 {

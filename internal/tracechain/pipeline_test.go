@@ -91,8 +91,23 @@ func fuzzCorpusBytes(t *testing.T, path string) []byte {
 	return []byte(s)
 }
 
-// pipeGoroutines counts the goroutines running pipeEvents.read.
+// pipeGoroutines counts the goroutines running pipeEvents.read, once
+// they have had time to return. stop waits for read's deferred close of
+// exited, which runs while read is still on its goroutine's stack: a count
+// taken at once can see a goroutine in its last instructions (CI saw 1 so).
+// A goroutine that stop did not end is still there after a second.
 func pipeGoroutines() int {
+	deadline := time.Now().Add(time.Second)
+	for {
+		n := countPipeGoroutines()
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func countPipeGoroutines() int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)

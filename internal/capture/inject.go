@@ -172,6 +172,11 @@ type PrepareOptions struct {
 	// this: it fires when Delve's ptrace thread exits, on a detach too.
 	// The debug session sets it; analyze waits for its own child.
 	Lifeline bool
+	// GoVersion is the Go version that builds the program (`go env
+	// GOVERSION` where it builds). One older than MinGoVersion makes
+	// Prepare return an *OldGoError and prepare nothing; "" is not
+	// checked (see CheckGoVersion).
+	GoVersion string
 }
 
 // Injection is one prepared agent. Close removes its temp dir.
@@ -201,6 +206,9 @@ func Prepare(opts PrepareOptions) (*Injection, error) {
 	}
 	if mode != ModeDebug && mode != ModeTest {
 		return nil, fmt.Errorf("capture: unknown mode %q (want debug or test)", mode)
+	}
+	if err := CheckGoVersion(opts.GoVersion); err != nil {
+		return nil, err
 	}
 	pkgDir, err := resolvePackageDir(opts.Program, opts.WorkDir)
 	if err != nil {

@@ -72,6 +72,9 @@ type valueArg struct {
 	named  bool
 	site   contention.Site
 	inCall bool
+	// inPlace is set for a value given to a library runner or ranged
+	// over (runners.go): it runs at the call, with cs.state.
+	inPlace bool
 }
 
 // viaCall is what a callSite that runs a function value inside the call
@@ -86,18 +89,108 @@ type viaCall struct {
 // with the state s there (not for go f() or defer f(), which the callers
 // leave out: onlyCalled rejects the parameter anyway).
 func (w *walker) paramCall(call *ast.CallExpr, s lockState) {
-	id, ok := ast.Unparen(call.Fun).(*ast.Ident)
-	if !ok {
-		return
+	if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok {
+		w.paramRun(id, call.Lparen, s)
 	}
+}
+
+// paramRun records that the value of id runs at pos with state s when id
+// names a function-typed parameter of the walked function or of one
+// that encloses it (through literals, which must be called in place for
+// the run to count: inPlaceCalls); it reports whether id was one.
+func (w *walker) paramRun(id *ast.Ident, pos token.Pos, s lockState) bool {
 	v, ok := w.b.info.Uses[id].(*types.Var)
-	if !ok || !w.fn.params[v] {
+	if !ok {
+		return false
+	}
+	b := w.b
+	pc := paramCall{state: s.clone(), site: b.callSite(pos, w.fn)}
+	if w.fn.params[v] {
+		if b.paramCalls == nil {
+			b.paramCalls = map[types.Object][]paramCall{}
+		}
+		b.paramCalls[v] = append(b.paramCalls[v], pc)
+		return true
+	}
+	for f := w.fn.parent; f != nil; f = f.parent {
+		if f.params[v] {
+			b.litRuns = append(b.litRuns, litRun{param: v, owner: f, lit: w.fn, pc: pc})
+			return true
+		}
+	}
+	return false
+}
+
+// litRun is a run of a parameter of owner inside the function literal
+// lit (nested in owner), with the state in lit's walk.
+type litRun struct {
+	param types.Object
+	owner *funcNode
+	lit   *funcNode
+	pc    paramCall
+}
+
+// inPlaceCalls turns each run of a parameter inside a literal into a run
+// in the function that declares the parameter, through the in-place
+// calls of the literals in between: singleflight's doCall runs fn inside
+// func() { ... fn() ... }(), with the locks held where the literal is
+// called and the ones it took. A literal not called in place (stored,
+// started, deferred) breaks the chain: the run is dropped, so onlyCalled
+// finds fewer runs than uses and rejects the parameter.
+func (b *builder) inPlaceCalls() {
+	if len(b.litRuns) == 0 {
 		return
 	}
-	if w.b.paramCalls == nil {
-		w.b.paramCalls = map[types.Object][]paramCall{}
+	inPlace := map[string]*callSite{}
+	for _, cs := range b.callSites {
+		if fn := b.funcs[cs.callee]; cs.via == nil && fn != nil && fn.parent == cs.caller && fn.obj == nil {
+			inPlace[cs.callee] = cs
+		}
 	}
-	w.b.paramCalls[v] = append(w.b.paramCalls[v], paramCall{state: s.clone(), site: w.b.callSite(call.Lparen, w.fn)})
+	for _, r := range b.litRuns {
+		pc, fn := r.pc, r.lit
+		for fn != r.owner && fn != nil {
+			cs := inPlace[fn.key]
+			if cs == nil {
+				break
+			}
+			pc = inPlaceRun(cs, pc)
+			fn = fn.parent
+		}
+		if fn != r.owner {
+			continue
+		}
+		if b.paramCalls == nil {
+			b.paramCalls = map[types.Object][]paramCall{}
+		}
+		b.paramCalls[r.param] = append(b.paramCalls[r.param], pc)
+	}
+}
+
+// inPlaceRun spells pc, a run inside a literal that the call cs calls in
+// place, in the names of cs's caller: the literal shares them, so the
+// locks are the caller's at cs that the literal has not released by then,
+// and the literal's own.
+func inPlaceRun(cs *callSite, pc paramCall) paramCall {
+	out := paramCall{site: pc.site, state: lockState{killed: slices.Clone(cs.state.killed), lost: cs.state.lost || pc.state.lost}}
+	for _, h := range cs.state.held {
+		if !pc.state.kills(h.key) {
+			out.state.held = append(out.state.held, h)
+			out.takenAt = append(out.takenAt, cs.site)
+		}
+	}
+	for i, h := range pc.state.held {
+		if !hasLock(out.state.held, h) {
+			out.state.held = append(out.state.held, h)
+			out.takenAt = append(out.takenAt, pc.taken(i))
+		}
+	}
+	for _, k := range pc.state.killed {
+		if !slices.Contains(out.state.killed, k) {
+			out.state.killed = append(out.state.killed, k)
+		}
+	}
+	return out
 }
 
 // valueArgs records the function values among the arguments of call, whose
@@ -114,11 +207,18 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed *map[*ast.Id
 	if off < 0 {
 		return
 	}
+	runs := w.runnerArgs(call)
 	for j, a := range call.Args {
 		if sig.Variadic() && j >= sig.Params().Len()-1 {
 			break
 		}
+		inPlace := slices.Contains(runs, j)
 		if id, ok := ast.Unparen(a).(*ast.Ident); ok {
+			if inPlace && w.paramRun(id, a.Pos(), cs.state) {
+				// A parameter handed to a runner runs here: a call.
+				w.b.markRunnerUse(id)
+				continue
+			}
 			if v, ok := w.b.info.Uses[id].(*types.Var); ok && w.fn.params[v] {
 				if w.b.passOns == nil {
 					w.b.passOns = map[types.Object][]passOn{}
@@ -131,7 +231,10 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed *map[*ast.Id
 		if key == "" {
 			continue
 		}
-		va := &valueArg{cs: cs, arg: j + off, key: key, bind: bind, named: id != nil}
+		va := &valueArg{cs: cs, arg: j + off, key: key, bind: bind, named: id != nil, inPlace: inPlace}
+		if lit, ok := ast.Unparen(a).(*ast.FuncLit); ok && inPlace {
+			w.b.markInPlaceLit(lit)
+		}
 		if id != nil {
 			va.site = w.b.callSite(id.Pos(), w.fn) // where an unknown entry names it
 			if *passed == nil {
@@ -180,6 +283,22 @@ func (w *walker) funcValue(e ast.Expr) (key string, bind []argPath, id *ast.Iden
 // that naming it makes. Values passed anywhere else keep that entry.
 func (b *builder) resolveValues() {
 	for _, va := range b.valueArgs {
+		if va.inPlace {
+			// A runner's argument or a ranged iterator: called at the
+			// call, as the caller would call it there (runners.go).
+			va.inCall = true
+			if b.funcs[va.key] != nil {
+				b.callSites = append(b.callSites, &callSite{caller: va.cs.caller, callee: va.key, state: va.cs.state, args: va.bind, site: va.site})
+			}
+		}
+	}
+	// The runs of parameters inside literals called in place, those
+	// given to runners included, before onlyCalled counts them.
+	b.inPlaceCalls()
+	for _, va := range b.valueArgs {
+		if va.inPlace {
+			continue
+		}
 		callee, fn := b.funcs[va.cs.callee], b.funcs[va.key]
 		if callee == nil || fn == nil {
 			continue
@@ -228,12 +347,16 @@ func (b *builder) onlyCalled(fn *funcNode, p types.Object) bool {
 				return true
 			}
 			if id, isID := n.(*ast.Ident); isID && info.Uses[id] == p {
-				switch calledUse(id, stack) {
+				u := calledUse(id, stack, b.inPlaceLit)
+				if (u == usePass || u == useRange) && b.runnerUses[id] {
+					u = useCall // handed to a runner or ranged over (runners.go)
+				}
+				switch u {
 				case useCall:
 					calls++
 				case usePass:
 					passes++
-				case useOther:
+				case useOther, useRange:
 					ok = false
 				}
 			}
@@ -321,13 +444,15 @@ const (
 	useCall           // called in place
 	usePass           // an argument of a call (not go or defer)
 	useCompare        // compared (with nil)
+	useRange          // the iterator of a range-over-func loop
 )
 
 // calledUse classifies the use of a parameter id under the nodes of stack
-// (innermost last).
-func calledUse(id *ast.Ident, stack []ast.Node) int {
-	for _, n := range stack {
-		if _, ok := n.(*ast.FuncLit); ok {
+// (innermost last). inPlace tells the function literals that run inside
+// the call that makes them (runners.go).
+func calledUse(id *ast.Ident, stack []ast.Node, inPlace func(*ast.FuncLit) bool) int {
+	for i, n := range stack {
+		if lit, ok := n.(*ast.FuncLit); ok && !calledInPlace(stack, i) && !inPlace(lit) {
 			return useOther // captured: it may run anywhere, any time
 		}
 	}
@@ -357,8 +482,39 @@ func calledUse(id *ast.Ident, stack []ast.Node) int {
 		if p.Op == token.EQL || p.Op == token.NEQ {
 			return useCompare
 		}
+	case *ast.RangeStmt:
+		if ast.Unparen(p.X) == id {
+			return useRange
+		}
 	}
 	return useOther
+}
+
+// calledInPlace reports whether the function literal stack[i] is called
+// where it is written (func() { ... }(), not under go or defer): it runs
+// then, in the caller, and the parameters it calls run there too.
+func calledInPlace(stack []ast.Node, i int) bool {
+	j := i - 1
+	for j >= 0 {
+		if _, ok := stack[j].(*ast.ParenExpr); !ok {
+			break
+		}
+		j--
+	}
+	if j < 0 {
+		return false
+	}
+	call, ok := stack[j].(*ast.CallExpr)
+	if !ok || ast.Unparen(call.Fun) != stack[i] {
+		return false
+	}
+	if j > 0 {
+		switch stack[j-1].(type) {
+		case *ast.GoStmt, *ast.DeferStmt:
+			return false
+		}
+	}
+	return true
 }
 
 // carriedVia is the locks that the function value entered by cs carries

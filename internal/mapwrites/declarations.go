@@ -82,6 +82,14 @@ type builder struct {
 	passOns    map[types.Object][]passOn
 	onlyCalls  map[types.Object]bool        // memo of builder.onlyCalled
 	runs       map[types.Object][]paramCall // memo of builder.runPoints
+	// Runs of parameters inside literals, to spell in the declaring
+	// function (callbacks.go); and what runners.go knows: parameters
+	// handed to runners or ranged over, literals that run in place, and
+	// the identifiers of function values ranged over.
+	litRuns      []litRun
+	runnerUses   map[*ast.Ident]bool
+	inPlaceLits  map[*ast.FuncLit]bool
+	rangedIdents map[*ast.Ident]*valueArg
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.

@@ -268,6 +268,10 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 			return w.block(st.Body.List, s, rec)
 		}, post, rec)
 	case *ast.RangeStmt:
+		if rec {
+			// Before ex: calls looks up the iterator's identifier.
+			w.rangeFunc(st, s)
+		}
 		ex(st.X)
 		if rec && st.Tok == token.ASSIGN {
 			for _, lhs := range []ast.Expr{st.Key, st.Value} {

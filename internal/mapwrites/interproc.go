@@ -119,8 +119,13 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 			}
 			if f, ok := b.info.Uses[x].(*types.Func); ok && !isInterfaceMethod(f) {
 				// A function or method value runs wherever the value goes
-				// (unless it runs inside the call it is passed to).
-				b.enterDynamic(b.objKey(f.Origin()), w.fn, b.callSite(x.Pos(), w.fn), passed[x])
+				// (unless it runs inside the call it is passed to, or the
+				// range-over-func loop that it is the iterator of).
+				arg := passed[x]
+				if arg == nil {
+					arg = b.rangedIdents[x]
+				}
+				b.enterDynamic(b.objKey(f.Origin()), w.fn, b.callSite(x.Pos(), w.fn), arg)
 			}
 		}
 		return true

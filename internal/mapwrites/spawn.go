@@ -187,10 +187,20 @@ func (w *walker) serveHTTP(e ast.Expr) string {
 
 // escape marks the variables named in n as shared with another goroutine,
 // those a literal in n captures included; with roots set, the functions n
-// names become roots (a go statement's call: go f(x), go s.run()).
+// names become roots (a go statement's call: go f(x), go s.run()), but
+// not the ones called inside it: in go f(g()) or go newWorker().run(),
+// the caller evaluates g() and newWorker() before the goroutine starts.
 func (b *builder) escape(n ast.Node, roots bool) {
+	top := n
+	here := map[*ast.Ident]bool{}
 	ast.Inspect(n, func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.CallExpr:
+			if n != top {
+				if id := funIdent(n.Fun); id != nil {
+					here[id] = true
+				}
+			}
 		case *ast.FuncLit:
 			// Variables a goroutine's literal captures are shared with
 			// the function that declares them.
@@ -206,7 +216,7 @@ func (b *builder) escape(n ast.Node, roots bool) {
 		case *ast.Ident:
 			switch o := b.info.Uses[n].(type) {
 			case *types.Func:
-				if roots {
+				if roots && !here[n] {
 					b.roots[b.objKey(o.Origin())] = true
 				}
 			case *types.Var:

@@ -1,0 +1,267 @@
+// Command syncrunners writes maps inside functions that run at once, in
+// the calling goroutine, under the caller's locks: function values given
+// to the standard library's synchronous runners (once.Do, sort.Slice,
+// slices.SortFunc, strings.Map, sync.Map's Range, maps.DeleteFunc,
+// slices.Collect), range-over-func iterators, a parameter handed to a
+// runner or ranged over, a parameter called inside a literal that is
+// called in place (singleflight's doCall), and a call in the arguments of
+// a go or defer statement, which the caller evaluates. Next to them, the
+// shapes that really run elsewhere or later, with no lock: the markers
+// ending in -unguarded. Those ending in -local have no lock and are not
+// shared.
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Store is a table guarded by mu.
+type Store struct {
+	mu       sync.Mutex
+	once     sync.Once
+	lazy     sync.Once
+	cold     sync.Once
+	byName   sync.Map
+	keys     []string
+	index    map[string]int
+	hits     map[string]int
+	runes    map[rune]int
+	removed  map[string]int
+	seen     map[string]int
+	visits   map[string]int
+	listed   map[string]int
+	walked   map[string]int
+	flights  map[string]int
+	later    map[string]int
+	warm     map[string]int
+	late     map[string]int
+	scratch  map[string]int
+	released map[string]int
+}
+
+// NewStore makes an empty store.
+func NewStore() *Store {
+	return &Store{
+		index: map[string]int{}, hits: map[string]int{}, runes: map[rune]int{}, removed: map[string]int{},
+		seen: map[string]int{}, visits: map[string]int{}, listed: map[string]int{}, walked: map[string]int{},
+		flights: map[string]int{}, later: map[string]int{}, warm: map[string]int{}, late: map[string]int{},
+		scratch: map[string]int{}, released: map[string]int{},
+	}
+}
+
+var (
+	totalsMu sync.Mutex
+	totals   = map[string]int{}
+)
+
+// countName counts a name; slices.IndexFunc runs it under totalsMu.
+func countName(name string) bool {
+	totals[name]++ // lockscope:indexfunc-guarded
+	return name == "stop"
+}
+
+// compareKeys orders keys for slices.SortFunc, which runs it under s.mu.
+func (s *Store) compareKeys(a, b string) int {
+	s.hits["sortfunc"]++ // lockscope:sortfunc-guarded
+	return strings.Compare(a, b)
+}
+
+// each is an iterator: a range-over-func loop calls it in place.
+func (s *Store) each(yield func(string) bool) {
+	for k := range s.index {
+		s.visits[k]++ // lockscope:rangeiter-guarded
+		if !yield(k) {
+			return
+		}
+	}
+}
+
+// names is an iterator that slices.Collect runs before it returns.
+func (s *Store) names(yield func(string) bool) {
+	s.listed["names"]++ // lockscope:collect-guarded
+	yield("names")
+}
+
+// initOnce hands f to a runner: it only calls f, at the call.
+func (s *Store) initOnce(f func()) { s.lazy.Do(f) }
+
+// visit ranges over seq: it calls seq in place.
+func (s *Store) visit(seq func(yield func(string) bool)) {
+	for k := range seq {
+		_ = k
+	}
+}
+
+// doCall runs fn inside a literal called in place, behind a recover, as
+// singleflight's doCall does.
+func (s *Store) doCall(fn func()) {
+	func() {
+		defer func() { _ = recover() }()
+		fn()
+	}()
+}
+
+// doLocked takes the lock inside the literal it calls in place.
+func (s *Store) doLocked(fn func()) {
+	func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		fn()
+	}()
+}
+
+// doUnlocked gives the caller's lock up inside the literal, around fn.
+func (s *Store) doUnlocked(fn func()) {
+	func() {
+		s.mu.Unlock()
+		fn()
+		s.mu.Lock()
+	}()
+}
+
+// doLater runs fn in a new goroutine, from a literal started with go.
+func (s *Store) doLater(fn func()) {
+	go func() { fn() }()
+}
+
+// Work runs every shape once; main runs it in several goroutines.
+func (s *Store) Work(i int) {
+	k := fmt.Sprint(i)
+
+	s.mu.Lock()
+	s.once.Do(func() {
+		s.index["init"] = 1 // lockscope:once-guarded
+	})
+	sort.Slice(s.keys, func(a, b int) bool {
+		s.hits["slice"]++ // lockscope:sortslice-guarded
+		return s.keys[a] < s.keys[b]
+	})
+	slices.SortFunc(s.keys, s.compareKeys)
+	_ = strings.Map(func(r rune) rune {
+		s.runes[r]++ // lockscope:stringsmap-guarded
+		return r
+	}, k)
+	s.byName.Range(func(key, v any) bool {
+		s.index[key.(string)] = v.(int) // lockscope:syncmap-guarded
+		return true
+	})
+	maps.DeleteFunc(s.index, func(key string, v int) bool {
+		s.removed[key] = v // lockscope:mapsdelete-guarded
+		return v < 0
+	})
+	for name := range s.each {
+		s.seen[name]++ // lockscope:rangebody-guarded
+	}
+	_ = slices.Collect(s.names)
+	s.initOnce(func() {
+		s.index["lazy"] = 2 // lockscope:param-runner-guarded
+	})
+	s.visit(func(yield func(string) bool) {
+		s.walked["visit"]++ // lockscope:param-range-guarded
+		yield("visit")
+	})
+	s.doCall(func() {
+		s.flights["call"]++ // lockscope:inplace-param-guarded
+	})
+	s.doUnlocked(func() {
+		s.flights["unlocked"]++ // lockscope:inplace-unlocked-unguarded
+	})
+	s.doLater(func() {
+		s.later["later"]++ // lockscope:inplace-go-unguarded
+	})
+	// A function that keeps its argument and runs it later is no runner.
+	warm := sync.OnceFunc(func() {
+		s.late["oncefunc"]++ // lockscope:oncefunc-unguarded
+	})
+	s.mu.Unlock()
+	warm()
+
+	s.doLocked(func() {
+		s.flights["locked"]++ // lockscope:inplace-own-lock-guarded
+	})
+	// No lock held: a runner runs the value with nothing held.
+	s.cold.Do(func() {
+		s.warm["cold"] = 1 // lockscope:once-unguarded
+	})
+	go func() {
+		sort.Slice(s.keys, func(a, b int) bool {
+			s.hits["goroutine"]++ // lockscope:sort-in-goroutine-unguarded
+			return false
+		})
+	}()
+}
+
+// worker is started by go statements whose arguments call its methods.
+type worker struct {
+	mu    sync.Mutex
+	table map[string]int
+	done  map[string]int
+}
+
+// prepare fills the table before the goroutine that runs it starts.
+func (w *worker) prepare() *worker {
+	w.table["prepared"] = 1 // lockscope:goarg-local
+	return w
+}
+
+// prepareLocked is evaluated by a go statement under w.mu.
+func (w *worker) prepareLocked() *worker {
+	w.table["locked"] = 1 // lockscope:goarg-guarded
+	return w
+}
+
+// snapshot is evaluated by a defer statement under w.mu.
+func (w *worker) snapshot() int {
+	w.done["snapshot"]++ // lockscope:deferarg-guarded
+	return len(w.done)
+}
+
+// release runs when finish returns, after w.mu is given up.
+func (w *worker) release(n int) {
+	w.done["released"] = n // lockscope:defercall-unguarded
+}
+
+// finish defers release with an argument evaluated under the lock.
+func (w *worker) finish() {
+	w.mu.Lock()
+	defer w.release(w.snapshot())
+	w.mu.Unlock()
+}
+
+// fill runs in its own goroutine, with no lock.
+func (w *worker) fill() {
+	w.table["filled"]++ // lockscope:gofunc-unguarded
+}
+
+// runWorker is a goroutine.
+func runWorker(w *worker) {
+	w.mu.Lock()
+	w.table["run"]++
+	w.mu.Unlock()
+	w.finish()
+}
+
+func main() {
+	s := NewStore()
+	s.keys = []string{"b", "a"}
+	s.byName.Store("a", 1)
+	for i := range 4 {
+		go s.Work(i)
+	}
+	w := &worker{table: map[string]int{}, done: map[string]int{}}
+	go runWorker(w.prepare())
+	w.mu.Lock()
+	go runWorker(w.prepareLocked())
+	w.mu.Unlock()
+	go w.fill()
+	totalsMu.Lock()
+	_ = slices.IndexFunc([]string{"a", "stop"}, countName)
+	totalsMu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+}

@@ -125,6 +125,18 @@ func (s *Store) doUnlocked(fn func()) {
 	}()
 }
 
+// doReleased takes the lock, then gives it up inside the literal around
+// fn.
+func (s *Store) doReleased(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	func() {
+		s.mu.Unlock()
+		fn()
+		s.mu.Lock()
+	}()
+}
+
 // doLater runs fn in a new goroutine, from a literal started with go.
 func (s *Store) doLater(fn func()) {
 	go func() { fn() }()
@@ -184,6 +196,9 @@ func (s *Store) Work(i int) {
 
 	s.doLocked(func() {
 		s.flights["locked"]++ // lockscope:inplace-own-lock-guarded
+	})
+	s.doReleased(func() {
+		s.flights["released"]++ // lockscope:inplace-released-unguarded
 	})
 	// No lock held: a runner runs the value with nothing held.
 	s.cold.Do(func() {

@@ -292,6 +292,7 @@ func (b *builder) resolveValues() {
 			}
 		}
 	}
+	b.rangedFactories()
 	// The runs of parameters inside literals called in place, those
 	// given to runners included, before onlyCalled counts them.
 	b.inPlaceCalls()

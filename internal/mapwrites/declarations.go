@@ -90,6 +90,11 @@ type builder struct {
 	runnerUses   map[*ast.Ident]bool
 	inPlaceLits  map[*ast.FuncLit]bool
 	rangedIdents map[*ast.Ident]*valueArg
+	// Iterator factories: calls ranged over, and what functions with one
+	// function-typed result return (runners.go).
+	rangedCalls  []*rangedCall
+	returnedLits map[string][]returnedLit
+	returnsOther map[string]bool
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.

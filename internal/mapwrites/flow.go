@@ -32,6 +32,11 @@ type target struct {
 	loop   bool
 	breaks []lockState
 	conts  []lockState
+	// iter marks a range-over-func loop, whose iterator runs on after a
+	// yield that a return or a branch to an outer statement ends: exits
+	// are the states those leave with.
+	iter  bool
+	exits []lockState
 }
 
 // within walks with t as the innermost target of break and continue.
@@ -224,6 +229,14 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 		return flow{s: s}
 	case *ast.ReturnStmt:
 		ex(st)
+		if rec {
+			w.returned(st, s)
+		}
+		for _, t := range w.targets {
+			if t.iter {
+				t.exits = append(t.exits, s)
+			}
+		}
 		return flow{s: s, left: true}
 	case *ast.BranchStmt:
 		switch st.Tok {
@@ -237,6 +250,12 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 					t.breaks = append(t.breaks, s)
 				} else {
 					t.conts = append(t.conts, s)
+				}
+				// Iterators of the loops it leaves run on from here.
+				for i := len(w.targets) - 1; i >= 0 && w.targets[i] != t; i-- {
+					if w.targets[i].iter {
+						w.targets[i].exits = append(w.targets[i].exits, s)
+					}
 				}
 			}
 		}
@@ -266,11 +285,12 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 		}
 		return w.loop(f.s, label, func(s lockState, rec bool) flow {
 			return w.block(st.Body.List, s, rec)
-		}, post, rec)
+		}, post, rec, nil)
 	case *ast.RangeStmt:
+		var it *rangeIter
 		if rec {
 			// Before ex: calls looks up the iterator's identifier.
-			w.rangeFunc(st, s)
+			it = w.rangeFunc(st, s)
 		}
 		ex(st.X)
 		if rec && st.Tok == token.ASSIGN {
@@ -280,9 +300,17 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 				}
 			}
 		}
-		return w.loop(s, label, func(s lockState, rec bool) flow {
+		var iterAt *lockState
+		if it != nil {
+			iterAt = new(lockState)
+		}
+		f := w.loop(s, label, func(s lockState, rec bool) flow {
 			return w.block(st.Body.List, s, rec)
-		}, nil, rec)
+		}, nil, rec, iterAt)
+		if it != nil {
+			it.done(*iterAt)
+		}
+		return f
 	case *ast.SwitchStmt:
 		return w.switchStmt(label, st.Init, st.Tag, st.Body, s, rec)
 	case *ast.TypeSwitchStmt:
@@ -328,11 +356,17 @@ func (w *walker) stmt(st ast.Stmt, s lockState, rec bool) flow {
 // nothing more to drop. TestLoopConverges checks that on generated nested
 // loops. (An earlier version stopped after four passes, a bound that could
 // never be reached.)
-func (w *walker) loop(s lockState, label string, body, post func(lockState, bool) flow, rec bool) flow {
+//
+// With iterAt set, the loop is a range-over-func loop, and iterAt gets the
+// state its iterator certainly runs with: the iterator runs before the
+// first iteration, between iterations, and after the yield that a break,
+// a return or a branch to an outer statement ends (runners.go).
+func (w *walker) loop(s lockState, label string, body, post func(lockState, bool) flow, rec bool, iterAt *lockState) flow {
 	// pass walks the body once from entry: its end, joined with the
-	// continues, through post; and the states of its breaks.
-	pass := func(entry lockState, rec bool) (flow, []lockState) {
-		t := &target{label: label, loop: true}
+	// continues, through post; and the states of its breaks and of its
+	// other exits.
+	pass := func(entry lockState, rec bool) (flow, []lockState, []lockState) {
+		t := &target{label: label, loop: true, iter: iterAt != nil}
 		fs := []flow{w.within(t, func() flow { return body(entry, rec) })}
 		for _, c := range t.conts {
 			fs = append(fs, flow{s: c})
@@ -341,13 +375,13 @@ func (w *walker) loop(s lockState, label string, body, post func(lockState, bool
 		if post != nil && !end.left {
 			end = post(end.s, rec)
 		}
-		return end, t.breaks
+		return end, t.breaks, t.exits
 	}
 	entry := s
 	passes := 0
 	for {
 		passes++
-		end, _ := pass(entry, false)
+		end, _, _ := pass(entry, false)
 		next := entry
 		if !end.left {
 			next = meet(entry, end.s)
@@ -358,12 +392,19 @@ func (w *walker) loop(s lockState, label string, body, post func(lockState, bool
 		entry = next
 	}
 	w.b.loopPasses = max(w.b.loopPasses, passes)
-	_, breaks := pass(entry, rec)
+	_, breaks, exits := pass(entry, rec)
 	exit := []flow{{s: entry}}
 	for _, b := range breaks {
 		exit = append(exit, flow{s: b})
 	}
-	return merge(exit...)
+	out := merge(exit...)
+	if iterAt != nil {
+		*iterAt = out.s
+		for _, e := range exits {
+			*iterAt = meet(*iterAt, e)
+		}
+	}
+	return out
 }
 
 // switchStmt walks a switch (tag is its tag expression) or a type switch

@@ -21,6 +21,8 @@ package mapwrites
 import (
 	"go/ast"
 	"go/types"
+
+	"github.com/lockscope/lockscope/internal/contention"
 )
 
 // runners are the library functions and methods, by types.Func full name
@@ -98,36 +100,177 @@ func (w *walker) runnerArgs(call *ast.CallExpr) []int {
 	return runners[f.Origin().FullName()]
 }
 
-// rangeFunc records a range-over-func loop's iterator when it is a
-// function value: the loop calls it in place, with the locks held at the
-// range statement (state s), so it runs as a runner's argument does. The
-// loop's body is walked as the loop's own statements (flow.go), under
-// the same locks.
-func (w *walker) rangeFunc(st *ast.RangeStmt, s lockState) {
-	if _, ok := w.b.info.TypeOf(st.X).Underlying().(*types.Signature); !ok {
-		return
-	}
+// rangeIter is the iterator of a range-over-func loop being walked, to
+// record once the walk knows the state the iterator runs with
+// (walker.loop's iterAt): a parameter ranged over, a function value, or
+// a call whose result is ranged over.
+type rangeIter struct {
+	w     *walker
+	x     ast.Expr
+	param *ast.Ident
+	va    *valueArg
+	call  *rangedCall
+}
+
+// rangedCall is a static call whose result a range-over-func loop ranges
+// over (for k := range c.All()): the iterator the callee returns runs in
+// the loop. from is where the walk's call sites stood before the call.
+type rangedCall struct {
+	key  string
+	from int
+	cs   *callSite
+}
+
+// returnedLit is a function literal a function returns, with the state
+// at its return statement.
+type returnedLit struct {
+	key   string
+	state lockState
+	site  contention.Site
+}
+
+// rangeFunc notes the iterator of a range-over-func loop, whose
+// statement is st and state before the loop s, to record with done. The
+// loop's body is walked as the loop's own statements (flow.go), under the
+// locks held at each iteration.
+func (w *walker) rangeFunc(st *ast.RangeStmt, s lockState) *rangeIter {
 	b := w.b
-	if id, ok := ast.Unparen(st.X).(*ast.Ident); ok && w.paramRun(id, st.X.Pos(), s) {
+	if _, ok := b.info.TypeOf(st.X).Underlying().(*types.Signature); !ok {
+		return nil
+	}
+	it := &rangeIter{w: w, x: st.X}
+	if id, ok := ast.Unparen(st.X).(*ast.Ident); ok && w.paramOwner(id) != nil {
 		b.markRunnerUse(id) // a parameter ranged over is called here
-		return
+		it.param = id
+		return it
+	}
+	if call, ok := ast.Unparen(st.X).(*ast.CallExpr); ok {
+		if f := calledFunc(b.info, &ast.CallExpr{Fun: uninstantiate(call.Fun)}); f != nil && !isInterfaceMethod(f) {
+			it.call = &rangedCall{key: b.objKey(f.Origin()), from: len(b.callSites)}
+			b.rangedCalls = append(b.rangedCalls, it.call)
+		}
+		return it
 	}
 	key, bind, id := w.funcValue(st.X)
 	if key == "" {
-		return
+		return nil
 	}
 	if lit, ok := ast.Unparen(st.X).(*ast.FuncLit); ok {
 		b.markInPlaceLit(lit)
 	}
 	cs := &callSite{caller: w.fn, state: s.clone(), site: b.callSite(st.X.Pos(), w.fn)}
-	va := &valueArg{cs: cs, key: key, bind: bind, named: id != nil, site: cs.site, inPlace: true}
+	it.va = &valueArg{cs: cs, key: key, bind: bind, named: id != nil, site: cs.site, inPlace: true}
 	if id != nil {
 		if b.rangedIdents == nil {
 			b.rangedIdents = map[*ast.Ident]*valueArg{}
 		}
-		b.rangedIdents[id] = va
+		b.rangedIdents[id] = it.va
 	}
-	b.valueArgs = append(b.valueArgs, va)
+	b.valueArgs = append(b.valueArgs, it.va)
+	return it
+}
+
+// done records the iterator as run with state s.
+func (it *rangeIter) done(s lockState) {
+	b := it.w.b
+	switch {
+	case it.param != nil:
+		it.w.paramRun(it.param, it.x.Pos(), s)
+	case it.va != nil:
+		it.va.cs.state = s.clone()
+	case it.call != nil:
+		// The callee runs at the range statement, its iterator in the
+		// loop: both with what the loop certainly holds throughout.
+		for _, cs := range b.callSites[it.call.from:] {
+			if cs.callee == it.call.key && cs.caller == it.w.fn {
+				cs.state = s.clone()
+				it.call.cs = cs
+				break
+			}
+		}
+	}
+}
+
+// paramOwner is the function, the walked one or one enclosing it, whose
+// function-typed parameter id names; nil when id names none.
+func (w *walker) paramOwner(id *ast.Ident) *funcNode {
+	v, ok := w.b.info.Uses[id].(*types.Var)
+	if !ok {
+		return nil
+	}
+	for f := w.fn; f != nil; f = f.parent {
+		if f.params[v] {
+			return f
+		}
+	}
+	return nil
+}
+
+// returned records what a return statement of a function with one
+// function-typed result returns: a literal, for an iterator factory
+// (rangedFactories), or anything else.
+func (w *walker) returned(st *ast.ReturnStmt, s lockState) {
+	b := w.b
+	if w.fn.obj == nil {
+		return
+	}
+	res := w.fn.obj.Signature().Results()
+	if res.Len() != 1 {
+		return
+	}
+	if _, ok := res.At(0).Type().Underlying().(*types.Signature); !ok {
+		return
+	}
+	if len(st.Results) == 1 {
+		if lit, ok := ast.Unparen(st.Results[0]).(*ast.FuncLit); ok {
+			if b.returnedLits == nil {
+				b.returnedLits = map[string][]returnedLit{}
+			}
+			b.returnedLits[w.fn.key] = append(b.returnedLits[w.fn.key],
+				returnedLit{key: "lit@" + b.posKey(lit.Pos()), state: s.clone(), site: b.callSite(lit.Pos(), w.fn)})
+			return
+		}
+	}
+	if b.returnsOther == nil {
+		b.returnsOther = map[string]bool{}
+	}
+	b.returnsOther[w.fn.key] = true
+}
+
+// rangedFactories runs the literals that an iterator factory returns
+// inside the factory, with its locks at each return, when the factory's
+// result is only ever ranged over: every call of it in the program is
+// the range expression of a range-over-func loop, it is never used as a
+// value, and it only returns literals. Its entry is then what the loops
+// hold (done), and so is its iterators'. Any other use keeps the
+// literals entered with nothing held: the iterator may run anywhere.
+func (b *builder) rangedFactories() {
+	ranged := map[string]int{}
+	for _, rc := range b.rangedCalls {
+		if rc.cs != nil {
+			ranged[rc.key]++
+		}
+	}
+	if len(ranged) == 0 {
+		return
+	}
+	calls := map[string]int{}
+	for _, cs := range b.callSites {
+		if ranged[cs.callee] > 0 {
+			calls[cs.callee]++
+		}
+	}
+	for key, n := range ranged {
+		fn := b.funcs[key]
+		if fn == nil || calls[key] != n || len(b.dynamic[key]) > 0 || b.returnsOther[key] {
+			continue
+		}
+		for _, r := range b.returnedLits[key] {
+			if b.funcs[r.key] != nil {
+				b.callSites = append(b.callSites, &callSite{caller: fn, callee: r.key, state: r.state, site: r.site})
+			}
+		}
+	}
 }
 
 // markRunnerUse records that the parameter named by id is handed to a

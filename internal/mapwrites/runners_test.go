@@ -56,8 +56,8 @@ func TestSyncRunners(t *testing.T) {
 			t.Fatalf("marker %s ends in none of -guarded, -unguarded, -local", name)
 		}
 	}
-	if n < 25 {
-		t.Errorf("%d markers in testdata/syncrunners, want the 25 shapes it has", n)
+	if n < 29 {
+		t.Errorf("%d markers in testdata/syncrunners, want the 29 shapes it has", n)
 	}
 }
 

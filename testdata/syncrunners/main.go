@@ -13,6 +13,7 @@ package main
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"sort"
@@ -43,6 +44,9 @@ type Store struct {
 	late     map[string]int
 	scratch  map[string]int
 	released map[string]int
+	produced map[string]int
+	drained  map[string]int
+	scanned  map[string]int
 }
 
 // NewStore makes an empty store.
@@ -51,7 +55,8 @@ func NewStore() *Store {
 		index: map[string]int{}, hits: map[string]int{}, runes: map[rune]int{}, removed: map[string]int{},
 		seen: map[string]int{}, visits: map[string]int{}, listed: map[string]int{}, walked: map[string]int{},
 		flights: map[string]int{}, later: map[string]int{}, warm: map[string]int{}, late: map[string]int{},
-		scratch: map[string]int{}, released: map[string]int{},
+		scratch: map[string]int{}, released: map[string]int{}, produced: map[string]int{},
+		drained: map[string]int{}, scanned: map[string]int{},
 	}
 }
 
@@ -86,6 +91,76 @@ func (s *Store) each(yield func(string) bool) {
 func (s *Store) names(yield func(string) bool) {
 	s.listed["names"]++ // lockscope:collect-guarded
 	yield("names")
+}
+
+// keysOf makes an iterator that is only ever ranged over: it runs in the
+// loop, under the loop's locks.
+func (s *Store) keysOf() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for k := range s.index {
+			s.produced[k]++ // lockscope:factory-guarded
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// pending makes an iterator that is ranged over, and also kept and run
+// in a goroutine with no lock.
+func (s *Store) pending() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		s.drained["pending"]++ // lockscope:factory-stored-unguarded
+		yield("pending")
+	}
+}
+
+// scan goes on after its yield returns false: then with the lock its
+// loop gave up before returning.
+func (s *Store) scan(yield func(string) bool) {
+	if !yield("stop") {
+		s.scanned["after"]++ // lockscope:iter-return-unguarded
+	}
+}
+
+// scanAll goes on after its yield returns false, as scan does.
+func (s *Store) scanAll(yield func(string) bool) {
+	if !yield("stop") {
+		s.scanned["all"]++ // lockscope:iter-break-outer-unguarded
+	}
+}
+
+// Scan leaves its range-over-func loop by a return, with the lock given
+// up.
+func (s *Store) Scan() {
+	s.mu.Lock()
+	for k := range s.scan {
+		if k == "stop" {
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Unlock()
+}
+
+// ScanAll leaves its inner range-over-func loop by a break to the outer
+// loop, with the lock given up.
+func (s *Store) ScanAll() {
+	s.mu.Lock()
+	unlocked := false
+outer:
+	for range 2 {
+		for k := range s.scanAll {
+			if k == "stop" {
+				s.mu.Unlock()
+				unlocked = true
+				break outer
+			}
+		}
+	}
+	if !unlocked {
+		s.mu.Unlock()
+	}
 }
 
 // initOnce hands f to a runner: it only calls f, at the call.
@@ -171,6 +246,11 @@ func (s *Store) Work(i int) {
 		s.seen[name]++ // lockscope:rangebody-guarded
 	}
 	_ = slices.Collect(s.names)
+	for k := range s.keysOf() {
+		_ = k
+	}
+	for range s.pending() {
+	}
 	s.initOnce(func() {
 		s.index["lazy"] = 2 // lockscope:param-runner-guarded
 	})
@@ -191,8 +271,16 @@ func (s *Store) Work(i int) {
 	warm := sync.OnceFunc(func() {
 		s.late["oncefunc"]++ // lockscope:oncefunc-unguarded
 	})
+	// Made under the lock, run later in a goroutine with none.
+	seq := s.pending()
 	s.mu.Unlock()
 	warm()
+	go func() {
+		for range seq {
+		}
+	}()
+	s.Scan()
+	s.ScanAll()
 
 	s.doLocked(func() {
 		s.flights["locked"]++ // lockscope:inplace-own-lock-guarded

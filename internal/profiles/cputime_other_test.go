@@ -11,6 +11,3 @@ import (
 func processCPU() time.Duration { return 0 }
 
 func childCPU(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
-
-// childPeakRSSMB is not known here: there is no rusage.
-func childPeakRSSMB(ps *os.ProcessState) (float64, bool) { return 0, false }

@@ -4,7 +4,6 @@ package profiles
 
 import (
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 )
@@ -22,17 +21,4 @@ func processCPU() time.Duration {
 // childCPU is the CPU time a finished child process used.
 func childCPU(ps *os.ProcessState) time.Duration {
 	return ps.UserTime() + ps.SystemTime()
-}
-
-// childPeakRSSMB is a finished child's peak RSS in MB, from its rusage:
-// Linux and the BSDs count Maxrss in KiB, macOS in bytes.
-func childPeakRSSMB(ps *os.ProcessState) (float64, bool) {
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, false
-	}
-	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
-		return float64(ru.Maxrss) / (1 << 20), true
-	}
-	return float64(ru.Maxrss) / 1024, true
 }

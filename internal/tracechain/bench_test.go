@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/exp/trace"
+
+	"github.com/lockscope/lockscope/internal/testutil"
 )
 
 // envAnalyze, when set to a trace path, turns the test binary into a plain
@@ -309,19 +311,10 @@ func childRSS(mode, path string, env ...string) (float64, float64, error) {
 	return float64(cr.HWMKB) / 1024, cr.Seconds, nil
 }
 
-// vmHWM returns this process's peak RSS in kB, from /proc/self/status.
+// vmHWM returns this process's peak RSS in kB (0 when unknown).
 func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb
-		}
-	}
-	return 0
+	kb, _ := testutil.PeakRSSKB()
+	return kb
 }
 
 func buildTraceTool(dir string) (string, error) {

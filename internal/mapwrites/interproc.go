@@ -10,6 +10,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,7 +97,7 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 			if !(top && x == n) {
 				w.paramCall(x, s)
 			}
-			w.interfaceArgs(x)
+			w.interfaceArgs(x, s)
 			callee, args, im := w.callTarget(x)
 			site := b.callSite(x.Lparen, w.fn)
 			if im != nil {
@@ -222,12 +223,17 @@ func uninstantiate(e ast.Expr) ast.Expr {
 }
 
 // interfaceArgs records the arguments of a call that are concrete values
-// passed as interfaces.
-func (w *walker) interfaceArgs(call *ast.CallExpr) {
+// passed as interfaces; those given to an interface runner (runners.go)
+// have their methods called there, with the caller's state s.
+func (w *walker) interfaceArgs(call *ast.CallExpr, s lockState) {
 	b := w.b
 	sig, ok := b.info.TypeOf(call.Fun).(*types.Signature)
 	if !ok {
 		return
+	}
+	var inCall []int
+	if r := w.runnerOf(call); r != "" {
+		inCall = ifaceRunners[r]
 	}
 	params := sig.Params()
 	for i, a := range call.Args {
@@ -242,6 +248,10 @@ func (w *walker) interfaceArgs(call *ast.CallExpr) {
 		}
 		at := b.info.TypeOf(a)
 		if pt == nil || at == nil || !types.IsInterface(pt) || types.IsInterface(at) {
+			continue
+		}
+		if it, ok := pt.Underlying().(*types.Interface); ok && slices.Contains(inCall, i) {
+			w.ifaceRun(a, at, it, s)
 			continue
 		}
 		if isNetHTTP(pt, "Handler") {

@@ -84,20 +84,67 @@ var runners = map[string][]int{
 	"bytes.TrimRightFunc": {1},
 }
 
+// ifaceRunners are the library functions that call the methods of the
+// interface values at the given argument indexes only inside the call,
+// in the caller's goroutine: sort's and container/heap's. A value of a
+// concrete type passed there (heap.Push(&s.queue, x)) has its methods of
+// that interface run at the call, on that value, and is not otherwise
+// kept; other interface arguments are entered from an unknown state
+// (interproc.go).
+var ifaceRunners = map[string][]int{
+	"sort.Sort":     {0},
+	"sort.Stable":   {0},
+	"sort.IsSorted": {0},
+
+	"container/heap.Init":   {0},
+	"container/heap.Push":   {0},
+	"container/heap.Pop":    {0},
+	"container/heap.Remove": {0},
+	"container/heap.Fix":    {0},
+}
+
 // runnerPkgs are the packages of the runners, to skip the other calls
 // before building a full name (TestRunnerTable keeps it complete).
 var runnerPkgs = map[string]bool{
 	"sync": true, "sort": true, "slices": true, "maps": true, "strings": true, "bytes": true,
+	"container/heap": true,
+}
+
+// runnerOf is the full name of the library function call calls when it
+// is in a runner package; "" otherwise.
+func (w *walker) runnerOf(call *ast.CallExpr) string {
+	f := calledFunc(w.b.info, &ast.CallExpr{Fun: uninstantiate(call.Fun)})
+	if f == nil || f.Pkg() == nil || !runnerPkgs[f.Pkg().Path()] {
+		return ""
+	}
+	return f.Origin().FullName()
 }
 
 // runnerArgs is the indexes of call's arguments that its callee, a
 // runner, calls inside the call; nil for any other call.
 func (w *walker) runnerArgs(call *ast.CallExpr) []int {
-	f := calledFunc(w.b.info, &ast.CallExpr{Fun: uninstantiate(call.Fun)})
-	if f == nil || f.Pkg() == nil || !runnerPkgs[f.Pkg().Path()] {
-		return nil
+	return runners[w.runnerOf(call)]
+}
+
+// ifaceRun records the calls that an interface runner makes, inside the
+// call (state s), of the methods of iface on the argument a of concrete
+// type at: each enters its method with a as the receiver.
+func (w *walker) ifaceRun(a ast.Expr, at types.Type, iface *types.Interface, s lockState) {
+	b := w.b
+	for m := range iface.Methods() {
+		o, index, _ := types.LookupFieldOrMethod(at, true, nil, m.Name())
+		f, ok := o.(*types.Func)
+		if !ok || isInterfaceMethod(f) {
+			continue
+		}
+		recv := w.argPath(a)
+		if len(index) > 1 {
+			recv = argPath{} // promoted through an embedded field
+		}
+		key := b.objKey(f.Origin())
+		b.callSites = append(b.callSites, &callSite{caller: w.fn, callee: key, state: s.clone(), args: []argPath{recv}, site: b.callSite(a.Pos(), w.fn)})
+		w.fn.calls[key] = true
 	}
-	return runners[f.Origin().FullName()]
 }
 
 // rangeIter is the iterator of a range-over-func loop being walked, to

@@ -13,13 +13,16 @@ import (
 
 // TestSyncRunners: a function value given to a standard-library call that
 // runs it at once (once.Do, sort.Slice, slices.SortFunc, strings.Map,
-// sync.Map's Range, maps.DeleteFunc, slices.Collect), a range-over-func
-// iterator and its loop's body, a parameter handed to a runner or ranged
+// sync.Map's Range, maps.DeleteFunc, slices.Collect), the methods of a
+// value given to sort.Sort or container/heap, a range-over-func iterator
+// (a method value, or a factory's literal) and its loop's body, a parameter handed to a runner or ranged
 // over, a parameter called inside a literal called in place, and a call
 // in a go or defer statement's arguments run in the caller, under the
 // locks held there: guarded. The same shapes with no lock held there, or
 // really run elsewhere or later (a go statement's function, a literal
-// started with go, sync.OnceFunc's function, a deferred call) are not.
+// started with go, sync.OnceFunc's function, a deferred call, a factory's
+// iterator also kept for a goroutine, an iterator that goes on after its
+// loop gave the lock up and left) are not.
 // The fixture's markers end in -guarded, -unguarded (no guard, shared)
 // or -local (no guard, not shared).
 func TestSyncRunners(t *testing.T) {
@@ -56,12 +59,12 @@ func TestSyncRunners(t *testing.T) {
 			t.Fatalf("marker %s ends in none of -guarded, -unguarded, -local", name)
 		}
 	}
-	if n < 29 {
-		t.Errorf("%d markers in testdata/syncrunners, want the 29 shapes it has", n)
+	if n < 34 {
+		t.Errorf("%d markers in testdata/syncrunners, want the 34 shapes it has", n)
 	}
 }
 
-// TestRunnerTable: every entry of the runner table names a function or
+// TestRunnerTable: every entry of the runner tables names a function or
 // method that exists, with a function at each argument the entry names,
 // and none is also a spawner, so that a misspelt name or a wrong index
 // (which would never match) fails here.
@@ -109,6 +112,9 @@ func TestRunnerTable(t *testing.T) {
 		if len(args) == 0 {
 			t.Errorf("%s: no argument", name)
 		}
+		if _, ok := ifaceRunners[name]; ok {
+			t.Errorf("%s: both a runner and an interface runner", name)
+		}
 		params := f.Signature().Params()
 		for _, a := range args {
 			if a >= params.Len() {
@@ -117,6 +123,26 @@ func TestRunnerTable(t *testing.T) {
 			}
 			if pt := params.At(a).Type(); !isFuncType(pt) {
 				t.Errorf("%s: argument %d is %s, want a function", name, a, pt)
+			}
+		}
+	}
+	for name, args := range ifaceRunners {
+		f := funcs[name]
+		if f == nil {
+			t.Errorf("%s: no such function or method", name)
+			continue
+		}
+		if !runnerPkgs[f.Pkg().Path()] {
+			t.Errorf("%s: package %s is missing from runnerPkgs", name, f.Pkg().Path())
+		}
+		params := f.Signature().Params()
+		for _, a := range args {
+			if a >= params.Len() {
+				t.Errorf("%s: argument %d, but it has %d parameters", name, a, params.Len())
+				continue
+			}
+			if pt := params.At(a).Type(); !types.IsInterface(pt) || pt.Underlying().(*types.Interface).Empty() {
+				t.Errorf("%s: argument %d is %s, want an interface with methods", name, a, pt)
 			}
 		}
 	}

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"container/heap"
 	"fmt"
 	"iter"
 	"maps"
@@ -47,6 +48,9 @@ type Store struct {
 	produced map[string]int
 	drained  map[string]int
 	scanned  map[string]int
+	queue    queue
+	ranked   ranked
+	loose    looseRanked
 }
 
 // NewStore makes an empty store.
@@ -57,7 +61,58 @@ func NewStore() *Store {
 		flights: map[string]int{}, later: map[string]int{}, warm: map[string]int{}, late: map[string]int{},
 		scratch: map[string]int{}, released: map[string]int{}, produced: map[string]int{},
 		drained: map[string]int{}, scanned: map[string]int{},
+		queue: queue{pos: map[string]int{}}, ranked: ranked{rank: map[string]int{}},
+		loose: looseRanked{ranked{rank: map[string]int{}}},
 	}
+}
+
+// queue is a heap of keys that keeps each key's place in pos: heap's
+// functions call its methods inside the call.
+type queue struct {
+	keys []string
+	pos  map[string]int
+}
+
+func (q *queue) Len() int           { return len(q.keys) }
+func (q *queue) Less(i, j int) bool { return q.keys[i] < q.keys[j] }
+
+func (q *queue) Swap(i, j int) {
+	q.keys[i], q.keys[j] = q.keys[j], q.keys[i]
+	q.pos[q.keys[i]] = i // lockscope:heap-swap-guarded
+	q.pos[q.keys[j]] = j
+}
+
+func (q *queue) Push(x any) {
+	q.pos[x.(string)] = len(q.keys) // lockscope:heap-push-guarded
+	q.keys = append(q.keys, x.(string))
+}
+
+func (q *queue) Pop() any {
+	k := q.keys[len(q.keys)-1]
+	q.keys = q.keys[:len(q.keys)-1]
+	delete(q.pos, k) // lockscope:heap-pop-guarded
+	return k
+}
+
+// ranked is sorted by sort.Sort, which calls its methods in the call.
+type ranked struct {
+	keys []string
+	rank map[string]int
+}
+
+func (r *ranked) Len() int           { return len(r.keys) }
+func (r *ranked) Less(i, j int) bool { return r.keys[i] < r.keys[j] }
+func (r *ranked) Swap(i, j int) {
+	r.keys[i], r.keys[j] = r.keys[j], r.keys[i]
+	r.rank[r.keys[i]] = i // lockscope:sort-swap-guarded
+}
+
+// looseRanked is sorted by sort.Sort with no lock held.
+type looseRanked struct{ ranked }
+
+func (r *looseRanked) Swap(i, j int) {
+	r.keys[i], r.keys[j] = r.keys[j], r.keys[i]
+	r.rank[r.keys[i]] = i // lockscope:sort-unlocked-unguarded
 }
 
 var (
@@ -246,6 +301,11 @@ func (s *Store) Work(i int) {
 		s.seen[name]++ // lockscope:rangebody-guarded
 	}
 	_ = slices.Collect(s.names)
+	heap.Push(&s.queue, k)
+	if s.queue.Len() > 3 {
+		heap.Pop(&s.queue)
+	}
+	sort.Sort(&s.ranked)
 	for k := range s.keysOf() {
 		_ = k
 	}
@@ -289,6 +349,7 @@ func (s *Store) Work(i int) {
 		s.flights["released"]++ // lockscope:inplace-released-unguarded
 	})
 	// No lock held: a runner runs the value with nothing held.
+	sort.Sort(&s.loose)
 	s.cold.Do(func() {
 		s.warm["cold"] = 1 // lockscope:once-unguarded
 	})

@@ -61,6 +61,12 @@ func (a *analyzer) runProgram(ctx context.Context) error {
 		return &exitErr{code: ExitInput, err: err}
 	}
 	defer inj.Close()
+	if err := capture.CheckGoVersion(pipeline.ToolchainVersion(inj.PackageDir)); err != nil {
+		// The agent would be left out of the build (and before Go 1.23
+		// the build would fail on its -checklinkname=0): a run would
+		// capture nothing. The inputs that need no agent still work.
+		return fail(ExitUsage, "%v: analyze runs the program with lockscope's agent, which needs it; with this toolchain use --test (go test's own profiles), --pprof-url, or profile and trace files", err)
+	}
 	a.startIndex(inj.PackageDir, false)
 
 	bin := filepath.Join(inj.Dir, "program")

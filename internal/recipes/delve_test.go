@@ -609,90 +609,16 @@ type oldToolchain struct {
 	env   []string // what its go command needs in the environment
 }
 
-// debianVersion is the Go release of Debian's oldest golang package that
-// the recipes know, and debianPackages the packages that hold it: the
-// compiler and tools, and the standard library's source.
-const debianVersion = "1.19"
-
-var debianPackages = []string{"golang-" + debianVersion + "-go", "golang-" + debianVersion + "-src"}
-
-var (
-	debianGoOnce sync.Once
-	debianGoRoot string
-	debianGoErr  error
-)
-
-// debianGo returns Debian's Go 1.19. Its packages are downloaded with
-// apt-get (which needs no root for a download) and unpacked with dpkg-deb
-// into the user's cache, once per machine; nothing is installed. A
-// download that fails is retried after an apt-get update when the test
-// runs as root (a fresh machine has no package lists); otherwise the test
-// fails and says how to fix it.
+// debianGo returns Debian's Go 1.19 (testutil.DebianGo), which the test
+// downloads once per machine.
 func debianGo(t *testing.T) oldToolchain {
 	t.Helper()
-	debianGoOnce.Do(func() { debianGoRoot, debianGoErr = fetchDebianGo() })
-	if debianGoErr != nil {
-		t.Fatalf("the pre-1.24 recipes are proven on Go %s from Debian's %s: %v", debianVersion, strings.Join(debianPackages, " and "), debianGoErr)
-	}
+	root := testutil.DebianGo(t)
 	return oldToolchain{
-		name:  "go" + debianVersion,
-		goCmd: filepath.Join(debianGoRoot, "bin", "go"),
-		env:   []string{"GOROOT=" + debianGoRoot, "GOTOOLCHAIN=local"},
+		name:  "go" + testutil.DebianGoVersion,
+		goCmd: filepath.Join(root, "bin", "go"),
+		env:   []string{"GOROOT=" + root, "GOTOOLCHAIN=local"},
 	}
-}
-
-func fetchDebianGo() (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(cache, "lockscope-tools", "debian-golang-"+debianVersion)
-	goroot := filepath.Join(dir, "usr", "lib", "go-"+debianVersion)
-	if _, err := os.Stat(filepath.Join(goroot, "bin", "go")); err == nil {
-		return goroot, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	// Unpack beside the cache and rename, so that a test process running at
-	// the same time never sees half a toolchain.
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "debian-golang-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	download := func() ([]byte, error) {
-		cmd := exec.Command("apt-get", append([]string{"download"}, debianPackages...)...)
-		cmd.Dir = tmp
-		return cmd.CombinedOutput()
-	}
-	out, err := download()
-	if err != nil && os.Geteuid() == 0 {
-		if upd, uerr := exec.Command("apt-get", "update").CombinedOutput(); uerr != nil {
-			return "", fmt.Errorf("apt-get update: %w\n%s", uerr, upd)
-		}
-		out, err = download()
-	}
-	if err != nil {
-		return "", fmt.Errorf("apt-get download %s: %w\n%s(run apt-get update first if the package lists are missing)", strings.Join(debianPackages, " "), err, out)
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-	if len(debs) != len(debianPackages) {
-		return "", fmt.Errorf("apt-get download left %q, want one .deb for each of %v", debs, debianPackages)
-	}
-	root := filepath.Join(tmp, "root")
-	for _, deb := range debs {
-		if out, err := exec.Command("dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("dpkg-deb -x %s: %w\n%s", filepath.Base(deb), err, out)
-		}
-	}
-	if err := os.Rename(root, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(goroot, "bin", "go")); serr == nil {
-			return goroot, nil // another test process got there first
-		}
-		return "", err
-	}
-	return goroot, nil
 }
 
 // buildOld copies testdata/<rel> into a module of its own (an old go

@@ -36,6 +36,9 @@ type extension struct {
 	progress map[string]context.CancelFunc // our progress ids -> cancel
 	stopRun  func()                        // ends the capture loops of the program that runs
 	stops    int                           // stopped events so far: the window read at one is for it alone (stopwindow.go)
+	// oldGoNote is the note noteOldGo put in the report: the report keeps
+	// its notes across a restart, which must not add it again.
+	oldGoNote string
 
 	catchBPs    int            // second-writer breakpoints the client has set
 	catchByFile map[string]int // the same, per file

@@ -3,7 +3,9 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,6 +42,13 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		}
 		return nil
 	}
+	env := map[string]any{}
+	if raw, ok := args["env"]; ok {
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return fmt.Errorf(`"env" must be an object: %v`, err)
+		}
+	}
+	applyBuildEnv(env)
 	var rawFlags any
 	if raw, ok := args["buildFlags"]; ok {
 		rawFlags = json.RawMessage(raw)
@@ -51,6 +60,13 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 	if cfg.Race {
 		userFlags = append(userFlags, "-race")
 	}
+	// The Go version first: the agent needs a recent enough toolchain.
+	// The index learns it with the user's modules (go facts, usually from
+	// their cache), and goes on in the background while Delve builds.
+	if info.ProgramDir == "" {
+		e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
+	}
+	e.startIndex(*info, userFlags)
 	flags := userFlags
 	if cfg.Capture != "off" && strings.HasSuffix(info.Program, ".go") {
 		// go build of a file list compiles only the files named, so an
@@ -68,19 +84,17 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 			Flight: flightWindow(cfg), FlightMaxRate: flightMaxRate(cfg),
 			UserBuildFlags: userFlags, TempDir: e.tempDir(),
 			// The program must not outlive a SIGKILLed lockscope.
-			Lifeline: true,
+			Lifeline:  true,
+			GoVersion: e.pipe.GoVersion(),
 		})
-		if err != nil {
+		var old *capture.OldGoError
+		switch {
+		case errors.As(err, &old):
+			e.noteOldGo(old, cfg)
+		case err != nil:
 			e.console("lockscope: capture is off for this session: " + err.Error())
-		} else {
+		default:
 			flags = inj.BuildFlags
-			env := map[string]any{}
-			if raw, ok := args["env"]; ok {
-				if err := json.Unmarshal(raw, &env); err != nil {
-					inj.Close()
-					return fmt.Errorf(`"env" must be an object: %v`, err)
-				}
-			}
 			for k, v := range inj.Env {
 				env[k] = v
 			}
@@ -95,12 +109,47 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		b, _ := json.Marshal(flags)
 		args["buildFlags"] = b
 	}
-	if info.ProgramDir == "" {
-		e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
-	}
-	// Otherwise the index asks for the Go version, while Delve builds.
-	e.startIndex(*info, userFlags)
 	return nil
+}
+
+// noteOldGo says, in the report and in the Debug Console (once a launch),
+// that the toolchain is too old for the agent: the program builds and is
+// debugged as by plain Delve, and the service's own net/http/pprof
+// (pprofURL) is still read.
+func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig) {
+	what := "profiles and traces are off"
+	if cfg.PprofURL != "" {
+		what = "profiles and traces come from pprofURL only"
+	}
+	note := fmt.Sprintf("%v: %s; debugging works", old, what)
+	e.mu.Lock()
+	added := e.oldGoNote == note
+	e.oldGoNote = note
+	e.mu.Unlock()
+	if !added {
+		e.pipe.Note("%s", note)
+	}
+	e.console("lockscope: " + note)
+}
+
+// applyBuildEnv sets the launch's "env" in this process, as the embedded
+// Delve does when the launch reaches it (os.Setenv; null unsets), before
+// Delve runs go build with it. It is done here first so that lockscope's
+// own go commands (the go facts, the index's go list) run with the go
+// command, GOROOT and GOFLAGS of the build: a launch whose env puts an
+// older Go first on PATH is built by that Go, and the agent's version gate
+// must see it. An external dlv inherits this environment when it starts,
+// and sets the same values itself. Values Delve would refuse (not strings)
+// are left to Delve's own error.
+func applyBuildEnv(env map[string]any) {
+	for k, v := range env {
+		switch v := v.(type) {
+		case string:
+			os.Setenv(k, v)
+		case nil:
+			os.Unsetenv(k)
+		}
+	}
 }
 
 // startIndex indexes the program's sources, with the build's own flags,

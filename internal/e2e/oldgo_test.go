@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockscope/lockscope/internal/contention"
+	"github.com/lockscope/lockscope/internal/daptest"
+	"github.com/lockscope/lockscope/internal/testutil"
+)
+
+// oldGoNote is how the note on a toolchain too old for the agent starts
+// (Debian's go1.19 prints its patch release after it).
+const oldGoNote = "capture needs Go 1.24 or later; this program builds with go" + testutil.DebianGoVersion + "."
+
+// F5, capture on, on a program whose launch env puts an older Go first on
+// PATH (Debian's go1.19), as a user of an old toolchain has it. The agent
+// needs go1.24, and go1.19's linker rejects the agent's -checklinkname=0,
+// so before the version gate this launch failed to build. Now lockscope
+// leaves the agent out: the program is built by go1.19 and debugged as by
+// plain Delve (the embedded Delve checks no Go version; a dlv of its own
+// refuses Go older than 1.25 unless --check-go-version=false), and the
+// report and the Debug Console, once, say why there are no profiles.
+func TestOldToolchainDebugs(t *testing.T) {
+	t.Parallel()
+	env := testutil.DebianGoEnv(testutil.DebianGo(t))
+	a := startAdapter(t)
+	c := a.c
+	dir := testdataDir(filepath.Join("capture", "oldmod"))
+	file := filepath.Join(dir, "main.go")
+	line := testutil.MarkerLine(t, file, "oldmod-unlock")
+	launch(t, c, map[string]any{"mode": "debug", "program": dir, "env": env})
+	setBreakpoints(t, c, file, map[string]any{"line": line})
+	c.Call(t, "configurationDone", nil)
+	st := c.Stopped(t)
+	if st.Reason != "breakpoint" {
+		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
+	}
+	frames := c.StackTrace(t, st.ThreadID)
+	if frames[0].Line != line || !strings.HasPrefix(frames[0].Name, "main.main") {
+		t.Fatalf("top frame %s:%d, want main.main's goroutine at line %d", frames[0].Name, frames[0].Line, line)
+	}
+	// The program is go1.19's, not the go on the test's own PATH.
+	if v := c.Evaluate(t, frames[0].ID, "runtime.buildVersion"); !strings.HasPrefix(v, `"go`+testutil.DebianGoVersion+".") {
+		t.Errorf("runtime.buildVersion = %s, want go%s", v, testutil.DebianGoVersion)
+	}
+
+	r := c.ExpectReportResponse(t, c.ReportRequest()).Body
+	if n := notesWith(r, oldGoNote); len(n) != 1 || !strings.HasSuffix(n[0], ": profiles and traces are off; debugging works") {
+		t.Errorf("report notes %q: want one %q… note that says debugging works", r.Notes, oldGoNote)
+	}
+	// The agent is not there to be asked.
+	if e := c.CallErr(t, "lockscope/capture", map[string]any{"seconds": 1}); !strings.Contains(string(e.Raw), "without lockscope's agent") {
+		t.Errorf("lockscope/capture without the agent: %s", e.Raw)
+	}
+	// The line runs 8000 times: the program ends without the breakpoint.
+	setBreakpoints(t, c, file)
+	c.Call(t, "continue", map[string]any{"threadId": st.ThreadID})
+	c.Event(t, "terminated")
+	if got := consoleLines(c, oldGoNote); got != 1 {
+		t.Errorf("the Debug Console got the old-toolchain note %d times, want once", got)
+	}
+	c.Call(t, "disconnect", nil)
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit after disconnect")
+	}
+}
+
+// pprofURL needs no agent: with a toolchain too old for it, a launched
+// service's own net/http/pprof still feeds the report.
+func TestOldToolchainPprofURL(t *testing.T) {
+	t.Parallel()
+	env := testutil.DebianGoEnv(testutil.DebianGo(t))
+	// A free loopback port for the service, known before it starts.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	a := startAdapter(t)
+	c := a.c
+	dir := testdataDir(filepath.Join("capture", "oldservice"))
+	file := filepath.Join(dir, "main.go")
+	launch(t, c, map[string]any{"mode": "debug", "program": dir, "env": env, "args": []string{"-listen", addr},
+		"lockscope": map[string]any{"pprofURL": "http://" + addr, "refreshSeconds": 0.5}})
+	c.Call(t, "configurationDone", nil)
+	r := reportEvent(t, c, 60*time.Second, "the service's Unlock line on top, from its pprofURL", func(r *contention.Report) bool {
+		m := topOfKind(r, contention.KindMutex)
+		return m != nil && m.Function == "main.work"
+	})
+	if m := topOfKind(r, contention.KindMutex); m.File != file || m.Line != testutil.MarkerLine(t, file, "oldservice-unlock") {
+		t.Errorf("top mutex hotspot at %s:%d, want the service's Unlock line", m.File, m.Line)
+	}
+	if n := notesWith(r, oldGoNote); len(n) != 1 || !strings.HasSuffix(n[0], ": profiles and traces come from pprofURL only; debugging works") {
+		t.Errorf("report notes %q: want one %q… note that says the profiles come from pprofURL", r.Notes, oldGoNote)
+	}
+	c.Call(t, "disconnect", nil)
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit after disconnect")
+	}
+}
+
+// notesWith returns the report's notes that start with prefix.
+func notesWith(r *contention.Report, prefix string) []string {
+	var out []string
+	for _, n := range r.Notes {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// consoleLines counts the output events so far whose text holds s.
+func consoleLines(c *daptest.Client, s string) int {
+	n := 0
+	for _, m := range c.Messages() {
+		if m.Type != "event" || m.Event != "output" {
+			continue
+		}
+		var b struct{ Output string }
+		if json.Unmarshal(m.Body, &b) == nil && strings.Contains(b.Output, s) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,3 @@
+module example.com/oldservice
+
+go 1.19

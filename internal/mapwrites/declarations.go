@@ -95,6 +95,8 @@ type builder struct {
 	rangedCalls  []*rangedCall
 	returnedLits map[string][]returnedLit
 	returnsOther map[string]bool
+	// Function-typed fields: their stores, uses and calls (fields.go).
+	fields fieldFlows
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.
@@ -186,6 +188,7 @@ func (b *builder) file(f *ast.File) {
 			(&walker{b: b, fn: initLits}).calls(d, lockState{}, false)
 		}
 	}
+	b.collectFields(f)
 }
 
 // addParams records the receiver, parameters and named results of fn, so

@@ -30,6 +30,10 @@ type callSite struct {
 	// call (callbacks.go): state is then the caller's at that call, and
 	// args the receiver a method value binds.
 	via *viaCall
+	// field is set on a call through a function-typed field of a
+	// function not bound to the value the call goes through (fields.go):
+	// only package-level locks are sure to be the ones it needs.
+	field bool
 }
 
 // argPath is an argument that names a variable or a field path (c, c.lru,
@@ -63,6 +67,9 @@ type dynEntry struct {
 	// arg is set when the entry is a function value passed to a call: it
 	// is dropped if the value runs inside that call (callbacks.go).
 	arg *valueArg
+	// ident names the function; the entry is dropped if the value only
+	// goes to a known field, whose calls enter it (fields.go).
+	ident *ast.Ident
 }
 
 // maxDynamicSites bounds how many places that enter a function from an
@@ -105,6 +112,9 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 				return true
 			}
 			if callee == "" {
+				if !(top && x == n) {
+					w.fieldCall(x, s) // a function-typed field's, if it is one
+				}
 				return true
 			}
 			if top && x == n {
@@ -127,6 +137,8 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 					arg = b.rangedIdents[x]
 				}
 				b.enterDynamic(b.objKey(f.Origin()), w.fn, b.callSite(x.Pos(), w.fn), arg)
+				ds := b.dynamic[b.objKey(f.Origin())]
+				ds[len(ds)-1].ident = x
 			}
 		}
 		return true
@@ -353,6 +365,7 @@ func (b *builder) summarise() *interproc {
 	ip := &interproc{b: b, incoming: map[string][]*callSite{}, dynamic: map[string][]contention.Site{},
 		entry: map[string][]heldLock{}, carry: map[*callSite][]carried{}}
 	b.resolveInterfaces()
+	b.resolveFields()
 	b.resolveValues()
 	ip.live = b.live()
 	for _, cs := range b.callSites {
@@ -364,6 +377,9 @@ func (b *builder) summarise() *interproc {
 		for _, d := range ds {
 			if d.arg != nil && d.arg.inCall {
 				continue // an entry of its own (callbacks.go)
+			}
+			if d.ident != nil && b.fields.known[d.ident] {
+				continue // entered by the calls of its field (fields.go)
 			}
 			if ip.live[d.from.key] && len(ip.dynamic[k]) < maxDynamicSites {
 				ip.dynamic[k] = append(ip.dynamic[k], d.site)
@@ -612,6 +628,9 @@ func (b *builder) translate(h heldLock, cs *callSite, callee *funcNode) (heldLoc
 			}
 		}
 		return t, true
+	}
+	if cs.field {
+		return heldLock{}, false // which value's lock it needs is unknown
 	}
 	if h.outer {
 		return h, true

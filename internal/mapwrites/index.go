@@ -60,7 +60,19 @@
 // returning, starting or deferring it, runs inside the call with the locks
 // held where it is called, and a method value on the receiver it was taken
 // from (callbacks.go): s.removeOldestEntry passed to s.onEvict under s.lock
-// is guarded by it. A function that is started by a go statement, deferred,
+// is guarded by it; so is a parameter called inside a literal that its
+// function calls in place (singleflight's doCall). A function value given
+// to a standard-library call that runs it at once (once.Do, sort.Slice,
+// slices.SortFunc, strings.Map, sync.Map's Range...), the methods of a
+// value given to sort.Sort or container/heap, and the iterator of a
+// range-over-func loop (a function value, or the literal of a factory
+// only ever ranged over, run with the locks the loop holds throughout)
+// run with the caller's locks (runners.go); so do the calls in a go or
+// defer statement's arguments, which the caller evaluates. A call through
+// an unexported function-typed field whose every value the index sees
+// runs them: a method value stored on the value itself with its locks,
+// any other with the package-level locks held (fields.go). A function
+// that is started by a go statement, deferred,
 // used as any other value, or may be called by code the index does not see
 // (an exported method of a value passed as an interface, as fmt calls
 // String and net/http ServeHTTP) is entered with nothing held. The live

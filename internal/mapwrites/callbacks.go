@@ -8,10 +8,12 @@
 // writes of removeOldestEntry are guarded by s.lock. So are those of a
 // literal given to a helper that takes the lock around it
 // (c.locked(func() { c.items[k] = v })). The callee's parameter must be
-// only ever called in its own body, or passed on to a parameter of the
-// same kind: never stored, assigned, returned, captured by a function
-// literal, started with go or deferred (compared with nil at most); a
-// cycle of passes is not followed. Then the value runs at each call of the
+// only ever called in its own body (also inside a literal the body calls
+// in place, or gives to a runner: runners.go), handed to a runner, ranged
+// over, or passed on to a parameter of the same kind: never stored,
+// assigned, returned, captured by any other function literal, started
+// with go or deferred (compared with nil at most); a cycle of passes is
+// not followed. Then the value runs at each call of the
 // parameter (through the passes), with the locks held there: the caller's
 // that the callee has not released on the way, and the ones the callee
 // (or a callee it passes the value on to) took; with several calls, the

@@ -28,8 +28,8 @@ type spawner struct {
 // variables its literal captures or the argument names escape to that
 // goroutine. The value is already entered with nothing held: its callee
 // has no source here (callbacks.go). sort.Slice, slices.SortFunc,
-// sync.Once.Do and the like run their function inside the call and are
-// not here; nor is signal.Notify, which takes a channel.
+// sync.Once.Do and the like run their function inside the call: they are
+// runners (runners.go). Nor is signal.Notify here, which takes a channel.
 var spawners = map[string]spawner{
 	// Go 1.25: wg.Go(f) is wg.Add(1); go func() { defer wg.Done(); f() }().
 	"(*sync.WaitGroup).Go": {arg: 0},

@@ -497,7 +497,14 @@ func calledUse(id *ast.Ident, stack []ast.Node, inPlace func(*ast.FuncLit) bool)
 // where it is written (func() { ... }(), not under go or defer): it runs
 // then, in the caller, and the parameters it calls run there too.
 func calledInPlace(stack []ast.Node, i int) bool {
-	j := i - 1
+	return calledBy(stack, i-1, stack[i])
+}
+
+// calledBy reports whether fun, whose parent is stack[top] (parentheses
+// aside), is the function of that call, and the call is not a go or defer
+// statement's: it runs then, in the caller.
+func calledBy(stack []ast.Node, top int, fun ast.Node) bool {
+	j := top
 	for j >= 0 {
 		if _, ok := stack[j].(*ast.ParenExpr); !ok {
 			break
@@ -508,7 +515,7 @@ func calledInPlace(stack []ast.Node, i int) bool {
 		return false
 	}
 	call, ok := stack[j].(*ast.CallExpr)
-	if !ok || ast.Unparen(call.Fun) != stack[i] {
+	if !ok || ast.Unparen(call.Fun) != fun {
 		return false
 	}
 	if j > 0 {

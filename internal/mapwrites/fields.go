@@ -278,7 +278,7 @@ func (b *builder) collectFields(f *ast.File) {
 			}
 			k := b.objKey(fv.Origin())
 			ff.exported[k] = fv.Exported()
-			if !calledHere(n, stack) {
+			if !calledBy(stack, len(stack)-1, n) {
 				ff.bad[k] = true // read as a value, its address taken, go or defer
 			}
 		case *ast.Ident:
@@ -293,32 +293,6 @@ func (b *builder) collectFields(f *ast.File) {
 		}
 		return true
 	})
-}
-
-// calledHere reports whether the selector on top of stack's path (its
-// parent last) is the function of a call, not under go or defer.
-func calledHere(se *ast.SelectorExpr, stack []ast.Node) bool {
-	i := len(stack) - 1
-	for i >= 0 {
-		if _, ok := stack[i].(*ast.ParenExpr); !ok {
-			break
-		}
-		i--
-	}
-	if i < 0 {
-		return false
-	}
-	call, ok := stack[i].(*ast.CallExpr)
-	if !ok || ast.Unparen(call.Fun) != se {
-		return false
-	}
-	if i > 0 {
-		switch stack[i-1].(type) {
-		case *ast.GoStmt, *ast.DeferStmt:
-			return false
-		}
-	}
-	return true
 }
 
 // fieldCall records a call through a function-typed field, with state s.

@@ -1,9 +1,6 @@
 package mapwrites
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestFieldCallbacks: a call through an unexported function-typed field
 // whose every value the index sees runs those values with the caller's
@@ -20,29 +17,12 @@ func TestFieldCallbacks(t *testing.T) {
 	if p := ix.Problems(); len(p) > 0 {
 		t.Fatalf("Problems() = %q", p)
 	}
-	guards := map[string]string{"self-guarded": "s.mu"}
-	n := 0
-	for name := range ms {
-		n++
-		w := writeAt(t, ix, ms, name)
-		switch {
-		case strings.HasSuffix(name, "-guarded"):
-			want := guards[name]
-			if want == "" {
-				want = "totalsMu"
-			}
-			if w.Guard != want || w.Unguarded || w.SometimesUnguarded {
-				t.Errorf("%s (%s in %s): guard=%q unguarded=%v sometimes=%v via=%q, want guard %q",
-					name, w.Map, w.Function, w.Guard, w.Unguarded, w.SometimesUnguarded, sitesAt(w.UnguardedVia), want)
-			}
-		case strings.HasSuffix(name, "-unguarded"):
-			if w.Guard != "" || !w.Unguarded {
-				t.Errorf("%s (%s in %s): guard=%q unguarded=%v, want no guard, unguarded", name, w.Map, w.Function, w.Guard, w.Unguarded)
-			}
-		default:
-			t.Fatalf("marker %s ends in neither -guarded nor -unguarded", name)
+	n := checkMarked(t, ix, ms, func(name string) string {
+		if name == "self-guarded" {
+			return "s.mu"
 		}
-	}
+		return "totalsMu"
+	})
 	if n < 7 {
 		t.Errorf("%d markers in testdata/fieldcallbacks, want the 7 shapes it has", n)
 	}

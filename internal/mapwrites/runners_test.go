@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/go/packages"
-
 	"github.com/lockscope/lockscope/internal/testutil"
 )
 
@@ -15,37 +13,46 @@ import (
 // runs it at once (once.Do, sort.Slice, slices.SortFunc, strings.Map,
 // sync.Map's Range, maps.DeleteFunc, slices.Collect), the methods of a
 // value given to sort.Sort or container/heap, a range-over-func iterator
-// (a method value, or a factory's literal) and its loop's body, a parameter handed to a runner or ranged
-// over, a parameter called inside a literal called in place, and a call
-// in a go or defer statement's arguments run in the caller, under the
-// locks held there: guarded. The same shapes with no lock held there, or
-// really run elsewhere or later (a go statement's function, a literal
-// started with go, sync.OnceFunc's function, a deferred call, a factory's
-// iterator also kept for a goroutine, an iterator that goes on after its
-// loop gave the lock up and left) are not.
-// The fixture's markers end in -guarded, -unguarded (no guard, shared)
-// or -local (no guard, not shared).
+// (a method value, or a factory's literal) and its loop's body, a
+// parameter handed to a runner or ranged over, a parameter called inside
+// a literal called in place, and a call in a go or defer statement's
+// arguments run in the caller, under the locks held there: guarded. The
+// same shapes with no lock held there, or really run elsewhere or later
+// (a go statement's function, a literal started with go, sync.OnceFunc's
+// function, a deferred call, a factory's iterator also kept for a
+// goroutine, an iterator that goes on after its loop gave the lock up and
+// left) are not. The fixture's markers end in -guarded, -unguarded (no
+// guard, shared) or -local (no guard, not shared).
 func TestSyncRunners(t *testing.T) {
 	ix, ms := load(t, "syncrunners")
 	if p := ix.Problems(); len(p) > 0 {
 		t.Fatalf("Problems() = %q", p)
 	}
-	guards := map[string]string{
-		"indexfunc-guarded": "totalsMu",
-		"goarg-guarded":     "w.mu",
-		"deferarg-guarded":  "w.mu",
+	n := checkMarked(t, ix, ms, func(name string) string {
+		switch name {
+		case "indexfunc-guarded":
+			return "totalsMu"
+		case "goarg-guarded", "deferarg-guarded":
+			return "w.mu"
+		}
+		return "s.mu"
+	})
+	if n < 34 {
+		t.Errorf("%d markers in testdata/syncrunners, want the 34 shapes it has", n)
 	}
-	n := 0
+}
+
+// checkMarked checks the write at each marker of a fixture and returns
+// how many there are: a marker ending in -guarded wants the guard guard
+// gives for it, held on every path; -unguarded no guard, and the write
+// shared; -local no guard, not shared.
+func checkMarked(t *testing.T, ix *Index, ms map[string]marker, guard func(name string) string) int {
+	t.Helper()
 	for name := range ms {
 		w := writeAt(t, ix, ms, name)
-		n++
 		switch {
 		case strings.HasSuffix(name, "-guarded"):
-			want := guards[name]
-			if want == "" {
-				want = "s.mu"
-			}
-			if w.Guard != want || w.Unguarded || w.SometimesUnguarded {
+			if want := guard(name); w.Guard != want || w.Unguarded || w.SometimesUnguarded {
 				t.Errorf("%s (%s in %s): guard=%q unguarded=%v sometimes=%v via=%q, want guard %q",
 					name, w.Map, w.Function, w.Guard, w.Unguarded, w.SometimesUnguarded, sitesAt(w.UnguardedVia), want)
 			}
@@ -59,9 +66,7 @@ func TestSyncRunners(t *testing.T) {
 			t.Fatalf("marker %s ends in none of -guarded, -unguarded, -local", name)
 		}
 	}
-	if n < 34 {
-		t.Errorf("%d markers in testdata/syncrunners, want the 34 shapes it has", n)
-	}
+	return len(ms)
 }
 
 // TestRunnerTable: every entry of the runner tables names a function or
@@ -74,77 +79,44 @@ func TestRunnerTable(t *testing.T) {
 	for p := range runnerPkgs {
 		paths = append(paths, p)
 	}
-	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedImports | packages.NeedDeps, Dir: dir}, paths...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	funcs := map[string]*types.Func{}
-	for _, p := range pkgs {
-		if len(p.Errors) > 0 {
-			t.Fatalf("%s: %v", p.PkgPath, p.Errors)
-		}
-		sc := p.Types.Scope()
-		for _, name := range sc.Names() {
-			switch o := sc.Lookup(name).(type) {
-			case *types.Func:
-				funcs[o.FullName()] = o
-			case *types.TypeName:
-				if n, ok := o.Type().(*types.Named); ok {
-					for m := range n.Methods() {
-						funcs[m.FullName()] = m
-					}
-				}
-			}
-		}
-	}
-	for name, args := range runners {
+	funcs := libFuncs(t, dir, paths...)
+	// check finds the entry name, with want true of the type of each
+	// argument in args.
+	check := func(name string, args []int, want func(types.Type) bool, what string) {
 		f := funcs[name]
 		if f == nil {
 			t.Errorf("%s: no such function or method", name)
-			continue
+			return
 		}
 		if !runnerPkgs[f.Pkg().Path()] {
 			t.Errorf("%s: package %s is missing from runnerPkgs", name, f.Pkg().Path())
-		}
-		if _, ok := spawners[name]; ok {
-			t.Errorf("%s: both a runner and a spawner", name)
 		}
 		if len(args) == 0 {
 			t.Errorf("%s: no argument", name)
 		}
-		if _, ok := ifaceRunners[name]; ok {
-			t.Errorf("%s: both a runner and an interface runner", name)
-		}
 		params := f.Signature().Params()
 		for _, a := range args {
 			if a >= params.Len() {
 				t.Errorf("%s: argument %d, but it has %d parameters", name, a, params.Len())
-				continue
-			}
-			if pt := params.At(a).Type(); !isFuncType(pt) {
-				t.Errorf("%s: argument %d is %s, want a function", name, a, pt)
+			} else if pt := params.At(a).Type(); !want(pt) {
+				t.Errorf("%s: argument %d is %s, want %s", name, a, pt, what)
 			}
 		}
 	}
+	for name, args := range runners {
+		if _, ok := spawners[name]; ok {
+			t.Errorf("%s: both a runner and a spawner", name)
+		}
+		if _, ok := ifaceRunners[name]; ok {
+			t.Errorf("%s: both a runner and an interface runner", name)
+		}
+		check(name, args, isFuncType, "a function")
+	}
 	for name, args := range ifaceRunners {
-		f := funcs[name]
-		if f == nil {
-			t.Errorf("%s: no such function or method", name)
-			continue
-		}
-		if !runnerPkgs[f.Pkg().Path()] {
-			t.Errorf("%s: package %s is missing from runnerPkgs", name, f.Pkg().Path())
-		}
-		params := f.Signature().Params()
-		for _, a := range args {
-			if a >= params.Len() {
-				t.Errorf("%s: argument %d, but it has %d parameters", name, a, params.Len())
-				continue
-			}
-			if pt := params.At(a).Type(); !types.IsInterface(pt) || pt.Underlying().(*types.Interface).Empty() {
-				t.Errorf("%s: argument %d is %s, want an interface with methods", name, a, pt)
-			}
-		}
+		check(name, args, func(pt types.Type) bool {
+			it, ok := pt.Underlying().(*types.Interface)
+			return ok && !it.Empty()
+		}, "an interface with methods")
 	}
 }
 

@@ -47,30 +47,7 @@ func TestSpawnerTable(t *testing.T) {
 	// The fixture's module has golang.org/x/sync, which lockscope's own
 	// module does not need.
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "spawners")
-	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedImports | packages.NeedDeps, Dir: dir},
-		"sync", "time", "context", "runtime", "net/http", "net/http/httptest", "golang.org/x/sync/errgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	funcs := map[string]*types.Func{}
-	for _, p := range pkgs {
-		if len(p.Errors) > 0 {
-			t.Fatalf("%s: %v", p.PkgPath, p.Errors)
-		}
-		sc := p.Types.Scope()
-		for _, name := range sc.Names() {
-			switch o := sc.Lookup(name).(type) {
-			case *types.Func:
-				funcs[o.FullName()] = o
-			case *types.TypeName:
-				if n, ok := o.Type().(*types.Named); ok {
-					for m := range n.Methods() {
-						funcs[m.FullName()] = m
-					}
-				}
-			}
-		}
-	}
+	funcs := libFuncs(t, dir, "sync", "time", "context", "runtime", "net/http", "net/http/httptest", "golang.org/x/sync/errgroup")
 	for name, sp := range spawners {
 		f := funcs[name]
 		if f == nil {
@@ -96,4 +73,34 @@ func TestSpawnerTable(t *testing.T) {
 			t.Errorf("%s: argument %d is %s, want a function", name, sp.arg, pt)
 		}
 	}
+}
+
+// libFuncs loads the packages paths (resolved in dir, a fixture's module)
+// and returns their functions and methods by types.Func full name.
+func libFuncs(t *testing.T, dir string, paths ...string) map[string]*types.Func {
+	t.Helper()
+	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedImports | packages.NeedDeps, Dir: dir}, paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := map[string]*types.Func{}
+	for _, p := range pkgs {
+		if len(p.Errors) > 0 {
+			t.Fatalf("%s: %v", p.PkgPath, p.Errors)
+		}
+		sc := p.Types.Scope()
+		for _, name := range sc.Names() {
+			switch o := sc.Lookup(name).(type) {
+			case *types.Func:
+				funcs[o.FullName()] = o
+			case *types.TypeName:
+				if n, ok := o.Type().(*types.Named); ok {
+					for m := range n.Methods() {
+						funcs[m.FullName()] = m
+					}
+				}
+			}
+		}
+	}
+	return funcs
 }

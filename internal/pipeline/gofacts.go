@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -18,12 +16,20 @@ import (
 )
 
 // goFacts is what the go command says about a folder that a user's next F5
-// almost never changes: the GOROOT, the Go version that builds there, and
-// the main modules (the user's code, see internal/usercode).
+// almost never changes: the GOROOT, the Go version that builds there, the
+// module cache (whose files never change: the source index's cache
+// watches none of them), and the main modules (the user's code, see
+// internal/usercode).
 type goFacts struct {
-	GOROOT    string            `json:"goroot"`
-	GoVersion string            `json:"goVersion"`
-	Modules   []usercode.Module `json:"modules"`
+	GOROOT     string            `json:"goroot"`
+	GoVersion  string            `json:"goVersion"`
+	GOMODCACHE string            `json:"gomodcache"`
+	Modules    []usercode.Module `json:"modules"`
+}
+
+// complete reports whether the go command answered every question.
+func (f goFacts) complete() bool {
+	return f.GOROOT != "" && f.GoVersion != "" && f.GOMODCACHE != ""
 }
 
 // rules returns the user-code rules of the facts.
@@ -34,10 +40,10 @@ func (f goFacts) rules() usercode.Rules {
 // goFactsCacheVersion names the cache's folder; a change of the entry's
 // format or meaning takes a new one, so an older lockscope's entries are
 // never read as this one's.
-const goFactsCacheVersion = "gofacts-1"
+const goFactsCacheVersion = "gofacts-2"
 
 // goFactsIn returns the go facts of dir. The go commands that learn them
-// (`go env GOROOT GOVERSION` and `go list -m -json`, together) run before
+// (`go env GOROOT GOVERSION GOMODCACHE` and `go list -m -json`, together) run before
 // the program's build can start, and cost it 60 to 100 ms on every F5, so
 // their answer is kept on disk (goFactsCache) and reused for as long as
 // nothing it depends on changed. A failed go command is never cached.
@@ -50,7 +56,7 @@ func goFactsIn(dir string) (goFacts, error) {
 	}
 	var before map[string]string
 	if ok {
-		before = c.hashes(c.inputs(goFacts{}))
+		before = contentHashes(c.inputs(goFacts{}))
 	}
 	f, err := runGoFacts(dir)
 	if err != nil || !ok {
@@ -58,7 +64,7 @@ func goFactsIn(dir string) (goFacts, error) {
 	}
 	// Stored only if what was read before the go commands ran is still
 	// what they saw: a go.mod saved meanwhile leaves the cache alone.
-	files := c.hashes(c.inputs(f))
+	files := contentHashes(c.inputs(f))
 	for path, h := range before {
 		if files[path] != h {
 			return f, nil
@@ -78,7 +84,7 @@ func runGoFacts(dir string) (goFacts, error) {
 	var envOut []byte
 	var envErr error
 	wg.Go(func() {
-		env := exec.Command("go", "env", "GOROOT", "GOVERSION")
+		env := exec.Command("go", "env", "GOROOT", "GOVERSION", "GOMODCACHE")
 		env.Dir = dir
 		envOut, envErr = env.Output()
 	})
@@ -90,8 +96,8 @@ func runGoFacts(dir string) (goFacts, error) {
 	wg.Wait()
 	if envErr == nil {
 		lines := strings.Split(strings.TrimSpace(string(envOut)), "\n")
-		if len(lines) == 2 {
-			f.GOROOT, f.GoVersion = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
+		if len(lines) == 3 {
+			f.GOROOT, f.GoVersion, f.GOMODCACHE = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), strings.TrimSpace(lines[2])
 		}
 	}
 	if err != nil {
@@ -102,17 +108,17 @@ func runGoFacts(dir string) (goFacts, error) {
 		return f, fmt.Errorf("go list -m in %s: %w", dir, err)
 	}
 	f.Modules = mods
-	if envErr != nil || f.GOROOT == "" || f.GoVersion == "" {
-		return f, fmt.Errorf("go env GOROOT GOVERSION in %s: %v", dir, envErr)
+	if envErr != nil || !f.complete() {
+		return f, fmt.Errorf("go env GOROOT GOVERSION GOMODCACHE in %s: %v", dir, envErr)
 	}
 	return f, nil
 }
 
 // goFactsCache is the disk cache of one folder's go facts, in
-// os.UserCacheDir()/lockscope/gofacts-1/, one JSON file per folder. An
-// entry holds for the same go binary (path, size and time) and the same
-// GO* environment, and only while every file the facts depend on reads
-// the same (content hashes, or absent): the go.mod and go.work of the
+// os.UserCacheDir()/lockscope/gofacts-2/, one JSON file per folder. An
+// entry holds for the same go binary and environment (goToolKey), and
+// only while every file the facts depend on reads the same (content
+// hashes, or absent): the go.mod and go.work of the
 // folder and of each folder above it, those of the main modules, the go
 // command's own settings file (GOENV), and the GOROOT's VERSION and go.env.
 // A file that cannot be read as an entry is a miss, never an error.
@@ -131,44 +137,21 @@ type goFactsEntry struct {
 }
 
 // newGoFactsCache returns dir's cache, or false when the facts cannot be
-// cached safely: no go command on PATH, no cache folder, or a go.mod the
-// go command is told to take from elsewhere (-modfile).
+// cached safely (goToolKey) or there is no cache folder.
 func newGoFactsCache(dir string) (*goFactsCache, bool) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, false
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
+	key, ok := goToolKey()
+	if !ok {
 		return nil, false
 	}
-	gobin, _ = filepath.Abs(gobin)
-	st, err := os.Stat(gobin)
-	if err != nil {
+	path, ok := cacheEntryPath(goFactsCacheVersion, abs)
+	if !ok {
 		return nil, false
 	}
-	root, err := os.UserCacheDir()
-	if err != nil {
-		return nil, false
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GO") {
-			env = append(env, kv)
-		}
-	}
-	slices.Sort(env)
-	if strings.Contains(os.Getenv("GOFLAGS"), "-modfile") {
-		return nil, false
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s", gobin, st.Size(), st.ModTime().UnixNano(), strings.Join(env, "\x00"))
-	name := sha256.Sum256([]byte(abs))
-	return &goFactsCache{
-		dir:  abs,
-		key:  hex.EncodeToString(h.Sum(nil)),
-		path: filepath.Join(root, "lockscope", goFactsCacheVersion, hex.EncodeToString(name[:16])+".json"),
-	}, true
+	return &goFactsCache{dir: abs, key: key, path: path}, true
 }
 
 // inputs lists the files facts f depend on (with the zero facts: those
@@ -206,25 +189,6 @@ func (c *goFactsCache) inputs(f goFacts) []string {
 	return files
 }
 
-// hashes reads each file's content hash ("" for a file that does not
-// exist, "?" for one that cannot be read, which no entry ever matches).
-func (c *goFactsCache) hashes(files []string) map[string]string {
-	out := make(map[string]string, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		switch {
-		case err == nil:
-			sum := sha256.Sum256(b)
-			out[f] = hex.EncodeToString(sum[:])
-		case os.IsNotExist(err):
-			out[f] = ""
-		default:
-			out[f] = "?"
-		}
-	}
-	return out
-}
-
 // load returns the cached facts if the entry still holds.
 func (c *goFactsCache) load() (goFacts, bool) {
 	b, err := os.ReadFile(c.path)
@@ -243,41 +207,23 @@ func (c *goFactsCache) load() (goFacts, bool) {
 			return goFacts{}, false
 		}
 	}
-	now := c.hashes(slices.Collect(maps.Keys(e.Files)))
-	for f, h := range e.Files {
-		if h == "?" || now[f] != h {
-			return goFacts{}, false
-		}
+	if !sameHashes(e.Files, contentHashes(slices.Collect(maps.Keys(e.Files)))) {
+		return goFacts{}, false
 	}
-	if e.Facts.GOROOT == "" || e.Facts.GoVersion == "" {
+	if !e.Facts.complete() {
 		return goFacts{}, false
 	}
 	return e.Facts, true
 }
 
-// store writes the entry, whole or not at all (a concurrent reader sees
-// the old file or the new one): a failure only costs the next F5 the go
-// commands.
+// store writes the entry (diskcache.go's writeEntry).
 func (c *goFactsCache) store(f goFacts, files map[string]string) {
-	for _, h := range files {
-		if h == "?" {
-			return
-		}
+	if !storable(files) {
+		return
 	}
 	b, err := json.Marshal(goFactsEntry{Dir: c.dir, Key: c.key, Files: files, Facts: f})
 	if err != nil {
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".entry-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), c.path) != nil {
-		os.Remove(tmp.Name())
-	}
+	writeEntry(c.path, b)
 }

@@ -215,6 +215,8 @@ func TestHoldTypeCheckUntilResumed(t *testing.T) {
 		t.Fatal("no map writes in ledger")
 	}
 
+	// A load, not the cached index the first one left.
+	freshCache(t)
 	p := New()
 	defer p.Close()
 	loaded := make(chan struct{})
@@ -252,6 +254,7 @@ func TestHoldTypeCheckUntilResumed(t *testing.T) {
 // no note: nobody asked for it.
 func TestCloseAbandonsAHeldIndex(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	freshCache(t) // a load to hold, not a cached index
 	p := New()
 	called := false
 	p.StartIndex(dir, IndexOptions{HoldTypeCheck: true}, func() { called = true })
@@ -276,6 +279,7 @@ func TestCloseAbandonsAHeldIndex(t *testing.T) {
 // one resumed.
 func TestRestartAbandonsTheHeldIndex(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
+	freshCache(t) // a load to hold, not a cached index
 	p := New()
 	defer p.Close()
 	p.StartIndex(dir, IndexOptions{HoldTypeCheck: true}, nil)

@@ -24,7 +24,8 @@ const oldGoNote = "capture needs Go 1.24 or later; this program builds with go" 
 // leaves the agent out: the program is built by go1.19 and debugged as by
 // plain Delve (the embedded Delve checks no Go version; a dlv of its own
 // refuses Go older than 1.25 unless --check-go-version=false), and the
-// report and the Debug Console, once, say why there are no profiles.
+// report and the Debug Console, once a launch, say why there are no
+// profiles.
 func TestOldToolchainDebugs(t *testing.T) {
 	t.Parallel()
 	env := testutil.DebianGoEnv(testutil.DebianGo(t))
@@ -33,37 +34,45 @@ func TestOldToolchainDebugs(t *testing.T) {
 	dir := testdataDir(filepath.Join("capture", "oldmod"))
 	file := filepath.Join(dir, "main.go")
 	line := testutil.MarkerLine(t, file, "oldmod-unlock")
-	launch(t, c, map[string]any{"mode": "debug", "program": dir, "env": env})
+	cfg := map[string]any{"request": "launch", "type": "lockscope", "name": "oldmod", "mode": "debug", "program": dir, "env": env}
+	launch(t, c, cfg)
 	setBreakpoints(t, c, file, map[string]any{"line": line})
 	c.Call(t, "configurationDone", nil)
-	st := c.Stopped(t)
-	if st.Reason != "breakpoint" {
-		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
-	}
-	frames := c.StackTrace(t, st.ThreadID)
-	if frames[0].Line != line || !strings.HasPrefix(frames[0].Name, "main.main") {
-		t.Fatalf("top frame %s:%d, want main.main's goroutine at line %d", frames[0].Name, frames[0].Line, line)
-	}
+	st := stoppedAt(t, c, line)
 	// The program is go1.19's, not the go on the test's own PATH.
+	frames := c.StackTrace(t, st.ThreadID)
 	if v := c.Evaluate(t, frames[0].ID, "runtime.buildVersion"); !strings.HasPrefix(v, `"go`+testutil.DebianGoVersion+".") {
 		t.Errorf("runtime.buildVersion = %s, want go%s", v, testutil.DebianGoVersion)
 	}
-
-	r := c.ExpectReportResponse(t, c.ReportRequest()).Body
-	if n := notesWith(r, oldGoNote); len(n) != 1 || !strings.HasSuffix(n[0], ": profiles and traces are off; debugging works") {
-		t.Errorf("report notes %q: want one %q… note that says debugging works", r.Notes, oldGoNote)
-	}
+	checkOldGoNote(t, c, ": profiles and traces are off; debugging works")
 	// The agent is not there to be asked.
 	if e := c.CallErr(t, "lockscope/capture", map[string]any{"seconds": 1}); !strings.Contains(string(e.Raw), "without lockscope's agent") {
 		t.Errorf("lockscope/capture without the agent: %s", e.Raw)
+	}
+	if got := consoleLines(c, oldGoNote); got != 1 {
+		t.Errorf("the Debug Console got the old-toolchain note %d times, want once", got)
+	}
+
+	// A restart is a new launch: the console says it again, and the
+	// report, which keeps its notes, still has it once.
+	seq := c.Send("restart", map[string]any{"arguments": cfg})
+	c.Event(t, "initialized")
+	setBreakpoints(t, c, file, map[string]any{"line": line})
+	c.Call(t, "configurationDone", nil)
+	if resp := c.WaitFor(t, "the restart response", buildTimeout, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	}); !resp.Success {
+		t.Fatalf("restart failed: %s", resp.Raw)
+	}
+	st = stoppedAt(t, c, line)
+	checkOldGoNote(t, c, ": profiles and traces are off; debugging works")
+	if got := consoleLines(c, oldGoNote); got != 2 {
+		t.Errorf("after a restart the Debug Console got the old-toolchain note %d times, want once a launch (2)", got)
 	}
 	// The line runs 8000 times: the program ends without the breakpoint.
 	setBreakpoints(t, c, file)
 	c.Call(t, "continue", map[string]any{"threadId": st.ThreadID})
 	c.Event(t, "terminated")
-	if got := consoleLines(c, oldGoNote); got != 1 {
-		t.Errorf("the Debug Console got the old-toolchain note %d times, want once", got)
-	}
 	c.Call(t, "disconnect", nil)
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
@@ -102,6 +111,29 @@ func TestOldToolchainPprofURL(t *testing.T) {
 	c.Call(t, "disconnect", nil)
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
+	}
+}
+
+// stoppedAt waits for a stop at the breakpoint on line.
+func stoppedAt(t *testing.T, c *daptest.Client, line int) daptest.StoppedBody {
+	t.Helper()
+	st := c.Stopped(t)
+	if st.Reason != "breakpoint" {
+		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
+	}
+	if frames := c.StackTrace(t, st.ThreadID); frames[0].Line != line || !strings.HasPrefix(frames[0].Name, "main.main") {
+		t.Fatalf("top frame %s:%d, want main.main's goroutine at line %d", frames[0].Name, frames[0].Line, line)
+	}
+	return st
+}
+
+// checkOldGoNote asks for the report and checks that it has the
+// old-toolchain note once, ending in suffix.
+func checkOldGoNote(t *testing.T, c *daptest.Client, suffix string) {
+	t.Helper()
+	r := c.ExpectReportResponse(t, c.ReportRequest()).Body
+	if n := notesWith(r, oldGoNote); len(n) != 1 || !strings.HasSuffix(n[0], suffix) {
+		t.Errorf("report notes %q: want one %q… note that ends %q", r.Notes, oldGoNote, suffix)
 	}
 }
 

@@ -55,7 +55,7 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 	}
 	for _, th := range b.Threads {
 		for _, f := range c.StackTrace(t, th.ID) {
-			if strings.Contains(f.Name, "lockscopeAgent") || filepath.Base(f.Source.Path) == "zz_lockscope_agent.go" {
+			if strings.Contains(f.Name, "lockscopeAgent") || filepath.Base(f.Source.Path) == "zz_lockscope_agent.go" || runtimeTraceFrame(f.Name) {
 				agent = append(agent, fmt.Sprintf("%s (%s)", th.Name, f.Name))
 				break
 			}
@@ -63,6 +63,14 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 	}
 	t.Cleanup(func() { c.Call(t, "disconnect", nil) })
 	return agent, pid, rep
+}
+
+// runtimeTraceFrame reports whether a frame is one of the goroutines the
+// runtime starts while a trace runs (the flight recorder is on by
+// default): they are there because lockscope traces, so they count as the
+// agent's.
+func runtimeTraceFrame(fn string) bool {
+	return strings.HasPrefix(fn, "runtime.traceStartReadCPU") || strings.HasPrefix(fn, "runtime.(*traceAdvancerState)")
 }
 
 // The capture agent is invisible: stopped at a breakpoint, none of the

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -65,4 +66,25 @@ func TestRefreshPanicIsSaidAndRefreshGoesOn(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// The runtime's trace goroutines are hidden after the user's own goroutine
+// filters, which stay as they were; a filter that is not a string fails the
+// launch with a clear message.
+func TestHideTraceGoroutinesKeepsTheUsersFilters(t *testing.T) {
+	args := map[string]json.RawMessage{"goroutineFilters": json.RawMessage(`"-with user"`)}
+	if err := hideTraceGoroutines(args); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := json.Unmarshal(args["goroutineFilters"], &got); err != nil {
+		t.Fatal(err)
+	}
+	want := "-with user -without startloc runtime.traceStartReadCPU. -without startloc runtime.(*traceAdvancerState).start."
+	if got != want {
+		t.Errorf("goroutineFilters %q, want %q", got, want)
+	}
+	if err := hideTraceGoroutines(map[string]json.RawMessage{"goroutineFilters": json.RawMessage(`3`)}); err == nil || !strings.Contains(err.Error(), "goroutineFilters") {
+		t.Errorf("a number as goroutineFilters: %v, want an error naming the attribute", err)
+	}
 }

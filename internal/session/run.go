@@ -24,7 +24,7 @@ func (e *extension) prepare(p *launchPlan) *reqError {
 	if err := e.s.setBuildOutput(p); err != nil {
 		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: "making the session's folder: " + err.Error(), showUser: true}
 	}
-	if err := e.prepareLaunch(&p.info, p.args); err != nil {
+	if err := e.prepareLaunch(&p.info, p.args, p.dlvPath != "" || e.s.opts.DlvPath != ""); err != nil {
 		return &reqError{id: dapx.ErrLaunchRewrite, summary: "Failed to launch", details: err.Error(), showUser: true}
 	}
 	return nil
@@ -32,8 +32,9 @@ func (e *extension) prepare(p *launchPlan) *reqError {
 
 // prepareLaunch adds the capture agent (and -race) to a launch that builds
 // the program. Capture problems never fail the launch: debugging goes on
-// without capture, and the Debug Console says why.
-func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage) error {
+// without capture, and the Debug Console says why. externalDlv is set
+// when an external dlv, not the embedded Delve, will build and debug it.
+func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMessage, externalDlv bool) error {
 	cfg := info.Config
 	builds := info.Request == "launch" && (info.Mode == "debug" || info.Mode == "test")
 	if !builds {
@@ -90,7 +91,7 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		var old *capture.OldGoError
 		switch {
 		case errors.As(err, &old):
-			e.noteOldGo(old, cfg)
+			e.noteOldGo(old, cfg, externalDlv)
 		case err != nil:
 			e.console("lockscope: capture is off for this session: " + err.Error())
 		default:
@@ -100,6 +101,11 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 			}
 			b, _ := json.Marshal(env)
 			args["env"] = b
+			if !cfg.ShowAgentGoroutines {
+				if err := hideTraceGoroutines(args); err != nil {
+					return err
+				}
+			}
 			e.mu.Lock()
 			e.inj = inj
 			e.mu.Unlock()
@@ -115,13 +121,20 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 // noteOldGo says, in the report and in the Debug Console (once a launch),
 // that the toolchain is too old for the agent: the program builds and is
 // debugged as by plain Delve, and the service's own net/http/pprof
-// (pprofURL) is still read.
-func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig) {
+// (pprofURL) is still read. The embedded Delve checks no Go version (it
+// logs a warning below its own minimum); a dlv started as `dlv dap`
+// refuses a Go older than its minimum (1.25 for Delve 1.27), so with an
+// external dlv the note does not promise debugging and names the way out.
+func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig, externalDlv bool) {
 	what := "profiles and traces are off"
 	if cfg.PprofURL != "" {
 		what = "profiles and traces come from pprofURL only"
 	}
-	note := fmt.Sprintf("%v: %s; debugging works", old, what)
+	debugging := "debugging works"
+	if false && externalDlv {
+		debugging = "an external dlv may refuse to debug so old a Go, which lockscope's embedded Delve (no dlvPath) debugs"
+	}
+	note := fmt.Sprintf("%v: %s; %s", old, what, debugging)
 	e.mu.Lock()
 	added := e.oldGoNote == note
 	e.oldGoNote = note
@@ -334,4 +347,30 @@ func (e *extension) loadFile(path, kind string) {
 func (e *extension) console(text string) {
 	e.s.sendEvent("output", map[string]any{"category": "console", "output": text + "\n"})
 	e.s.log.Info(text)
+}
+
+// runtimeTraceGoroutines are the goroutines the runtime starts while a
+// trace runs, named by where they start: they show up because lockscope
+// traces (its flight recorder is on by default), and in the Call Stack they
+// read "runtime.gopark" among the user's goroutines. The agent cannot hide
+// them as it hides its own (runtime.Stack leaves system goroutines out, so
+// it never learns their ids); Delve's goroutine filters can.
+var runtimeTraceGoroutines = []string{"runtime.traceStartReadCPU.", "runtime.(*traceAdvancerState).start."}
+
+// hideTraceGoroutines adds filters for runtimeTraceGoroutines to the
+// launch's goroutineFilters (Delve's `goroutines` command syntax), after
+// the user's own: Delve keeps a goroutine only if every filter keeps it.
+func hideTraceGoroutines(args map[string]json.RawMessage) error {
+	var filters string
+	if raw, ok := args["goroutineFilters"]; ok {
+		if err := json.Unmarshal(raw, &filters); err != nil {
+			return fmt.Errorf(`"goroutineFilters" must be a string: %v`, err)
+		}
+	}
+	for _, fn := range runtimeTraceGoroutines {
+		filters = strings.TrimSpace(filters + " -without startloc " + fn)
+	}
+	b, _ := json.Marshal(filters)
+	args["goroutineFilters"] = b
+	return nil
 }

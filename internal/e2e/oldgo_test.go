@@ -79,6 +79,30 @@ func TestOldToolchainDebugs(t *testing.T) {
 	}
 }
 
+// With an external dlv (dlvPath), Delve 1.27's own `dlv dap` refuses a
+// program built by a Go older than 1.25: the launch fails with Delve's
+// message, and lockscope's note, sent before, says that its embedded
+// Delve debugs it.
+func TestOldToolchainExternalDlv(t *testing.T) {
+	t.Parallel()
+	env := testutil.DebianGoEnv(testutil.DebianGo(t))
+	a := startAdapter(t)
+	c := a.c
+	initialize(t, c)
+	seq := c.Send("launch", map[string]any{"request": "launch", "mode": "debug", "program": testdataDir(filepath.Join("capture", "oldmod")),
+		"env": env, "dlvPath": builtDlv(t)})
+	resp := c.WaitFor(t, "the launch response", buildTimeout, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	})
+	if resp.Success || !strings.Contains(string(resp.Raw), "too old for this version of Delve") {
+		t.Errorf("launch with dlv on a go1.19 program: %s\nwant Delve's refusal", resp.Raw)
+	}
+	const way = ": profiles and traces are off; an external dlv may refuse to debug so old a Go, which lockscope's embedded Delve (no dlvPath) debugs"
+	if got := consoleLines(c, oldGoNote); got != 1 || consoleLines(c, way) != 1 {
+		t.Errorf("the Debug Console got the old-toolchain note %d times (%d ending %q), want once with it", got, consoleLines(c, way), way)
+	}
+}
+
 // pprofURL needs no agent: with a toolchain too old for it, a launched
 // service's own net/http/pprof still feeds the report.
 func TestOldToolchainPprofURL(t *testing.T) {

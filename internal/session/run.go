@@ -131,7 +131,7 @@ func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig, ex
 		what = "profiles and traces come from pprofURL only"
 	}
 	debugging := "debugging works"
-	if false && externalDlv {
+	if externalDlv {
 		debugging = "an external dlv may refuse to debug so old a Go, which lockscope's embedded Delve (no dlvPath) debugs"
 	}
 	note := fmt.Sprintf("%v: %s; %s", old, what, debugging)

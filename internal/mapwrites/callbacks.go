@@ -234,8 +234,14 @@ func (w *walker) valueArgs(call *ast.CallExpr, cs *callSite, passed *map[*ast.Id
 			continue
 		}
 		va := &valueArg{cs: cs, arg: j + off, key: key, bind: bind, named: id != nil, inPlace: inPlace}
-		if lit, ok := ast.Unparen(a).(*ast.FuncLit); ok && inPlace {
-			w.b.markInPlaceLit(lit)
+		if lit, ok := ast.Unparen(a).(*ast.FuncLit); ok {
+			if inPlace {
+				w.b.markInPlaceLit(lit)
+			}
+			if w.b.litArgs == nil {
+				w.b.litArgs = map[*ast.FuncLit]*valueArg{}
+			}
+			w.b.litArgs[lit] = va
 		}
 		if id != nil {
 			va.site = w.b.callSite(id.Pos(), w.fn) // where an unknown entry names it

@@ -97,6 +97,10 @@ type builder struct {
 	returnsOther map[string]bool
 	// Function-typed fields: their stores, uses and calls (fields.go).
 	fields fieldFlows
+	// Where literals are written, and the values of those passed as
+	// arguments (synclits.go).
+	lits    litFlows
+	litArgs map[*ast.FuncLit]*valueArg
 	// loopPasses is the largest number of passes any loop took to find the
 	// locks held at its top (see walker.loop). Nothing reads it but the test
 	// that proves the passes need no bound.
@@ -189,6 +193,7 @@ func (b *builder) file(f *ast.File) {
 		}
 	}
 	b.collectFields(f)
+	b.collectLits(f)
 }
 
 // addParams records the receiver, parameters and named results of fn, so

@@ -88,10 +88,13 @@
 //   - a package variable (of any package) is always reachable;
 //   - a map reached from a local variable, parameter or receiver is
 //     reachable when that variable is captured by a function literal that
-//     runs as a goroutine (or is called from one), when it is named in the
-//     call of a go statement, or when it is a parameter or receiver of a
-//     function that goroutines call (directly or through static calls,
-//     function values named in their bodies included);
+//     runs as a goroutine (or is called from one) other than its
+//     declarer's (a literal called in place, given to a runner, or kept in
+//     a local variable that is only ever called runs in the declarer's:
+//     synclits.go), when it is named in the call of a go statement, or
+//     when it is a parameter or receiver of a function that goroutines
+//     call (directly or through static calls, function values named in
+//     their bodies included);
 //   - a map returned by a call is reachable when the writing function runs
 //     in a goroutine.
 //

@@ -96,9 +96,10 @@ func (b *builder) shared(r rawWrite, reach map[string]bool, per map[types.Object
 		}
 		if f != r.fn {
 			// Captured: shared if a literal between the declaring
-			// function and the write runs in a goroutine.
+			// function and the write runs in a goroutine, other than
+			// the declarer's (synclits.go).
 			for g := r.fn; g != f; g = g.parent {
-				if g.goRoot || reach[g.key] {
+				if g.goRoot || (reach[g.key] && !b.syncLit(g.key)) {
 					return true
 				}
 			}

@@ -313,6 +313,10 @@ func (b *builder) rangedFactories() {
 			continue
 		}
 		for _, r := range b.returnedLits[key] {
+			if b.lits.returned == nil {
+				b.lits.returned = map[string]bool{}
+			}
+			b.lits.returned[r.key] = true // runs in the loops (synclits.go)
 			if b.funcs[r.key] != nil {
 				b.callSites = append(b.callSites, &callSite{caller: fn, callee: r.key, state: r.state, site: r.site})
 			}

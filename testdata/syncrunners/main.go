@@ -218,6 +218,36 @@ outer:
 	}
 }
 
+// Closure visits keys recursively through a literal kept in a local
+// variable that is only ever called: it runs in Closure's goroutine, and
+// seen is Closure's own. marks is captured by a literal that a goroutine
+// calls too, and timed by one handed to time.AfterFunc.
+func (s *Store) Closure(keys []string) int {
+	seen := map[string]bool{}
+	var visit func(i int)
+	visit = func(i int) {
+		if i >= len(keys) || seen[keys[i]] {
+			return
+		}
+		seen[keys[i]] = true // lockscope:visitor-local
+		visit(i + 1)
+	}
+	visit(0)
+	marks := map[string]int{}
+	var mark func(k string)
+	mark = func(k string) {
+		marks[k]++ // lockscope:visitor-go-unguarded
+	}
+	mark("here")
+	go func() { mark("there") }()
+	timed := map[string]int{}
+	later := func() {
+		timed["fired"]++ // lockscope:visitor-afterfunc-unguarded
+	}
+	time.AfterFunc(time.Millisecond, later)
+	return len(seen) + len(marks) + len(timed)
+}
+
 // initOnce hands f to a runner: it only calls f, at the call.
 func (s *Store) initOnce(f func()) { s.lazy.Do(f) }
 
@@ -341,6 +371,7 @@ func (s *Store) Work(i int) {
 	}()
 	s.Scan()
 	s.ScanAll()
+	_ = s.Closure([]string{k})
 
 	s.doLocked(func() {
 		s.flights["locked"]++ // lockscope:inplace-own-lock-guarded

@@ -26,7 +26,7 @@ import (
 const (
 	ExitOK         = 0 // a report was printed, whatever it found (a crash included)
 	ExitInternal   = 1 // lockscope itself failed
-	ExitUsage      = 2 // bad flags or arguments
+	ExitUsage      = 2 // bad flags or arguments, or a program run with a Go too old for the agent
 	ExitBuild      = 3 // the program (or its tests) did not build; the compiler's message is on stderr
 	ExitInput      = 4 // an input could not be read: a file, a URL, a program that would not start
 	ExitNoAnalysis = 5 // the inputs were read but none could be analysed (all profiles and traces bad)
@@ -65,7 +65,8 @@ Saved captures and comparisons:
 Exit codes:
   0  the report was printed (also when the program crashed: see "crash")
   1  lockscope failed internally
-  2  usage error
+  2  usage error (also: a program run with a Go older than 1.24, which
+     lockscope's agent needs; --test, --pprof-url and files need no agent)
   3  the build failed (the compiler's message is passed through)
   4  an input could not be read (file, URL, program start)
   5  no input could be analysed

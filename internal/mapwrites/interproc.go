@@ -113,7 +113,10 @@ func (w *walker) calls(n ast.Node, s lockState, top bool) {
 			}
 			if callee == "" {
 				if !(top && x == n) {
-					w.fieldCall(x, s) // a function-typed field's, if it is one
+					// A function-typed field's or local variable's, if it
+					// is one.
+					w.fieldCall(x, s)
+					w.varCall(x, s)
 				}
 				return true
 			}
@@ -367,6 +370,7 @@ func (b *builder) summarise() *interproc {
 	b.resolveInterfaces()
 	b.resolveFields()
 	b.resolveValues()
+	b.resolveVarCalls()
 	ip.live = b.live()
 	for _, cs := range b.callSites {
 		if b.funcs[cs.callee] != nil && ip.live[cs.caller.key] {

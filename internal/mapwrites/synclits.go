@@ -9,6 +9,11 @@
 // only if the declarer's variable is (reach.go): the recursive visitors
 // of a function that itself runs in a goroutine no longer make their
 // local seen maps shared. Any other literal may run elsewhere, as before.
+//
+// A literal kept in such a variable also runs with the locks held where
+// the variable is called, as one called in place does: gopls's
+// updateDiagnostics holds s.diagnosticsMu while it calls its local
+// updateAndPublish, whose writes it guards.
 
 package mapwrites
 
@@ -45,6 +50,58 @@ type litFlows struct {
 	badVars  map[string]bool      // local function variables used other than called
 	returned map[string]bool      // literals returned by factories found only ranged over
 	memo     map[string]bool
+	// varSites are the calls of local function variables, with the
+	// state and arguments a static call would have.
+	varSites []varSite
+}
+
+// varSite is a call of the local function variable varKey.
+type varSite struct {
+	varKey string
+	cs     callSite
+}
+
+// varCall records call when it calls a local function variable, with the
+// caller's state s there.
+func (w *walker) varCall(call *ast.CallExpr, s lockState) {
+	b := w.b
+	id, ok := ast.Unparen(call.Fun).(*ast.Ident)
+	if !ok {
+		return
+	}
+	v := b.localFuncVar(id)
+	if v == nil {
+		return
+	}
+	var args []argPath
+	for _, a := range call.Args {
+		args = append(args, w.argPath(a))
+	}
+	b.lits.varSites = append(b.lits.varSites, varSite{varKey: b.objKey(v),
+		cs: callSite{caller: w.fn, state: s.clone(), args: args, site: b.callSite(call.Lparen, w.fn)}})
+}
+
+// resolveVarCalls enters each literal kept in a local variable that runs
+// only in its declarer's goroutine at each call of the variable, with the
+// locks held there. It needs the passes that syncLit needs.
+func (b *builder) resolveVarCalls() {
+	lf := &b.lits
+	if len(lf.varSites) == 0 {
+		return
+	}
+	byVar := map[string][]string{}
+	for key, u := range lf.uses {
+		if u.class == litInVar && b.funcs[key] != nil && b.syncLit(key) {
+			byVar[u.varKey] = append(byVar[u.varKey], key)
+		}
+	}
+	for _, vs := range lf.varSites {
+		for _, key := range byVar[vs.varKey] {
+			cs := vs.cs
+			cs.callee = key
+			b.callSites = append(b.callSites, &cs)
+		}
+	}
 }
 
 // collectLits classifies where each function literal of a file is

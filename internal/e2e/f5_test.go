@@ -82,8 +82,10 @@ func f5Pair(t testing.TB, p f5Program, lockscopeFirst bool) (ls, dlv time.Durati
 	t.Helper()
 	runLS := func() {
 		if os.Getenv("LOCKSCOPE_F5_COLD") != "" {
-			// A folder lockscope has never seen: no go facts cached
-			// (internal/pipeline's gofacts.go), as at a user's first F5.
+			// A folder lockscope has never seen: neither its go facts
+			// nor its source index cached (internal/pipeline's
+			// gofacts.go and indexcache.go, both in the user cache
+			// folder), as at a user's first F5.
 			if b, ok := t.(*testing.B); ok {
 				// The go command's build cache lives there too by
 				// default: it stays where it is.
@@ -156,7 +158,11 @@ func goplsModule(b *testing.B) string {
 // ratio, for testdata/ledger and for gopls (`gopls version`);
 // LOCKSCOPE_F5_PROGRAMS=gopls (or ledger) runs one of them only, and
 // LOCKSCOPE_F5_COLD=1 gives each lockscope session an empty user cache
-// (a first F5 in the folder; the build cache stays warm for both).
+// (a first F5 in the folder: no go facts and no source index cached; the
+// build cache stays warm for both). Without it, the untimed first round
+// leaves both caches filled, and the timed rounds are the second F5 and
+// after, as users press it: lockscope then runs no go command before
+// Delve's.
 func BenchmarkF5ToFirstStop(b *testing.B) {
 	rounds := 7
 	if v, err := strconv.Atoi(os.Getenv("LOCKSCOPE_F5_ROUNDS")); err == nil && v > 0 {

@@ -141,3 +141,29 @@ func isFuncType(t types.Type) bool {
 	_, ok := t.Underlying().(*types.Signature)
 	return ok
 }
+
+// TestSingleflightDo: on the real golang.org/x/sync/singleflight (its
+// source indexed with the program's), a function given to Do runs in
+// doCall's literal called in place, in the caller's goroutine: a write it
+// makes under the caller's lock is guarded. One given to DoChan runs in
+// a goroutine of its own (go g.doCall), with no lock.
+func TestSingleflightDo(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "flightlock")
+	ix, err := LoadProgram(dir, Options{Modules: []string{"golang.org/x/sync"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ix.Problems(); len(p) > 0 {
+		t.Fatalf("Problems() = %q", p)
+	}
+	indexed := false
+	for _, s := range ix.LockSites() {
+		indexed = indexed || strings.HasSuffix(s.Function, "singleflight.(*Group).Do")
+	}
+	if !indexed {
+		t.Fatal("singleflight's source was not indexed: no lock site in (*Group).Do")
+	}
+	if n := checkMarked(t, ix, markers(t, dir), func(string) string { return "mu" }); n != 2 {
+		t.Errorf("%d markers in testdata/flightlock, want 2", n)
+	}
+}

@@ -1,3 +1,8 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+// These tests use analyze_test.go's helpers, which run programs with the
+// capture agent (a named pipe: capture/fifo_unix.go).
+
 package cli
 
 import (

@@ -12,7 +12,9 @@ import { Report, parseReport } from './logic/report';
 /** Exit codes of lockscope analyze, as its usage text lists them. */
 const EXIT_MEANING: Record<number, string> = {
   1: 'lockscope failed',
-  2: 'usage error',
+  // analyze also exits 2 when the program's Go is older than the capture
+  // agent needs; its message, shown below this, names the version.
+  2: 'usage error, or a Go too old for capture',
   3: 'the program did not build',
   4: 'an input could not be read',
   5: 'no input could be analysed',

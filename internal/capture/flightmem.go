@@ -93,7 +93,13 @@ func goMinor(v string) int {
 // stop froze it. The generation being recorded at the stop is left out
 // (see FlightWindow.Span).
 func ReadFlightWindow(ctx context.Context, d Debugger, pkgName, goVersion string) (*FlightWindow, error) {
-	layout, ok := flightLayouts[goMinor(goVersion)]
+	minor := goMinor(goVersion)
+	if minor > 0 && minor < 25 {
+		// The agent builds without a recorder there (agentnoflight.go.txt):
+		// say so, rather than that lockscope does not know its layout.
+		return nil, fmt.Errorf("the flight recorder needs Go 1.25 or later, and this program builds with %s; the profiles and trace windows work without it", goVersion)
+	}
+	layout, ok := flightLayouts[minor]
 	if !ok {
 		return nil, fmt.Errorf("the flight recorder's memory layout in %s was not checked (lockscope reads it in Go 1.25 and 1.26)", goVersion)
 	}

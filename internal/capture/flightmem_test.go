@@ -69,4 +69,9 @@ func TestFlightTexts(t *testing.T) {
 	if _, err := ReadFlightWindow(ctx, d, "main", "go1.27.1"); err == nil || !strings.Contains(err.Error(), "go1.27.1") {
 		t.Errorf("ReadFlightWindow on go1.27.1: %v, want an error naming the version", err)
 	}
+	// A runtime without a recorder says so, and asks the debugger nothing
+	// (d knows none of the agent's expressions: asking would fail otherwise).
+	if _, err := ReadFlightWindow(ctx, d, "main", "go1.24.13"); err == nil || !strings.HasPrefix(err.Error(), "the flight recorder needs Go 1.25 or later, and this program builds with go1.24.13") {
+		t.Errorf("ReadFlightWindow on go1.24.13: %v, want the flight recorder's need of Go 1.25", err)
+	}
 }

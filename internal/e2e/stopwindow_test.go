@@ -74,17 +74,25 @@ func evalTicks(t *testing.T, c *daptest.Client) string {
 // program (a counter that a goroutine bumps without pause stays put).
 func TestStopWindowAtBreakpoint(t *testing.T) {
 	t.Parallel()
+	stopWindowAtBreakpoint(t, testdataDir("stopwindow"), nil)
+}
+
+// stopWindowAtBreakpoint is TestStopWindowAtBreakpoint on the stopwindow
+// program in dir, launched with env (the toolchain tests pick an older Go
+// with it).
+func stopWindowAtBreakpoint(t *testing.T, dir string, env map[string]string) {
 	a := startAdapter(t)
 	c := a.c
-	file := filepath.Join(testdataDir("stopwindow"), "main.go")
+	file := filepath.Join(dir, "main.go")
 	lock, unlock := testutil.MarkerLine(t, file, "sw-lock"), testutil.MarkerLine(t, file, "sw-unlock")
-	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("stopwindow")})
+	launch(t, c, withEnv(map[string]any{"mode": "debug", "program": dir}, env))
 	setBreakpoints(t, c, file, map[string]any{"line": testutil.MarkerLine(t, file, "sw-stop")})
 	c.Call(t, "configurationDone", nil)
 	st := c.Stopped(t)
 	if st.Reason != "breakpoint" {
 		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
 	}
+	checkBuiltBy(t, c, st.ThreadID, env)
 	before := evalTicks(t, c)
 	t0 := time.Now()
 	r := stopReport(t, c, "chains before the stop", nil)
@@ -142,13 +150,21 @@ func TestStopWindowAtPause(t *testing.T) {
 // saved then.
 func TestStopWindowAtDeadlock(t *testing.T) {
 	t.Parallel()
+	stopWindowAtDeadlock(t, testdataDir(filepath.Join("stuck", "deadlock")), nil)
+}
+
+// stopWindowAtDeadlock is TestStopWindowAtDeadlock on the deadlock
+// program in dir, launched with env.
+func stopWindowAtDeadlock(t *testing.T, dir string, env map[string]string) {
 	a := startAdapter(t)
 	c := a.c
-	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir(filepath.Join("stuck", "deadlock"))})
+	launch(t, c, withEnv(map[string]any{"mode": "debug", "program": dir}, env))
 	c.Call(t, "configurationDone", nil)
-	if st := c.Stopped(t); st.Reason != "exception" {
+	st := c.Stopped(t)
+	if st.Reason != "exception" {
 		t.Fatalf("stopped for %q, want the runtime's deadlock as an exception", st.Reason)
 	}
+	checkBuiltBy(t, c, st.ThreadID, env)
 	r := stopReport(t, c, "the window before the deadlock", nil)
 	if !hasStopSource(r) || !hasNote(r, "Before the stop: the chains marked \"before the stop\" come from the flight recorder's window that the agent saved") {
 		t.Errorf("no window saved at the deadlock: sources %+v, notes %q", r.Sources, r.Notes)
@@ -161,22 +177,38 @@ func TestStopWindowAtDeadlock(t *testing.T) {
 // it.
 func TestStopWindowAtCrash(t *testing.T) {
 	t.Parallel()
+	stopWindowAtCrash(t, testdataDir("stopwindow"), nil)
+}
+
+// stopWindowAtCrash is TestStopWindowAtCrash on the stopwindow program in
+// dir, launched with env.
+func stopWindowAtCrash(t *testing.T, dir string, env map[string]string) {
 	a := startAdapter(t)
 	c := a.c
-	file := filepath.Join(testdataDir("stopwindow"), "main.go")
+	file := filepath.Join(dir, "main.go")
 	lock, unlock := testutil.MarkerLine(t, file, "sw-lock"), testutil.MarkerLine(t, file, "sw-unlock")
-	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("stopwindow"), "args": []string{"-crash"}})
+	launch(t, c, withEnv(map[string]any{"mode": "debug", "program": dir, "args": []string{"-crash"}}, env))
 	c.Call(t, "configurationDone", nil)
 	st := c.Stopped(t)
 	if st.Reason != "exception" {
 		t.Fatalf("stopped for %q, want exception", st.Reason)
 	}
+	checkBuiltBy(t, c, st.ThreadID, env)
 	r := stopReport(t, c, "a crash and chains before the stop", func(r *contention.Report) bool { return r.Crash != nil })
 	if r.Crash.Reason != "concurrent map writes" {
 		t.Errorf("crash %q, want concurrent map writes", r.Crash.Reason)
 	}
 	checkLockChain(t, r, file, lock, unlock)
 	c.Call(t, "disconnect", nil)
+}
+
+// withEnv adds env to launch arguments, when there is one: a launch
+// without it is the user's ordinary F5.
+func withEnv(args map[string]any, env map[string]string) map[string]any {
+	if env != nil {
+		args["env"] = env
+	}
+	return args
 }
 
 // hasNote reports whether a note of the report starts with prefix.

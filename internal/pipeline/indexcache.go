@@ -55,6 +55,10 @@ type indexCache struct {
 	inputs []string
 	// withTests is IndexOptions.Tests.
 	withTests bool
+	// releaseGOROOT is true when GOROOT is a release (it has a VERSION
+	// file, watched through the go facts): a development GOROOT's
+	// sources change under one version, and are watched like the user's.
+	releaseGOROOT bool
 }
 
 // indexManifest is what an entry's index depends on.
@@ -105,7 +109,11 @@ func newIndexCache(dir string, o IndexOptions, facts goFacts) (*indexCache, bool
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts, tool, fb)
-	return &indexCache{dir: abs, key: hex.EncodeToString(h.Sum(nil)), path: path, facts: facts, inputs: gf.inputs(facts), withTests: o.Tests}, true
+	_, err = os.Stat(filepath.Join(facts.GOROOT, "VERSION"))
+	return &indexCache{
+		dir: abs, key: hex.EncodeToString(h.Sum(nil)), path: path,
+		facts: facts, inputs: gf.inputs(facts), withTests: o.Tests, releaseGOROOT: err == nil,
+	}, true
 }
 
 // indexState is what the sources a stale entry watches read now: the
@@ -186,6 +194,12 @@ func (c *indexCache) store(ix *mapwrites.Index, srcs []mapwrites.SourcePackage, 
 // it must not be stored.
 func (c *indexCache) manifest(srcs []mapwrites.SourcePackage) (files, dirs map[string]string, ok bool) {
 	watch := slices.Clone(c.inputs)
+	for _, f := range c.inputs {
+		if filepath.Base(f) == "go.work" {
+			// The workspace's checksums.
+			watch = append(watch, f+".sum")
+		}
+	}
 	var folders []string
 	modRoots := map[string]bool{}
 	for _, sp := range srcs {
@@ -254,9 +268,10 @@ func (c *indexCache) watchesFile(name string) bool {
 	return c.withTests || !strings.HasSuffix(name, "_test.go")
 }
 
-// immutable reports whether dir lies in GOROOT or the module cache.
+// immutable reports whether dir lies in a release GOROOT or the module
+// cache.
 func (c *indexCache) immutable(dir string) bool {
-	return within(dir, c.facts.GOROOT) || within(dir, c.facts.GOMODCACHE)
+	return (c.releaseGOROOT && within(dir, c.facts.GOROOT)) || within(dir, c.facts.GOMODCACHE)
 }
 
 // within reports whether path is root or lies under it.

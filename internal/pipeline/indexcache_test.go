@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -506,5 +508,87 @@ func TestIndexCacheEditDuringTheLoad(t *testing.T) {
 	}
 	if !edited {
 		t.Errorf("the next F5 does not see the edit: %+v", r.MapWrites)
+	}
+}
+
+// BenchmarkIndexCacheHit measures what a second F5 spends on the index:
+// the manifest's check (hashing the user's files and listing their
+// folders) and the whole hit (the check and decoding the index), on
+// testdata/ledger, and on the module in LOCKSCOPE_INDEXCACHE_DIR when set
+// (a writable copy of gopls, say: the module cache's files are not
+// hashed).
+func BenchmarkIndexCacheHit(b *testing.B) {
+	dirs := []string{filepath.Join(testutil.ModuleRoot(b), "testdata", "ledger")}
+	if d := os.Getenv("LOCKSCOPE_INDEXCACHE_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, dir := range dirs {
+		facts, err := goFactsIn(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, ok := newIndexCache(dir, IndexOptions{}, facts)
+		if !ok {
+			b.Fatal("not cacheable")
+		}
+		start := time.Now()
+		ix, srcs, err := mapwrites.LoadProgramSources(dir, mapwrites.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.store(ix, srcs, indexState{}, start)
+		raw, err := os.ReadFile(c.path)
+		if err != nil {
+			b.Fatalf("%s: not stored: %v", dir, err)
+		}
+		line, _, _ := strings.Cut(string(raw), "\n")
+		var m indexManifest
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: %d files, %d folders watched; entry %d bytes", filepath.Base(dir), len(m.Files), len(m.Dirs), len(raw))
+		files, folders := slices.Collect(maps.Keys(m.Files)), slices.Collect(maps.Keys(m.Dirs))
+		b.Run(filepath.Base(dir)+"/check", func(b *testing.B) {
+			for b.Loop() {
+				if !sameHashes(m.Files, contentHashes(files)) || !sameHashes(m.Dirs, listingHashes(folders)) {
+					b.Fatal("the manifest does not hold")
+				}
+			}
+		})
+		b.Run(filepath.Base(dir)+"/hit", func(b *testing.B) {
+			for b.Loop() {
+				if _, _, hit := c.load(); !hit {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
+
+// A cached index is held like a loaded one (IndexOptions.HoldTypeCheck):
+// WaitIndexCommands returns at once, and the index joins the report only
+// once resumed, with the writes a load finds.
+func TestCachedIndexIsHeldUntilResumed(t *testing.T) {
+	app, _ := cacheModule(t)
+	want, _ := indexed(t, app, IndexOptions{})
+	p := New()
+	defer p.Close()
+	p.StartIndex(app, IndexOptions{HoldTypeCheck: true}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if !p.WaitIndexCommands(ctx) {
+		t.Fatal("WaitIndexCommands did not return at once")
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if p.WaitIndex(ctx) || len(p.Build().MapWrites) != 0 {
+		t.Fatal("the cached index joined the report while held")
+	}
+	p.ResumeIndex()
+	if !p.WaitIndex(context.Background()) {
+		t.Fatal("WaitIndex gave up after ResumeIndex")
+	}
+	if got := p.Build(); writeKeys(got) != writeKeys(want) {
+		t.Errorf("writes %q, want %q", writeKeys(got), writeKeys(want))
 	}
 }

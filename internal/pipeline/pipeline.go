@@ -5,7 +5,8 @@
 // both:
 //
 //   - index the program's source with the build's own flags (-tags, -race),
-//     in the background while the program builds;
+//     in the background while the program builds, or read the index from
+//     its disk cache when the sources have not changed (indexcache.go);
 //   - learn the Go version that built the program, and wire the breakpoint
 //     recipes for it;
 //   - read profiles and traces from files, from a net/http/pprof URL and
@@ -121,8 +122,8 @@ type IndexOptions struct {
 	// command for both, or none when its last answer still holds).
 	GoVersion bool
 	// HoldTypeCheck stops the index after its go commands, before it
-	// parses and type-checks, until [Pipeline.ResumeIndex] (or Close,
-	// which ends it). Delve builds the program and then loads its debug
+	// parses and type-checks (or, when it was cached, before it joins the
+	// report), until [Pipeline.ResumeIndex] (or Close, which ends it). Delve builds the program and then loads its debug
 	// information while the index loads: on two cores the index's
 	// type-checking (seconds on a large module) made the first stop that
 	// much later, and nothing needs the index before the program runs.
@@ -155,7 +156,10 @@ func (j *indexJob) resumeTypeCheck() { j.resumeOnce.Do(func() { close(j.resume) 
 // is called (the session sends a fresh report). A second call replaces the
 // first (a restart may build with other flags). Before it returns, it
 // learns which modules are the user's code ([Pipeline.LearnUserCode]), so
-// that every input analysed afterwards is charged by that rule.
+// that every input analysed afterwards is charged by that rule. An index
+// cached by an earlier load of unchanged sources is used instead of a load
+// (no go command runs, and the index is in at once); a fresh load is
+// cached once it is in.
 func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 	// First, and at once: every analysis from now on charges by it.
 	facts := p.learnGoFacts(dir)
@@ -210,6 +214,10 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 			ix, st, hit := cache.load()
 			if hit {
 				markListed()
+				// Held as a load's type-checking is: the report built on
+				// the index, and the session's sending it, would take CPU
+				// from Delve's build.
+				hold()
 				p.indexLoaded(ctx, j, dir, ix, nil, loaded)
 				return
 			}

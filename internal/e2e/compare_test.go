@@ -69,7 +69,13 @@ func TestCompareInSession(t *testing.T) {
 		c.Call(t, "disconnect", nil)
 	}
 
-	run("1s", func(c *daptest.Client) {
+	// 3 s and 6 s, not 1 s and 2 s: the session's clock runs from
+	// configurationDone to the exit event, so it also counts the program's
+	// start and its exit: 1.68 s of clock for a 1 s run under a load average
+	// of 15 (its wait, 0.995 s, over its wait per second); on a 1 s
+	// run that diluted the unchanged Stats lock's wait per second to 0.59
+	// against 0.91 in the 2 s run, a false "worse" (+54%).
+	run("3s", func(c *daptest.Client) {
 		var body dapx.SaveResponseBody
 		c.Call(t, dapx.CommandSave, map[string]any{"path": base}).Decode(t, &body)
 		if body.Path != base || body.Profiles != 2 {
@@ -93,7 +99,7 @@ func TestCompareInSession(t *testing.T) {
 	// The fixed program runs twice as long: the comparison must be per
 	// second of the program's running time, or the unchanged Stats lock
 	// reads as a regression of its running total.
-	run("2s", func(c *daptest.Client) {
+	run("6s", func(c *daptest.Client) {
 		var r contention.Report
 		c.Call(t, dapx.CommandCompare, map[string]any{"path": base}).Decode(t, &r)
 		if r.Comparison == nil {

@@ -105,20 +105,8 @@ func stopWindowAtBreakpoint(t *testing.T, dir string, env map[string]string) {
 		t.Errorf("the program ran while lockscope read the window: ticks went from %s to %s", before, after)
 	}
 	// The recorder's reader goroutine is lockscope's, as the agent's are.
-	var b struct {
-		Threads []struct {
-			ID   int    `json:"id"`
-			Name string `json:"name"`
-		} `json:"threads"`
-	}
-	c.Call(t, "threads", nil).Decode(t, &b)
-	for _, th := range b.Threads {
-		for _, f := range c.StackTrace(t, th.ID) {
-			// Delve shortens runtime/trace to trace.
-			if strings.HasPrefix(f.Name, "trace.") || strings.HasPrefix(f.Name, "runtime/trace.") {
-				t.Errorf("the client sees the flight recorder's goroutine: %s (%s)", th.Name, f.Name)
-			}
-		}
+	if agent := agentGoroutines(t, c); len(agent) > 0 {
+		t.Errorf("the client sees the agent's or the flight recorder's goroutines: %v", agent)
 	}
 	c.Call(t, "disconnect", nil)
 }

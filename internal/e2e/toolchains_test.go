@@ -105,7 +105,8 @@ func checkBuiltBy(t *testing.T, c *daptest.Client, thread int, env map[string]st
 }
 
 // agentGoroutines lists the threads the client sees that run the capture
-// agent's code or the runtime's trace goroutines.
+// agent's code, the runtime's trace goroutines or the flight recorder's
+// reader (Delve shortens runtime/trace to trace).
 func agentGoroutines(t *testing.T, c *daptest.Client) []string {
 	t.Helper()
 	var b struct {

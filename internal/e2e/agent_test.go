@@ -53,14 +53,7 @@ func agentThreads(t *testing.T, lockscope map[string]any) (agent []string, pid i
 	if len(b.Threads) < 9 {
 		t.Fatalf("only %d threads: %+v", len(b.Threads), b.Threads)
 	}
-	for _, th := range b.Threads {
-		for _, f := range c.StackTrace(t, th.ID) {
-			if strings.Contains(f.Name, "lockscopeAgent") || filepath.Base(f.Source.Path) == "zz_lockscope_agent.go" || runtimeTraceFrame(f.Name) {
-				agent = append(agent, fmt.Sprintf("%s (%s)", th.Name, f.Name))
-				break
-			}
-		}
-	}
+	agent = agentGoroutines(t, c)
 	t.Cleanup(func() { c.Call(t, "disconnect", nil) })
 	return agent, pid, rep
 }

@@ -306,10 +306,7 @@ func (w *walker) fieldCall(call *ast.CallExpr, s lockState) {
 	if fv == nil {
 		return
 	}
-	var args []argPath
-	for _, a := range call.Args {
-		args = append(args, w.argPath(a))
-	}
+	args := w.argPaths(call.Args)
 	b.fields.calls = append(b.fields.calls, fieldCall{field: b.objKey(fv.Origin()), base: w.argPath(se.X),
 		cs: callSite{caller: w.fn, state: s.clone(), args: args, site: b.callSite(call.Lparen, w.fn)}})
 }

@@ -184,10 +184,7 @@ type ifaceMethod struct {
 // function values. A call through an interface returns its method instead.
 func (w *walker) callTarget(call *ast.CallExpr) (string, []argPath, *ifaceMethod) {
 	b := w.b
-	var args []argPath
-	for _, a := range call.Args {
-		args = append(args, w.argPath(a))
-	}
+	args := w.argPaths(call.Args)
 	switch f := uninstantiate(call.Fun).(type) {
 	case *ast.FuncLit:
 		return "lit@" + b.posKey(f.Pos()), args, nil
@@ -276,6 +273,15 @@ func (w *walker) interfaceArgs(call *ast.CallExpr, s lockState) {
 		}
 		b.ifaceValues = append(b.ifaceValues, ifaceValue{typ: at, from: w.fn, site: b.callSite(a.Pos(), w.fn)})
 	}
+}
+
+// argPaths spells each of a call's arguments, as argPath does.
+func (w *walker) argPaths(args []ast.Expr) []argPath {
+	var paths []argPath
+	for _, a := range args {
+		paths = append(paths, w.argPath(a))
+	}
+	return paths
 }
 
 // argPath spells an argument that names a variable or a field path.

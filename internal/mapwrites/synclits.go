@@ -73,10 +73,7 @@ func (w *walker) varCall(call *ast.CallExpr, s lockState) {
 	if v == nil {
 		return
 	}
-	var args []argPath
-	for _, a := range call.Args {
-		args = append(args, w.argPath(a))
-	}
+	args := w.argPaths(call.Args)
 	b.lits.varSites = append(b.lits.varSites, varSite{varKey: b.objKey(v),
 		cs: callSite{caller: w.fn, state: s.clone(), args: args, site: b.callSite(call.Lparen, w.fn)}})
 }

@@ -20,11 +20,8 @@ const DebianGoVersion = "1.19"
 // library's source.
 var debianGoPackages = []string{"golang-" + DebianGoVersion + "-go", "golang-" + DebianGoVersion + "-src"}
 
-var (
-	debianGoOnce sync.Once
-	debianGoRoot string
-	debianGoErr  error
-)
+// debianGo fetches it once per test process.
+var debianGo = sync.OnceValues(fetchDebianGo)
 
 // DebianGo returns the GOROOT of Debian's Go 1.19 (its go command is
 // bin/go there). Its packages are downloaded with apt-get (which needs no
@@ -37,11 +34,11 @@ var (
 // trust.
 func DebianGo(t testing.TB) string {
 	t.Helper()
-	debianGoOnce.Do(func() { debianGoRoot, debianGoErr = fetchDebianGo() })
-	if debianGoErr != nil {
-		t.Fatalf("Go %s from Debian's %s: %v", DebianGoVersion, strings.Join(debianGoPackages, " and "), debianGoErr)
+	root, err := debianGo()
+	if err != nil {
+		t.Fatalf("Go %s from Debian's %s: %v", DebianGoVersion, strings.Join(debianGoPackages, " and "), err)
 	}
-	return debianGoRoot
+	return root
 }
 
 // DebianGoEnv is what a process needs in its environment for its go

@@ -13,11 +13,8 @@ import (
 	"testing"
 )
 
-var (
-	dlvOnce sync.Once
-	dlvBin  string
-	dlvErr  error
-)
+// dlvBuild builds it once per test process.
+var dlvBuild = sync.OnceValues(buildDlv)
 
 // Dlv returns the path of a dlv built from the Delve version that go.mod
 // pins, cached in os.TempDir()/lockscope-dlv-<version> across test
@@ -25,11 +22,11 @@ var (
 // packages running in parallel never see a half-written binary.
 func Dlv(t testing.TB) string {
 	t.Helper()
-	dlvOnce.Do(func() { dlvBin, dlvErr = buildDlv() })
-	if dlvErr != nil {
-		t.Fatal(dlvErr)
+	bin, err := dlvBuild()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return dlvBin
+	return bin
 }
 
 func buildDlv() (string, error) {

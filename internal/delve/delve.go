@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-delve/delve/pkg/goversion"
 	"github.com/go-delve/delve/pkg/logflags"
 	"github.com/go-delve/delve/service"
 	dlvdap "github.com/go-delve/delve/service/dap"
@@ -43,6 +44,12 @@ type Backend interface {
 func SetupLogging(dest string) error {
 	return logflags.Setup(true, "dap,debugger", dest)
 }
+
+// MinGoVersion is the oldest Go the embedded Delve supports ("go1.25" for
+// Delve 1.27). Like `dlv dap --check-go-version=false`, it debugs an older
+// one anyway and writes "WARNING: undefined behavior" only to lockscope's
+// log, so the session tells the user itself.
+var MinGoVersion = fmt.Sprintf("go%d.%d", goversion.MinSupportedVersionOfGoMajor, goversion.MinSupportedVersionOfGoMinor)
 
 // embedded runs Delve's DAP session in this process over a net.Pipe, so
 // users install nothing but lockscope.

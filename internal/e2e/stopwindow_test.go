@@ -93,6 +93,10 @@ func stopWindowAtBreakpoint(t *testing.T, dir string, env map[string]string) {
 		t.Fatalf("stopped for %q, want breakpoint", st.Reason)
 	}
 	checkBuiltBy(t, c, st.ThreadID, env)
+	// Go 1.25 is the oldest the embedded Delve supports: no warning.
+	if n := consoleLines(c, unsupportedByDelve); n != 0 {
+		t.Errorf("the Debug Console says %d times that Delve does not support this Go", n)
+	}
 	before := evalTicks(t, c)
 	t0 := time.Now()
 	r := stopReport(t, c, "chains before the stop", nil)

@@ -44,6 +44,10 @@ func TestToolchainGo125StopWindow(t *testing.T) {
 	})
 }
 
+// unsupportedByDelve is how the Debug Console says that the program's Go
+// is older than the embedded Delve supports (Go 1.25 for Delve 1.27).
+const unsupportedByDelve = "older than the go1.25 that the embedded Delve supports"
+
 // flightNeedsGo125 is how the report says, at a stop of a program built by
 // Go 1.24, why there is no window before the stop.
 const flightNeedsGo125 = "Before the stop: no trace of the moments before the stop: the flight recorder needs Go 1.25 or later, and this program builds with " + testutil.ProxyGo124
@@ -72,6 +76,9 @@ func TestToolchainGo124Capture(t *testing.T) {
 		t.Fatalf("stopped for %q, want the breakpoint", st.Reason)
 	}
 	checkBuiltBy(t, c, st.ThreadID, env)
+	if n := consoleLines(c, "lockscope: this program builds with "+testutil.ProxyGo124+", "+unsupportedByDelve); n != 1 {
+		t.Errorf("the Debug Console says %d times that the embedded Delve does not support %s, want once", n, testutil.ProxyGo124)
+	}
 	if agent := agentGoroutines(t, c); len(agent) > 0 {
 		t.Errorf("the client sees the agent's goroutines: %v", agent)
 	}

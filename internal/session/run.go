@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/version"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/lockscope/lockscope/internal/capture"
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/delve"
 	"github.com/lockscope/lockscope/internal/pipeline"
 )
 
@@ -68,6 +70,9 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		e.pipe.SetGoVersion(pipeline.GoVersionIn(info.ProgramDir))
 	}
 	e.startIndex(*info, userFlags)
+	if !externalDlv {
+		e.warnUnsupportedGo(e.pipe.GoVersion())
+	}
 	flags := userFlags
 	if cfg.Capture != "off" && strings.HasSuffix(info.Program, ".go") {
 		// go build of a file list compiles only the files named, so an
@@ -116,6 +121,19 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 		args["buildFlags"] = b
 	}
 	return nil
+}
+
+// warnUnsupportedGo says in the Debug Console, once a launch, that the
+// program builds with a Go older than the embedded Delve supports: Delve
+// debugs it, and says only in lockscope's log that its behaviour is
+// undefined. (A dlv of the user's own, dlvPath, refuses such a Go in its
+// own words.)
+func (e *extension) warnUnsupportedGo(goVersion string) {
+	v, _, _ := strings.Cut(strings.TrimSpace(goVersion), " ")
+	if !version.IsValid(v) || version.Compare(v, delve.MinGoVersion) >= 0 {
+		return
+	}
+	e.console(fmt.Sprintf("lockscope: this program builds with %s, older than the %s that the embedded Delve supports: Delve debugs it, but calls its behaviour undefined (a variable or a step may be wrong)", v, delve.MinGoVersion))
 }
 
 // noteOldGo says, in the report and in the Debug Console (once a launch),

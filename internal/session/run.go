@@ -159,6 +159,11 @@ func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig, ex
 	e.mu.Unlock()
 	if !added {
 		e.pipe.Note("%s", note)
+		// lockscope/report answers with the last report built: without a
+		// build here, the note waited for the next one (the index's, which
+		// a warm cache holds until the first stop; CI once asked at that
+		// stop and got no note).
+		e.rebuild(false)
 	}
 	e.console("lockscope: " + note)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +22,10 @@ import (
 
 // goToolKey names the go command and its environment: the go binary's
 // path, size and modification time, and every GO* and CGO_* variable
-// (GOFLAGS, GOOS, GOARCH, GOEXPERIMENT, CGO_ENABLED, …). False when nothing can be cached safely: no go command on PATH, or
-// a go.mod the go command is told to take from elsewhere (-modfile), which
-// no entry watches.
+// (GOFLAGS, GOOS, GOARCH, GOEXPERIMENT, CGO_ENABLED, …). False when
+// nothing can be cached safely: no go command on PATH, or a go.mod the go
+// command is told to take from elsewhere (-modfile), which no entry
+// watches.
 func goToolKey() (string, bool) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -127,5 +129,22 @@ func writeEntry(path string, b []byte) {
 	cerr := tmp.Close()
 	if werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
 		os.Remove(tmp.Name())
+	}
+}
+
+// upFrom yields dir and each folder above it, up to the root: where the
+// go command looks for go.mod and go.work, and git for .git.
+func upFrom(dir string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for d := dir; ; {
+			if !yield(d) {
+				return
+			}
+			up := filepath.Dir(d)
+			if up == d {
+				return
+			}
+			d = up
+		}
 	}
 }

@@ -158,13 +158,8 @@ func newGoFactsCache(dir string) (*goFactsCache, bool) {
 // known before the go command runs).
 func (c *goFactsCache) inputs(f goFacts) []string {
 	var files []string
-	for d := c.dir; ; {
+	for d := range upFrom(c.dir) {
 		files = append(files, filepath.Join(d, "go.mod"), filepath.Join(d, "go.work"))
-		up := filepath.Dir(d)
-		if up == d {
-			break
-		}
-		d = up
 	}
 	if gw := os.Getenv("GOWORK"); gw != "" && gw != "off" && filepath.IsAbs(gw) {
 		files = append(files, gw)

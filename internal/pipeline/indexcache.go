@@ -286,16 +286,12 @@ func within(path, root string) bool {
 // moduleRoot is the nearest folder at or above dir with a go.mod ("" when
 // none).
 func moduleRoot(dir string) string {
-	for d := dir; ; {
+	for d := range upFrom(dir) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			return d
 		}
-		up := filepath.Dir(d)
-		if up == d {
-			return ""
-		}
-		d = up
 	}
+	return ""
 }
 
 // listing returns the names in dir, sorted.

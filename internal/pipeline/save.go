@@ -512,7 +512,7 @@ func (p *Pipeline) AddCapture(ctx context.Context, c *Capture) (int, error) {
 // git: inside a debug session, embedded Delve reaps the adapter's
 // children (see DESIGN.md).
 func GitCommit(dir string) string {
-	for d := dir; ; {
+	for d := range upFrom(dir) {
 		gitDir := filepath.Join(d, ".git")
 		if st, err := os.Stat(gitDir); err == nil {
 			if !st.IsDir() {
@@ -532,12 +532,8 @@ func GitCommit(dir string) string {
 			}
 			return headCommit(gitDir)
 		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
 	}
+	return ""
 }
 
 var hexCommit = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)

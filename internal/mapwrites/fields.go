@@ -306,9 +306,7 @@ func (w *walker) fieldCall(call *ast.CallExpr, s lockState) {
 	if fv == nil {
 		return
 	}
-	args := w.argPaths(call.Args)
-	b.fields.calls = append(b.fields.calls, fieldCall{field: b.objKey(fv.Origin()), base: w.argPath(se.X),
-		cs: callSite{caller: w.fn, state: s.clone(), args: args, site: b.callSite(call.Lparen, w.fn)}})
+	b.fields.calls = append(b.fields.calls, fieldCall{field: b.objKey(fv.Origin()), base: w.argPath(se.X), cs: w.dynamicSite(call, s)})
 }
 
 // fieldSource is a function a known field holds: whether it is a method

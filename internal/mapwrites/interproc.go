@@ -284,6 +284,13 @@ func (w *walker) argPaths(args []ast.Expr) []argPath {
 	return paths
 }
 
+// dynamicSite is the call site of call, whose callee is not static (a
+// function-typed field or local variable: fields.go, synclits.go), with
+// the caller's state s and the arguments a static call would have.
+func (w *walker) dynamicSite(call *ast.CallExpr, s lockState) callSite {
+	return callSite{caller: w.fn, state: s.clone(), args: w.argPaths(call.Args), site: w.b.callSite(call.Lparen, w.fn)}
+}
+
 // argPath spells an argument that names a variable or a field path.
 func (w *walker) argPath(e ast.Expr) argPath {
 	e = ast.Unparen(e)

@@ -73,9 +73,7 @@ func (w *walker) varCall(call *ast.CallExpr, s lockState) {
 	if v == nil {
 		return
 	}
-	args := w.argPaths(call.Args)
-	b.lits.varSites = append(b.lits.varSites, varSite{varKey: b.objKey(v),
-		cs: callSite{caller: w.fn, state: s.clone(), args: args, site: b.callSite(call.Lparen, w.fn)}})
+	b.lits.varSites = append(b.lits.varSites, varSite{varKey: b.objKey(v), cs: w.dynamicSite(call, s)})
 }
 
 // resolveVarCalls enters each literal kept in a local variable that runs

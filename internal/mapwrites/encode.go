@@ -52,7 +52,7 @@ type wireSite struct {
 }
 
 // wireWrite is a contention.MapWrite (Base, a comparison's, is never an
-// index's: see encodeWrite).
+// index's: see encoder.write).
 type wireWrite struct {
 	File               int        `json:"f"`
 	Line               int        `json:"l"`

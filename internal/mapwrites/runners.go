@@ -182,7 +182,7 @@ type returnedLit struct {
 // locks held at each iteration.
 func (w *walker) rangeFunc(st *ast.RangeStmt, s lockState) *rangeIter {
 	b := w.b
-	if _, ok := b.info.TypeOf(st.X).Underlying().(*types.Signature); !ok {
+	if !isFunc(b.info.TypeOf(st.X)) {
 		return nil
 	}
 	it := &rangeIter{w: w, x: st.X}
@@ -265,7 +265,7 @@ func (w *walker) returned(st *ast.ReturnStmt, s lockState) {
 	if res.Len() != 1 {
 		return
 	}
-	if _, ok := res.At(0).Type().Underlying().(*types.Signature); !ok {
+	if !isFunc(res.At(0).Type()) {
 		return
 	}
 	if len(st.Results) == 1 {

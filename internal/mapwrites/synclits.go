@@ -148,7 +148,7 @@ func (b *builder) collectLits(f *ast.File) {
 
 // litUseAt classifies the place of lit, whose parents are stack.
 func (b *builder) litUseAt(lit *ast.FuncLit, stack []ast.Node) litUse {
-	if calledBy(stack, len(stack)-1, lit) || b.inPlaceLits[lit] {
+	if calledBy(stack, len(stack)-1, lit) || b.inPlaceLit(lit) {
 		return litUse{class: litInPlace}
 	}
 	i := len(stack) - 1

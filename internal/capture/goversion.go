@@ -36,11 +36,18 @@ func (e *OldGoError) Error() string {
 // that build the agent; letting one through that is really too old costs
 // what it cost before this check, a build error that names the flag.
 func CheckGoVersion(goVersion string) error {
-	// A GOEXPERIMENT suffix (" X:name") is not part of the version, and
-	// go/version reads "go1.26.8 X:…" as invalid.
-	v, _, _ := strings.Cut(strings.TrimSpace(goVersion), " ")
-	if !version.IsValid(v) || version.Compare(v, MinGoVersion) >= 0 {
+	if !GoVersionBefore(goVersion, MinGoVersion) {
 		return nil
 	}
 	return &OldGoError{GoVersion: goVersion}
+}
+
+// GoVersionBefore reports whether goVersion (as `go env GOVERSION` or
+// runtime.Version names it) is a release older than min ("go1.24"). A
+// version it cannot read is not: see [CheckGoVersion] for why.
+func GoVersionBefore(goVersion, min string) bool {
+	// A GOEXPERIMENT suffix (" X:name") is not part of the version, and
+	// go/version reads "go1.26.8 X:…" as invalid.
+	v, _, _ := strings.Cut(strings.TrimSpace(goVersion), " ")
+	return version.IsValid(v) && version.Compare(v, min) < 0
 }

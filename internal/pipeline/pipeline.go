@@ -123,8 +123,9 @@ type IndexOptions struct {
 	GoVersion bool
 	// HoldTypeCheck stops the index after its go commands, before it
 	// parses and type-checks (or, when it was cached, before it joins the
-	// report), until [Pipeline.ResumeIndex] (or Close, which ends it). Delve builds the program and then loads its debug
-	// information while the index loads: on two cores the index's
+	// report), until [Pipeline.ResumeIndex] (or Close, which ends it).
+	// Delve builds the program and then loads its debug information while
+	// the index loads: on two cores the index's
 	// type-checking (seconds on a large module) made the first stop that
 	// much later, and nothing needs the index before the program runs.
 	HoldTypeCheck bool
@@ -238,7 +239,8 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 
 // indexLoaded puts a loaded index (or the error that stopped it) in the
 // report, unless job j was replaced or cancelled (ctx, by Close)
-// meanwhile: nobody waits for it then. Then it calls loaded. It reports whether j was still current.
+// meanwhile: nobody waits for it then. Then it calls loaded. It reports
+// whether j was still current.
 func (p *Pipeline) indexLoaded(ctx context.Context, j *indexJob, dir string, ix *mapwrites.Index, err error, loaded func()) bool {
 	p.mu.Lock()
 	current := p.index == j

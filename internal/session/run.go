@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/version"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,10 +128,10 @@ func (e *extension) prepareLaunch(info *launchInfo, args map[string]json.RawMess
 // undefined. (A dlv of the user's own, dlvPath, refuses such a Go in its
 // own words.)
 func (e *extension) warnUnsupportedGo(goVersion string) {
-	v, _, _ := strings.Cut(strings.TrimSpace(goVersion), " ")
-	if !version.IsValid(v) || version.Compare(v, delve.MinGoVersion) >= 0 {
+	if !capture.GoVersionBefore(goVersion, delve.MinGoVersion) {
 		return
 	}
+	v, _, _ := strings.Cut(strings.TrimSpace(goVersion), " ")
 	e.console(fmt.Sprintf("lockscope: this program builds with %s, older than the %s that the embedded Delve supports: Delve debugs it, but calls its behaviour undefined (a variable or a step may be wrong)", v, delve.MinGoVersion))
 }
 

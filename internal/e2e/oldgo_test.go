@@ -55,15 +55,7 @@ func TestOldToolchainDebugs(t *testing.T) {
 
 	// A restart is a new launch: the console says it again, and the
 	// report, which keeps its notes, still has it once.
-	seq := c.Send("restart", map[string]any{"arguments": cfg})
-	c.Event(t, "initialized")
-	setBreakpoints(t, c, file, map[string]any{"line": line})
-	c.Call(t, "configurationDone", nil)
-	if resp := c.WaitFor(t, "the restart response", buildTimeout, func(m daptest.Message) bool {
-		return m.Type == "response" && m.RequestSeq == seq
-	}); !resp.Success {
-		t.Fatalf("restart failed: %s", resp.Raw)
-	}
+	restart(t, c, cfg, func() { setBreakpoints(t, c, file, map[string]any{"line": line}) })
 	st = stoppedAt(t, c, line)
 	checkOldGoNote(t, c, ": profiles and traces are off; debugging works")
 	if got := consoleLines(c, oldGoNote); got != 2 {

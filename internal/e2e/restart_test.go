@@ -12,6 +12,23 @@ import (
 )
 
 // VS Code's restart (Ctrl+Shift+F5) sends the launch configuration again.
+// restart restarts the session with cfg as VS Code does: the restart
+// request, then, after initialized, the client's breakpoints again
+// (setBreakpoints) and configurationDone; it fails the test unless the
+// restart succeeds.
+func restart(t *testing.T, c *daptest.Client, cfg map[string]any, setBreakpoints func()) {
+	t.Helper()
+	seq := c.Send("restart", map[string]any{"arguments": cfg})
+	c.Event(t, "initialized")
+	setBreakpoints()
+	c.Call(t, "configurationDone", nil)
+	if resp := c.WaitFor(t, "the restart response", buildTimeout, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	}); !resp.Success {
+		t.Fatalf("restart failed: %s", resp.Raw)
+	}
+}
+
 // The restarted program's output still reaches the Debug Console, its
 // profiles still reach the report, and the breakpoints the client sets
 // again still stop it.
@@ -31,16 +48,7 @@ func TestRestartKeepsOutputAndReport(t *testing.T) {
 	// and prints.
 	cfg["args"] = []string{"-d", "1s"}
 	mark := c.Mark()
-	seq := c.Send("restart", map[string]any{"arguments": cfg})
-	c.Event(t, "initialized")
-	setBreakpoints(t, c, ledger) // VS Code sends its breakpoints again
-	c.Call(t, "configurationDone", nil)
-	resp := c.WaitFor(t, "the restart response", buildTimeout, func(m daptest.Message) bool {
-		return m.Type == "response" && m.RequestSeq == seq
-	})
-	if !resp.Success {
-		t.Fatalf("restart failed: %s", resp.Raw)
-	}
+	restart(t, c, cfg, func() { setBreakpoints(t, c, ledger) })
 	// The client must learn that the new run is running: VS Code kept
 	// showing the old run as paused without it.
 	c.WaitFor(t, "a continued event for the restarted run", 60*time.Second, func(m daptest.Message) bool {

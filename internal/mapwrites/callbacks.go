@@ -264,7 +264,7 @@ func (w *walker) funcValue(e ast.Expr) (key string, bind []argPath, id *ast.Iden
 	b := w.b
 	switch f := uninstantiate(e).(type) {
 	case *ast.FuncLit:
-		return "lit@" + b.posKey(f.Pos()), nil, nil
+		return b.litKey(f), nil, nil
 	case *ast.Ident:
 		if fn, ok := b.info.Uses[f].(*types.Func); ok && !isInterfaceMethod(fn) {
 			return b.objKey(fn.Origin()), nil, f

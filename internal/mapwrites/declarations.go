@@ -294,7 +294,7 @@ func (b *builder) literal(parent *funcNode, lit *ast.FuncLit) *funcNode {
 		// Closures inside closures are numbered .1, .2 under their parent.
 		name = fmt.Sprintf("%s.%d", parent.name, parent.lits)
 	}
-	fn := &funcNode{name: name, key: "lit@" + b.posKey(lit.Pos()), pos: lit.Pos(), end: lit.End(), parent: parent}
+	fn := &funcNode{name: name, key: b.litKey(lit), pos: lit.Pos(), end: lit.End(), parent: parent}
 	b.addParams(fn, nil, lit.Type)
 	b.register(fn)
 	if parent.calls != nil {
@@ -334,6 +334,9 @@ func (b *builder) posKey(p token.Pos) string {
 	pos := b.fset.Position(p)
 	return fmt.Sprintf("%s:%d:%d", pos.Filename, pos.Line, pos.Column)
 }
+
+// litKey is the key of the function literal lit (its funcNode's).
+func (b *builder) litKey(lit *ast.FuncLit) string { return "lit@" + b.posKey(lit.Pos()) }
 
 // objKey names an object stably across package variants.
 func (b *builder) objKey(o types.Object) string {

@@ -187,7 +187,7 @@ func (w *walker) callTarget(call *ast.CallExpr) (string, []argPath, *ifaceMethod
 	args := w.argPaths(call.Args)
 	switch f := uninstantiate(call.Fun).(type) {
 	case *ast.FuncLit:
-		return "lit@" + b.posKey(f.Pos()), args, nil
+		return b.litKey(f), args, nil
 	case *ast.Ident:
 		if fn, ok := b.info.Uses[f].(*types.Func); ok {
 			return b.objKey(fn.Origin()), args, nil

@@ -274,7 +274,7 @@ func (w *walker) returned(st *ast.ReturnStmt, s lockState) {
 				b.returnedLits = map[string][]returnedLit{}
 			}
 			b.returnedLits[w.fn.key] = append(b.returnedLits[w.fn.key],
-				returnedLit{key: "lit@" + b.posKey(lit.Pos()), state: s.clone(), site: b.callSite(lit.Pos(), w.fn)})
+				returnedLit{key: b.litKey(lit), state: s.clone(), site: b.callSite(lit.Pos(), w.fn)})
 			return
 		}
 	}

@@ -115,7 +115,7 @@ func (b *builder) collectLits(f *ast.File) {
 		defer func() { stack = append(stack, n) }()
 		switch n := n.(type) {
 		case *ast.FuncLit:
-			lf.uses["lit@"+b.posKey(n.Pos())] = b.litUseAt(n, stack)
+			lf.uses[b.litKey(n)] = b.litUseAt(n, stack)
 		case *ast.Ident:
 			v := b.localFuncVar(n)
 			if v == nil || b.info.Defs[n] != nil {
@@ -137,7 +137,7 @@ func (b *builder) collectLits(f *ast.File) {
 					if v.Pos() >= l.Pos() && v.Pos() < l.End() {
 						break // v is declared inside: the rest is outside its scope
 					}
-					within = append(within, "lit@"+b.posKey(l.Pos()))
+					within = append(within, b.litKey(l))
 				}
 			}
 			lf.calls[k] = append(lf.calls[k], varCall{within: within})

@@ -243,7 +243,7 @@ func (b *builder) collectFields(f *ast.File) {
 			// A value passed to an unexported function's parameter is
 			// stored in the parameter (collected at the function); one
 			// passed to anything else is a use that may let it go.
-			fn := calledFunc(b.info, &ast.CallExpr{Fun: uninstantiate(n.Fun)})
+			fn := instantiatedFunc(b.info, n)
 			if fn == nil || fn.Exported() || fn.Signature().Recv() != nil {
 				break
 			}

@@ -113,7 +113,7 @@ var runnerPkgs = map[string]bool{
 // runnerOf is the full name of the library function call calls when it
 // is in a runner package; "" otherwise.
 func (w *walker) runnerOf(call *ast.CallExpr) string {
-	f := calledFunc(w.b.info, &ast.CallExpr{Fun: uninstantiate(call.Fun)})
+	f := instantiatedFunc(w.b.info, call)
 	if f == nil || f.Pkg() == nil || !runnerPkgs[f.Pkg().Path()] {
 		return ""
 	}
@@ -192,7 +192,7 @@ func (w *walker) rangeFunc(st *ast.RangeStmt, s lockState) *rangeIter {
 		return it
 	}
 	if call, ok := ast.Unparen(st.X).(*ast.CallExpr); ok {
-		if f := calledFunc(b.info, &ast.CallExpr{Fun: uninstantiate(call.Fun)}); f != nil && !isInterfaceMethod(f) {
+		if f := instantiatedFunc(b.info, call); f != nil && !isInterfaceMethod(f) {
 			it.call = &rangedCall{key: b.objKey(f.Origin()), from: len(b.callSites)}
 			b.rangedCalls = append(b.rangedCalls, it.call)
 		}

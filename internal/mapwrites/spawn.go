@@ -82,7 +82,7 @@ func (w *walker) spawnCall(call *ast.CallExpr) {
 		}
 		return
 	}
-	f := calledFunc(b.info, &ast.CallExpr{Fun: uninstantiate(call.Fun)})
+	f := instantiatedFunc(b.info, call)
 	if f == nil || f.Pkg() == nil || !spawnerPkgs[f.Pkg().Path()] {
 		return
 	}

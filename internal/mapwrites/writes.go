@@ -154,6 +154,12 @@ func calledFunc(info *types.Info, call *ast.CallExpr) *types.Func {
 	return nil
 }
 
+// instantiatedFunc is calledFunc through type arguments: the function or
+// method that call names, also as f[T](x) or pkg.F[K, V](x).
+func instantiatedFunc(info *types.Info, call *ast.CallExpr) *types.Func {
+	return calledFunc(info, &ast.CallExpr{Fun: uninstantiate(call.Fun)})
+}
+
 // identObj is the object that names the map: the variable or field
 // selected last (the collection, for an element of a slice or map).
 func (w *walker) identObj(e ast.Expr) types.Object {

@@ -101,26 +101,27 @@ func (w *walker) paramCall(call *ast.CallExpr, s lockState) {
 // that encloses it (through literals, which must be called in place for
 // the run to count: inPlaceCalls); it reports whether id was one.
 func (w *walker) paramRun(id *ast.Ident, pos token.Pos, s lockState) bool {
-	v, ok := w.b.info.Uses[id].(*types.Var)
-	if !ok {
+	owner := w.paramOwner(id)
+	if owner == nil {
 		return false
 	}
 	b := w.b
+	v := b.info.Uses[id]
 	pc := paramCall{state: s.clone(), site: b.callSite(pos, w.fn)}
-	if w.fn.params[v] {
-		if b.paramCalls == nil {
-			b.paramCalls = map[types.Object][]paramCall{}
-		}
-		b.paramCalls[v] = append(b.paramCalls[v], pc)
-		return true
+	if owner == w.fn {
+		b.addParamCall(v, pc)
+	} else {
+		b.litRuns = append(b.litRuns, litRun{param: v, owner: owner, lit: w.fn, pc: pc})
 	}
-	for f := w.fn.parent; f != nil; f = f.parent {
-		if f.params[v] {
-			b.litRuns = append(b.litRuns, litRun{param: v, owner: f, lit: w.fn, pc: pc})
-			return true
-		}
+	return true
+}
+
+// addParamCall records pc as a run of the parameter p.
+func (b *builder) addParamCall(p types.Object, pc paramCall) {
+	if b.paramCalls == nil {
+		b.paramCalls = map[types.Object][]paramCall{}
 	}
-	return false
+	b.paramCalls[p] = append(b.paramCalls[p], pc)
 }
 
 // litRun is a run of a parameter of owner inside the function literal
@@ -159,13 +160,9 @@ func (b *builder) inPlaceCalls() {
 			pc = inPlaceRun(cs, pc)
 			fn = fn.parent
 		}
-		if fn != r.owner {
-			continue
+		if fn == r.owner {
+			b.addParamCall(r.param, pc)
 		}
-		if b.paramCalls == nil {
-			b.paramCalls = map[types.Object][]paramCall{}
-		}
-		b.paramCalls[r.param] = append(b.paramCalls[r.param], pc)
 	}
 }
 

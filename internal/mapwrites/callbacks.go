@@ -507,27 +507,36 @@ func calledInPlace(stack []ast.Node, i int) bool {
 // aside), is the function of that call, and the call is not a go or defer
 // statement's: it runs then, in the caller.
 func calledBy(stack []ast.Node, top int, fun ast.Node) bool {
-	j := top
-	for j >= 0 {
-		if _, ok := stack[j].(*ast.ParenExpr); !ok {
-			break
-		}
-		j--
-	}
+	j := unparenAt(stack, top)
 	if j < 0 {
 		return false
 	}
 	call, ok := stack[j].(*ast.CallExpr)
-	if !ok || ast.Unparen(call.Fun) != fun {
-		return false
+	return ok && ast.Unparen(call.Fun) == fun && !goOrDeferred(stack, j)
+}
+
+// unparenAt is the index of the first node of stack, from top outwards,
+// that is not a parenthesis; -1 when there is none.
+func unparenAt(stack []ast.Node, top int) int {
+	for top >= 0 {
+		if _, ok := stack[top].(*ast.ParenExpr); !ok {
+			break
+		}
+		top--
 	}
-	if j > 0 {
-		switch stack[j-1].(type) {
+	return top
+}
+
+// goOrDeferred reports whether the call stack[i] is a go or defer
+// statement's.
+func goOrDeferred(stack []ast.Node, i int) bool {
+	if i > 0 {
+		switch stack[i-1].(type) {
 		case *ast.GoStmt, *ast.DeferStmt:
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // carriedVia is the locks that the function value entered by cs carries

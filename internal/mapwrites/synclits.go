@@ -151,23 +151,14 @@ func (b *builder) litUseAt(lit *ast.FuncLit, stack []ast.Node) litUse {
 	if calledBy(stack, len(stack)-1, lit) || b.inPlaceLit(lit) {
 		return litUse{class: litInPlace}
 	}
-	i := len(stack) - 1
-	for i >= 0 {
-		if _, ok := stack[i].(*ast.ParenExpr); !ok {
-			break
-		}
-		i--
-	}
+	i := unparenAt(stack, len(stack)-1)
 	if i < 0 {
 		return litUse{}
 	}
 	switch p := stack[i].(type) {
 	case *ast.CallExpr:
-		if i > 0 {
-			switch stack[i-1].(type) {
-			case *ast.GoStmt, *ast.DeferStmt:
-				return litUse{}
-			}
+		if goOrDeferred(stack, i) {
+			return litUse{}
 		}
 		return litUse{class: litArg, arg: b.litArgs[lit]}
 	case *ast.ReturnStmt:

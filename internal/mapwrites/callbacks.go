@@ -462,23 +462,14 @@ func calledUse(id *ast.Ident, stack []ast.Node, inPlace func(*ast.FuncLit) bool)
 			return useOther // captured: it may run anywhere, any time
 		}
 	}
-	i := len(stack) - 1
-	for i >= 0 {
-		if _, ok := stack[i].(*ast.ParenExpr); !ok {
-			break
-		}
-		i--
-	}
+	i := unparenAt(stack, len(stack)-1)
 	if i < 0 {
 		return useOther
 	}
 	switch p := stack[i].(type) {
 	case *ast.CallExpr:
-		if i > 0 {
-			switch stack[i-1].(type) {
-			case *ast.GoStmt, *ast.DeferStmt:
-				return useOther // runs in another goroutine, or at return
-			}
+		if goOrDeferred(stack, i) {
+			return useOther // runs in another goroutine, or at return
 		}
 		if ast.Unparen(p.Fun) != id {
 			return usePass

@@ -19,6 +19,8 @@ import { reportLine } from './view';
 interface LineArg {
   file: string;
   line: number;
+  /** viewColumn, when given, is the editor group to open the line in (openLocation only). */
+  viewColumn?: number;
 }
 
 export class Commands {
@@ -275,7 +277,11 @@ export class Commands {
     const line = Math.max(1, this.store.edits.map(file, at.line) ?? at.line);
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
     const pos = new vscode.Position(Math.min(line, doc.lineCount) - 1, 0);
-    await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos), preview: false });
+    await vscode.window.showTextDocument(doc, {
+      selection: new vscode.Range(pos, pos),
+      preview: false,
+      viewColumn: typeof at.viewColumn === 'number' ? at.viewColumn : undefined,
+    });
   }
 }
 

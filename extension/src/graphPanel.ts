@@ -66,9 +66,13 @@ export class GraphPanel implements vscode.Disposable {
       return;
     }
     if (msg.type === 'open' && typeof msg.file === 'string' && typeof msg.line === 'number') {
-      // Open the line in the first editor group, not over the graph.
-      await vscode.commands.executeCommand('workbench.action.focusFirstEditorGroup');
-      await vscode.commands.executeCommand('lockscope.openLocation', { file: msg.file, line: msg.line });
+      // Open the line in another editor group than the graph's, never over
+      // it: the graph would be hidden, and a hidden webview loses its page.
+      // The group is named, not focused first: focus moves asynchronously,
+      // and the active group at the click is the graph's own.
+      const graphColumn = this.panel?.viewColumn ?? vscode.ViewColumn.Two;
+      const viewColumn = graphColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
+      await vscode.commands.executeCommand('lockscope.openLocation', { file: msg.file, line: msg.line, viewColumn });
     }
   }
 

@@ -703,6 +703,19 @@ test(
           (document.querySelector('[id="status.editor.selection"]')?.innerText || '').startsWith(`Ln ${line},`),
         chain[1],
       );
+      // The line opens in the editor's group, not over the graph: a hidden
+      // webview would lose its page.
+      await vs.waitFor(
+        'the Blocking Graph to stay in view beside main.go',
+        () =>
+          [...document.querySelectorAll('.editor-group-container')].filter((g) =>
+            g.querySelector('.tabs-container .tab.active[aria-label^="Blocking Graph"]'),
+          ).length === 1 &&
+          [...document.querySelectorAll('.editor-group-container')].filter((g) =>
+            g.querySelector('.tabs-container .tab.active[aria-label^="main.go"]'),
+          ).length === 1,
+      );
+      await graphFrame(vs);
       await vs.shot('opened-from-graph');
 
       // The session ends: its report goes, and the graph with it.

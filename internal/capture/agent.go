@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -36,6 +37,9 @@ type Agent struct {
 	Pid  int    // the program's process id, as the agent reported it
 
 	dir string
+
+	mu    sync.Mutex
+	spans map[string]Span // the span of the last profile of each kind
 }
 
 // Profile fetches a profile ("mutex" or "block") as an uncompressed pprof
@@ -44,7 +48,28 @@ func (a *Agent) Profile(ctx context.Context, kind string) ([]byte, error) {
 	if kind != "mutex" && kind != "block" {
 		return nil, fmt.Errorf("capture: agent: unknown profile %q (want mutex or block)", kind)
 	}
-	return a.do(ctx, "profile "+kind, agentWait)
+	data, err := a.do(ctx, "profile "+kind, agentWait)
+	if err != nil {
+		return nil, err
+	}
+	if span, ok := ProfileSpan(data); ok {
+		a.mu.Lock()
+		if a.spans == nil {
+			a.spans = map[string]Span{}
+		}
+		a.spans[kind] = span
+		a.mu.Unlock()
+	}
+	return data, nil
+}
+
+// Span is the span of the last profile of kind that Profile fetched: the
+// time that profile covers. ok is false before the first.
+func (a *Agent) Span(kind string) (span Span, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	span, ok = a.spans[kind]
+	return span, ok
 }
 
 // TraceStream records the next seconds of execution trace (capped at

@@ -76,15 +76,23 @@ type debuggee struct {
 
 	// ran is how long this run of the program has run, not counting its
 	// stops, up to runningSince, when it last started running (zero while
-	// it is stopped or has not started). A profile is cumulative over the
-	// running time: a comparison per second must divide by this, not by
-	// the wall time of a session that sat at breakpoints.
+	// it is stopped or has not started): the adapter's clock, which counts
+	// from configurationDone and so also the program's start.
 	ran          time.Duration
 	runningSince time.Time
-	// profiledRan is ran when the mutex and block profiles in the report
-	// were taken: what a saved or compared capture covers.
-	profiledRan time.Duration
+	// stops are this run's stops (from the stopped event to the resume),
+	// in order; the last one's to is zero while it lasts. The program's
+	// clock runs on while Delve holds it, so an agent's profile spans its
+	// stops, and runningWithin takes them out.
+	stops []stop
+	// covered is how long the mutex and block profiles in the report
+	// cover, stops left out: what a saved or compared capture is divided
+	// by for a comparison per second. 0: not known.
+	covered time.Duration
 }
+
+// stop is one stop of the program in a debugger, on this process's clock.
+type stop struct{ from, to time.Time }
 
 // setStopped records a stop (stopped) or a resume, and keeps the clock of
 // the program's running time.
@@ -94,8 +102,12 @@ func (d *debuggee) setStopped(stopped bool, now time.Time) {
 	case stopped && !d.runningSince.IsZero():
 		d.ran += now.Sub(d.runningSince)
 		d.runningSince = time.Time{}
+		d.stops = append(d.stops, stop{from: now})
 	case !stopped && d.runningSince.IsZero():
 		d.runningSince = now
+		if n := len(d.stops); n > 0 && d.stops[n-1].to.IsZero() {
+			d.stops[n-1].to = now
+		}
 	}
 }
 
@@ -107,17 +119,65 @@ func (d *debuggee) runTime(now time.Time) time.Duration {
 	return d.ran + now.Sub(d.runningSince)
 }
 
+// runningWithin is how long the program ran between from and to, times
+// read from the agent's clock (capture.Span): the span less the part of
+// each stop inside it. The stops are the times lockscope saw the stopped
+// event and the resume pass by, a few milliseconds after the program
+// really stopped and before it really runs again, so each stop inside the
+// span leaves that much too much running time.
+func (d *debuggee) runningWithin(from, to time.Time) time.Duration {
+	ran := to.Sub(from)
+	for _, st := range d.stops {
+		end := st.to
+		if end.IsZero() || end.After(to) {
+			end = to
+		}
+		begin := st.from
+		if begin.Before(from) {
+			begin = from
+		}
+		if end.After(begin) {
+			ran -= end.Sub(begin)
+		}
+	}
+	return max(ran, 0)
+}
+
 // newRun starts the clock again for a new run of the program.
 func (d *debuggee) newRun() {
 	d.stopped, d.exited = false, false
-	d.ran, d.runningSince, d.profiledRan = 0, time.Time{}, 0
+	d.ran, d.runningSince, d.stops, d.covered = 0, time.Time{}, nil, 0
 }
 
-// profiled notes that the report's profiles were just taken.
-func (e *extension) profiled() {
+// profiled notes that the report's mutex and block profiles were just
+// replaced, and what they cover: with the agent's span, the span less the
+// stops in it. Without one the profiles are a service's net/http/pprof
+// (pprofURL), cumulative from whenever the service set the rates, which
+// only the adapter's clock can stand in for: the program's running time
+// since configurationDone, stops left out, when lockscope launched it
+// (the program's start counts too); nothing known when lockscope
+// attached to a service that ran before.
+func (e *extension) profiled(span capture.Span, ok bool) {
+	attach := e.launchInfo().Request == "attach"
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.dbg.profiledRan = e.dbg.runTime(time.Now())
+	switch {
+	case ok:
+		e.dbg.covered = e.dbg.runningWithin(span.Start(), span.End())
+	case attach:
+		e.dbg.covered = 0
+	default:
+		e.dbg.covered = e.dbg.runTime(time.Now())
+	}
+}
+
+// profiledFor is profiled with a fixed length: a delta profile of a
+// service's net/http/pprof (lockscope/capture with pprofURL) covers the
+// seconds it asked for.
+func (e *extension) profiledFor(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dbg.covered = d
 }
 
 // launchInfo is the launch or attach Delve accepted last.

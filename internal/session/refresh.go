@@ -147,6 +147,7 @@ func (e *extension) urlRefreshLoop(run context.Context, cfg dapx.LaunchConfig) {
 			}
 			e.pipe.Replace(part)
 		}
+		e.profiled(capture.Span{}, false)
 	})
 }
 
@@ -178,8 +179,20 @@ func (e *extension) fetchProfiles(ctx context.Context, agent *capture.Agent, kin
 		}
 		e.pipe.Replace(part)
 	}
-	e.profiled()
+	e.profiled(agentSpan(agent, kinds))
 	return nil
+}
+
+// agentSpan is the span of the newest of the agent's profiles of kinds:
+// fetched one after the other, they end milliseconds apart, and the
+// capture records one duration for both.
+func agentSpan(agent *capture.Agent, kinds []string) (span capture.Span, ok bool) {
+	for _, k := range kinds {
+		if s, found := agent.Span(k); found && (!ok || s.To > span.To) {
+			span, ok = s, true
+		}
+	}
+	return span, ok
 }
 
 // onExited reads what the agent saved when the program ended, so that a
@@ -188,12 +201,17 @@ func (e *extension) onExited() {
 	e.mu.Lock()
 	inj := e.inj
 	e.dbg.exited = true
-	// The profiles the agent saved at exit cover the whole run.
 	e.dbg.setStopped(true, time.Now())
-	e.dbg.profiledRan = e.dbg.ran
 	e.mu.Unlock()
 	if inj == nil {
+		// The profiles of a pprofURL are those of the last refresh, which
+		// said what they cover.
 		return
+	}
+	// The profiles the agent saved at exit (or last, when it had no time
+	// to) replace the live ones: their span is what the capture covers.
+	if span, ok := inj.FinalSpan(); ok {
+		e.profiled(span, true)
 	}
 	_, errs := e.pipe.AgentFinal(e.ctx, inj, pipeline.FinalOptions{Path: inj.RendezvousDir()})
 	for _, err := range errs {

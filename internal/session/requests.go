@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/lockscope/lockscope/internal/contention"
 	"github.com/lockscope/lockscope/internal/dapx"
@@ -248,8 +250,15 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 		for _, part := range parts {
 			e.pipe.Replace(part)
 		}
-		if agent != nil && (slices.Contains(kinds, contention.KindMutex) || slices.Contains(kinds, contention.KindBlock)) {
-			e.profiled()
+		if slices.Contains(kinds, contention.KindMutex) || slices.Contains(kinds, contention.KindBlock) {
+			if agent != nil {
+				e.profiled(agentSpan(agent, kinds))
+			} else {
+				// The service's delta profiles, over the seconds asked for
+				// in whole seconds (capture.FetchURL rounds them up, as
+				// net/http/pprof takes no fraction for them).
+				e.profiledFor(time.Duration(math.Ceil(seconds)) * time.Second)
+			}
 		}
 		return nil
 	})

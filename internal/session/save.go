@@ -21,11 +21,11 @@ func (e *extension) captureInfo() contention.Capture {
 	li := e.launchInfo()
 	cfg := li.Config
 	e.mu.Lock()
-	ran := e.dbg.profiledRan
+	covered := e.dbg.covered
 	e.mu.Unlock()
-	// The profiles cover the program's running time when they were taken,
-	// stops left out: a comparison per second divides by it.
-	info := contention.Capture{Program: li.Program, GoVersion: e.pipe.GoVersion(), Settings: map[string]string{}, DurationNs: ran.Nanoseconds()}
+	// What the profiles cover, stops left out (see profiled): a
+	// comparison per second divides by it.
+	info := contention.Capture{Program: li.Program, GoVersion: e.pipe.GoVersion(), Settings: map[string]string{}, DurationNs: covered.Nanoseconds()}
 	if li.ProgramDir != "" {
 		// Read from .git, not by running git: embedded Delve reaps the
 		// adapter's children while the debuggee runs.

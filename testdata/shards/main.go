@@ -86,7 +86,7 @@ func main() {
 	workers := flag.Int("workers", 8, "goroutines that count")
 	d := flag.Duration("d", time.Second, "how long to run")
 	flag.Parse()
-	s, st := NewStore(), &Stats{}
+	s, st := NewStore(), &Stats{} // lockscope:shards-main
 	stop := make(chan struct{})
 	time.AfterFunc(*d, func() { close(stop) })
 	n := run(s, st, *workers, stop)

@@ -239,11 +239,34 @@ wait:
 	}
 	// Not ctx: an interrupt means "stop and report", so the analysis of
 	// what was captured must still run.
-	added, errs := a.pipe.AgentFinal(context.Background(), inj, pipeline.FinalOptions{Live: live, Window: window, WindowErr: traceErr, DurationNs: elapsed.Nanoseconds(), Path: inj.PackageDir})
+	// The profiles cover the program from when the agent set their rates
+	// to their snapshot, not its start (a slow package init, say) and
+	// exit, which elapsed also counts: a comparison per second divides by
+	// that.
+	covered := elapsed
+	if span, ok := finalSpan(live, inj); ok {
+		covered = span.Duration()
+	}
+	added, errs := a.pipe.AgentFinal(context.Background(), inj, pipeline.FinalOptions{Live: live, Window: window, WindowErr: traceErr, DurationNs: covered.Nanoseconds(), Path: inj.PackageDir})
 	a.analysed += added
 	a.failed = append(a.failed, errs...)
 	a.output(out)
 	return nil
+}
+
+// finalSpan is the span of the agent's profiles that AgentFinal adds: the
+// live ones lockscope took before it stopped the program, else those the
+// agent saved.
+func finalSpan(live map[string][]byte, inj *capture.Injection) (span capture.Span, ok bool) {
+	for _, data := range live {
+		if s, found := capture.ProfileSpan(data); found && (!ok || s.To > span.To) {
+			span, ok = s, true
+		}
+	}
+	if ok {
+		return span, true
+	}
+	return inj.FinalSpan()
 }
 
 // stoppedBlocked says that lockscope ended a program whose goroutines

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -288,4 +290,53 @@ func TestSessionCaptureLeavesOutStops(t *testing.T) {
 	if left := span - covered; left < hold-100*time.Millisecond || left > hold+time.Second {
 		t.Errorf("%v of the span is left out, want the stop of %v", left, hold)
 	}
+}
+
+// With pprofURL and no agent, the service's profiles say nothing of when
+// it set its rates: a capture of a launched service records the adapter's
+// clock, its running time from configurationDone to the last refresh with
+// its stops left out, and records it at each refresh, so that a save in
+// mid-run is per second too.
+func TestPprofURLCaptureSeconds(t *testing.T) {
+	t.Parallel()
+	dir := testdataDir(filepath.Join("capture", "oldservice"))
+	bin := filepath.Join(t.TempDir(), "oldservice")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building oldservice: %v\n%s", err, out)
+	}
+	// A free loopback port for the service, known before it starts.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	a := startAdapter(t)
+	c := a.c
+	launch(t, c, map[string]any{"mode": "exec", "program": bin, "args": []string{"-listen", addr},
+		"lockscope": map[string]any{"pprofURL": "http://" + addr, "refreshSeconds": 0.5}})
+	began := time.Now()
+	c.Call(t, "configurationDone", nil)
+	onTop := func(r *contention.Report) bool {
+		m := topOfKind(r, contention.KindMutex)
+		return m != nil && m.Function == "main.work"
+	}
+	reportEvent(t, c, 60*time.Second, "the service's lock, from its pprofURL", onTop)
+	hold := 1500 * time.Millisecond
+	c.Call(t, "pause", map[string]any{"threadId": 1})
+	st := c.Stopped(t)
+	time.Sleep(hold)
+	mark := c.Mark()
+	c.Call(t, "continue", map[string]any{"threadId": st.ThreadID})
+	c.ExpectReportEventWhere(t, "a refresh after the pause", mark, 60*time.Second, onTop)
+	saved := saveCapture(t, c, filepath.Join(t.TempDir(), "url.zip"))
+	limit := time.Since(began) - hold
+	covered := time.Duration(saved.Info.DurationNs)
+	t.Logf("the capture covers %v of the %v since configurationDone, with a pause of %v", covered, time.Since(began), hold)
+	if covered <= 0 || covered > limit+100*time.Millisecond {
+		t.Errorf("the capture covers %v: want the service's running time, at most %v", covered, limit)
+	}
+	c.Call(t, "disconnect", nil)
 }

@@ -2,12 +2,16 @@
  * Starting the adapter: the `lockscope dap` binary bundled in the VSIX, the
  * `lockscope.adapterPath` setting, or a binary built with `go build` from a
  * checkout of the lockscope module; or a `debugServer` port for developing the
- * adapter. Also the tracker that logs DAP traffic at trace level.
+ * adapter; and the environment that makes it use the Go that vscode-go's
+ * settings pick. Also the tracker that logs DAP traffic at trace level.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { GoSettings, goToolEnv } from './logic/goEnv';
 
 const MODULE = 'github.com/lockscope/lockscope';
 
@@ -30,6 +34,57 @@ export class AdapterLocator {
       return inspect?.globalValue || undefined;
     }
     return fromWorkspace || inspect?.globalValue || undefined;
+  }
+
+  /**
+   * goEnv is the environment (added to the extension host's) in which a
+   * lockscope process builds and runs Go for a file or folder: the Go that
+   * go.goroot, go.alternateTools.go and go.toolsEnvVars pick (logic/goEnv).
+   * In an untrusted workspace only the user's own values count: the
+   * workspace's would choose which program runs.
+   */
+  goEnv(scope?: vscode.Uri): Record<string, string> {
+    const folder = scope ? vscode.workspace.getWorkspaceFolder(scope) : vscode.workspace.workspaceFolders?.[0];
+    const config = vscode.workspace.getConfiguration('go', folder?.uri ?? scope);
+    const trusted = vscode.workspace.isTrusted;
+    const pick = (key: string): unknown => {
+      const i = config.inspect(key);
+      const workspace = i?.workspaceFolderValue ?? i?.workspaceValue;
+      if (workspace !== undefined && !trusted) {
+        this.log.warn(`go.${key} comes from an untrusted workspace: lockscope uses only your user setting`);
+        return i?.globalValue;
+      }
+      return workspace ?? i?.globalValue;
+    };
+    const settings: GoSettings = {
+      goroot: pick('goroot'),
+      alternateTools: pick('alternateTools'),
+      toolsEnvVars: pick('toolsEnvVars'),
+    };
+    const got = goToolEnv(settings, {
+      processEnv: process.env,
+      platform: process.platform,
+      workspaceFolder: folder?.uri.fsPath,
+      homeDir: os.homedir(),
+      shimRoot: this.context.globalStorageUri.fsPath,
+      hash: (s) => createHash('sha256').update(s).digest('hex').slice(0, 16),
+    });
+    for (const note of got.notes) {
+      this.log.info(`Go for lockscope: ${note}`);
+    }
+    if (got.shim) {
+      try {
+        fs.mkdirSync(got.shim.dir, { recursive: true });
+        // Written to a temporary name and renamed: another window may be
+        // running this shim right now.
+        const tmp = `${got.shim.file}.${process.pid}`;
+        fs.writeFileSync(tmp, got.shim.text, { mode: 0o755 });
+        fs.renameSync(tmp, got.shim.file);
+      } catch (err) {
+        this.log.error(`Go for lockscope: cannot write ${got.shim.file}: ${(err as Error).message}`);
+      }
+    }
+    return got.env;
   }
 
   /** bundled is the binary the VSIX carries. */
@@ -84,12 +139,15 @@ export class AdapterLocator {
       async (progress) => {
         if (checkout) {
           progress.report({ message: `go build ./adapter in ${checkout}` });
-          await run('go', ['build', '-o', out, './adapter'], checkout, this.log);
+          await run('go', ['build', '-o', out, './adapter'], checkout, this.log, this.goEnv());
         } else {
           const version = (this.context.extension.packageJSON as { version?: string }).version ?? 'latest';
           const gobin = path.dirname(out);
           progress.report({ message: `go install ${MODULE}/adapter@v${version}` });
-          await run('go', ['install', `${MODULE}/adapter@v${version}`], gobin, this.log, { GOBIN: gobin });
+          await run('go', ['install', `${MODULE}/adapter@v${version}`], gobin, this.log, {
+            ...this.goEnv(),
+            GOBIN: gobin,
+          });
           fs.renameSync(path.join(gobin, 'adapter'), out);
         }
         return out;
@@ -162,7 +220,7 @@ export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
       return undefined;
     }
     this.log.info(`starting ${bin} dap`);
-    return new vscode.DebugAdapterExecutable(bin, ['dap']);
+    return new vscode.DebugAdapterExecutable(bin, ['dap'], { env: this.locator.goEnv(session.workspaceFolder?.uri) });
   }
 }
 

@@ -26,6 +26,7 @@ export async function runAnalyze(
   cwd: string,
   title: string,
   log: vscode.LogOutputChannel,
+  env: Record<string, string> = {},
 ): Promise<Report | undefined> {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title, cancellable: true },
@@ -33,7 +34,7 @@ export async function runAnalyze(
       new Promise<Report | undefined>((resolve, reject) => {
         const full = ['analyze', '--json', ...args];
         log.info(`running ${bin} ${full.join(' ')} in ${cwd}`);
-        const child = spawn(bin, full, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(bin, full, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
         const out: Buffer[] = [];
         let err = '';
         let pending = '';

@@ -118,6 +118,7 @@ export class Commands {
       cwd,
       `lockscope: analysing ${path.basename(file.fsPath)}`,
       this.log,
+      this.locator.goEnv(file),
     );
     if (report) {
       this.store.set(report, { label: `analyze ${path.basename(file.fsPath)}` });
@@ -142,6 +143,7 @@ export class Commands {
       dir,
       `lockscope: analyzing ${vscode.workspace.asRelativePath(dir)}`,
       this.log,
+      this.locator.goEnv(file),
     );
     if (report) {
       this.store.set(report, { label: `analyze ${vscode.workspace.asRelativePath(dir)}` });

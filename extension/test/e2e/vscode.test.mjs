@@ -3,6 +3,7 @@
 // copy of a testdata workspace. Run with scripts/test-vscode.sh. Lines are
 // found by their lockscope:NAME markers; every wait names what it waits for.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -531,6 +532,7 @@ test(
   async () => {
     await scenario('4-analyze', async (vs) => {
       const ws = makeWorkspace(path.join(vs.dir, 'ledger'), { template: 'vscode-ledger' });
+      const goRuns = useGoWrapper(ws);
       const src = path.join(ws, MAIN);
       const lock = markerLine(src, 'hot-lock');
       const write = markerLine(src, 'hot-write');
@@ -563,9 +565,37 @@ test(
       const errors = (await vs.check('notifications')).filter((n) => n.error).map((n) => n.text);
       assert.deepEqual(errors, [], 'no error notification');
       await until('lockscope analyze and its program to exit', () => vs.debugProcesses().length === 0);
+      // analyze built the program with the Go that go.alternateTools picks.
+      assert.ok(
+        goRuns().some((c) => c.startsWith('build ')),
+        `go build through the workspace's go.alternateTools.go; it ran: ${goRuns().join(' | ')}`,
+      );
     });
   },
 );
+
+/**
+ * useGoWrapper makes a workspace pick its Go the vscode-go way, through
+ * go.alternateTools.go, with a wrapper that is not named go (as direnv
+ * wrappers are): it logs each command, then runs this machine's go. It
+ * returns a function that reads the commands run so far.
+ */
+function useGoWrapper(ws) {
+  const realGo = execFileSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' }).trim();
+  const log = path.join(ws, 'tools', 'go.log');
+  fs.mkdirSync(path.join(ws, 'tools'), { recursive: true });
+  fs.writeFileSync(
+    path.join(ws, 'tools', 'go.sh'),
+    `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${realGo}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+  fs.writeFileSync(
+    path.join(ws, '.vscode', 'settings.json'),
+    JSON.stringify({ 'go.alternateTools': { go: '${workspaceFolder}/tools/go.sh' } }, null, 2),
+  );
+  return () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+}
 
 /**
  * graphFrame finds the Blocking Graph panel's page among the page's frames
@@ -649,6 +679,7 @@ test(
         program: 'handoff',
         launch: HANDOFF_LAUNCH,
       });
+      const goRuns = useGoWrapper(ws);
       const src = path.join(ws, MAIN);
       const chain = ['chain-waiter', 'chain-middle', 'chain-last-wait', 'chain-holder'].map((m) => markerLine(src, m));
       await vs.start(ws);
@@ -688,6 +719,11 @@ test(
         `graph: ${state.nodes.length} nodes (${state.nodes.map((n) => n.text[0]).join(', ')}), ${state.edges.length} edges`,
       );
       await vs.shot('graph');
+      // Delve built the debuggee with the Go that go.alternateTools picks.
+      assert.ok(
+        goRuns().some((c) => c.startsWith('build ')),
+        `go build through the workspace's go.alternateTools.go; it ran: ${goRuns().join(' | ')}`,
+      );
 
       // A click on transfer's node opens main.go at its line, beside the graph.
       await vs.focusEditor(MAIN, 1);

@@ -21,7 +21,14 @@ type Capture struct {
 	// Work is what the program reported doing, when it reports it (a
 	// benchmark's iterations); nil otherwise.
 	Work *Work `json:"work,omitempty"`
-	// DurationNs is how long the capture ran (the program's wall time).
+	// DurationNs is how long the capture's mutex and block profiles
+	// cover: with lockscope's agent, from when it set the profile rates
+	// to the snapshot, less the time the program sat stopped in a
+	// debugger (the program's start and exit are not in it); for a
+	// benchmark capture, the runs' time. 0: not recorded here; the
+	// profiles' sources may say it (Source.DurationNs, where analyze puts
+	// the agent's span), or nobody knows it (a service lockscope attached
+	// to, whose cumulative profiles began before it came).
 	DurationNs int64 `json:"durationNs,omitempty"`
 }
 
@@ -56,7 +63,7 @@ const (
 // Units a comparison is normalised by.
 const (
 	UnitOp     = "op"     // per benchmark iteration, on both sides
-	UnitSecond = "second" // per second of capture (wall time)
+	UnitSecond = "second" // per second the profiles cover (Capture.DurationNs)
 )
 
 // Change is an entry's base value and its change, added to hotspots,

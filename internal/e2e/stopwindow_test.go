@@ -118,20 +118,28 @@ func stopWindowAtBreakpoint(t *testing.T, dir string, env map[string]string) {
 // A pause gets the window before it, as a breakpoint does.
 func TestStopWindowAtPause(t *testing.T) {
 	t.Parallel()
+	stopWindowAtPause(t, testdataDir("stopwindow"), nil)
+}
+
+// stopWindowAtPause is TestStopWindowAtPause on the program in dir,
+// launched with env.
+func stopWindowAtPause(t *testing.T, dir string, env map[string]string) {
 	a := startAdapter(t)
 	c := a.c
-	file := filepath.Join(testdataDir("stopwindow"), "main.go")
+	file := filepath.Join(dir, "main.go")
 	lock, unlock := testutil.MarkerLine(t, file, "sw-lock"), testutil.MarkerLine(t, file, "sw-unlock")
-	launch(t, c, map[string]any{"mode": "debug", "program": testdataDir("stopwindow"), "args": []string{"-d", "10m"}})
+	launch(t, c, withEnv(map[string]any{"mode": "debug", "program": dir, "args": []string{"-d", "10m"}}, env))
 	c.Call(t, "configurationDone", nil)
 	reportEvent(t, c, time.Minute, "the program's first profiles", func(r *contention.Report) bool { return len(r.Hotspots) > 0 })
 	// The runtime ends a generation of the trace about every second: give
 	// the recorder a couple.
 	time.Sleep(2500 * time.Millisecond)
 	c.Call(t, "pause", map[string]any{"threadId": 1})
-	if st := c.Stopped(t); st.Reason != "pause" {
+	st := c.Stopped(t)
+	if st.Reason != "pause" {
 		t.Fatalf("stopped for %q, want pause", st.Reason)
 	}
+	checkBuiltBy(t, c, st.ThreadID, env)
 	r := stopReport(t, c, "chains before the pause", nil)
 	checkLockChain(t, r, file, lock, unlock)
 	c.Call(t, "disconnect", nil)

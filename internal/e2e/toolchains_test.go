@@ -20,7 +20,7 @@ import (
 // TestToolchainGo125StopWindow runs the stop-window tests on a program
 // built by Go 1.25, whose runtime/trace.FlightRecorder keeps its batches
 // in another shape than Go 1.26's (capture.ReadFlightWindow reads both):
-// at a breakpoint and at a crash the window is read from the stopped
+// at a breakpoint, a pause and a crash the window is read from the stopped
 // program's memory, and at a deadlock from the file the agent saved.
 func TestToolchainGo125StopWindow(t *testing.T) {
 	t.Parallel()
@@ -41,6 +41,10 @@ func TestToolchainGo125StopWindow(t *testing.T) {
 	t.Run("deadlock", func(t *testing.T) {
 		t.Parallel()
 		stopWindowAtDeadlock(t, deadlock, env)
+	})
+	t.Run("pause", func(t *testing.T) {
+		t.Parallel()
+		stopWindowAtPause(t, stopwindow, env)
 	})
 }
 

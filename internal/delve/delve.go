@@ -112,10 +112,10 @@ type external struct {
 	closeOnce sync.Once
 }
 
-// StartExternal starts `<path> dap --listen=127.0.0.1:0` in dir and connects
-// to it. Delve's own output goes to logw, never to stdout.
-func StartExternal(ctx context.Context, path, dir string, logw io.Writer, log *slog.Logger) (Backend, error) {
-	args := []string{"dap", "--listen=127.0.0.1:0"}
+// StartExternal starts `<path> dap --listen=127.0.0.1:0 [flags]` in dir and
+// connects to it. Delve's own output goes to logw, never to stdout.
+func StartExternal(ctx context.Context, path, dir string, flags []string, logw io.Writer, log *slog.Logger) (Backend, error) {
+	args := append([]string{"dap", "--listen=127.0.0.1:0"}, flags...)
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Stderr = logw

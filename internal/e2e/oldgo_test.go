@@ -34,11 +34,17 @@ func TestOldToolchainDebugs(t *testing.T) {
 	dir := testdataDir(filepath.Join("capture", "oldmod"))
 	file := filepath.Join(dir, "main.go")
 	line := testutil.MarkerLine(t, file, "oldmod-unlock")
-	cfg := map[string]any{"request": "launch", "type": "lockscope", "name": "oldmod", "mode": "debug", "program": dir, "env": env}
+	// vscode-go's dlvFlags are for an external dlv: the embedded Delve
+	// already checks no Go version, and says which flags it does not take.
+	cfg := map[string]any{"request": "launch", "type": "lockscope", "name": "oldmod", "mode": "debug", "program": dir, "env": env,
+		"dlvFlags": []string{"--check-go-version=false", "--log-output", "dap"}}
 	launch(t, c, cfg)
 	setBreakpoints(t, c, file, map[string]any{"line": line})
 	c.Call(t, "configurationDone", nil)
 	st := stoppedAt(t, c, line)
+	if got := consoleLines(c, `lockscope: dlvFlags ["--log-output dap"] are for an external dlv (dlvPath); the Delve embedded in lockscope does not take them`); got != 1 {
+		t.Errorf("the Debug Console said %d times that the embedded Delve ignores --log-output, want once", got)
+	}
 	// The program is go1.19's, not the go on the test's own PATH.
 	frames := c.StackTrace(t, st.ThreadID)
 	if v := c.Evaluate(t, frames[0].ID, "runtime.buildVersion"); !strings.HasPrefix(v, `"go`+testutil.DebianGoVersion+".") {
@@ -89,9 +95,50 @@ func TestOldToolchainExternalDlv(t *testing.T) {
 	if resp.Success || !strings.Contains(string(resp.Raw), "too old for this version of Delve") {
 		t.Errorf("launch with dlv on a go1.19 program: %s\nwant Delve's refusal", resp.Raw)
 	}
-	const way = ": profiles and traces are off; an external dlv may refuse to debug so old a Go, which lockscope's embedded Delve (no dlvPath) debugs"
+	const way = ": profiles and traces are off; an external dlv refuses so old a Go unless its dlvFlags have --check-go-version=false; lockscope's embedded Delve (no dlvPath) debugs it"
 	if got := consoleLines(c, oldGoNote); got != 1 || consoleLines(c, way) != 1 {
 		t.Errorf("the Debug Console got the old-toolchain note %d times (%d ending %q), want once with it", got, consoleLines(c, way), way)
+	}
+}
+
+// The way out the note names: vscode-go's dlvFlags reach the external dlv,
+// and with --check-go-version=false it debugs the go1.19 program. Flags
+// that would take the connection from lockscope are refused first, with
+// the session still there for the next launch.
+func TestOldToolchainExternalDlvFlags(t *testing.T) {
+	t.Parallel()
+	env := testutil.DebianGoEnv(testutil.DebianGo(t))
+	a := startAdapter(t)
+	c := a.c
+	dir := testdataDir(filepath.Join("capture", "oldmod"))
+	file := filepath.Join(dir, "main.go")
+	line := testutil.MarkerLine(t, file, "oldmod-unlock")
+	dlv := builtDlv(t)
+	initialize(t, c)
+	e := c.CallErr(t, "launch", map[string]any{"request": "launch", "mode": "debug", "program": dir, "env": env,
+		"dlvPath": dlv, "dlvFlags": []string{"--check-go-version=false", "--listen=127.0.0.1:4000"}})
+	if !strings.Contains(string(e.Raw), "dlvFlags may not set --listen") {
+		t.Errorf("launch with dlvFlags --listen: %s\nwant a refusal", e.Raw)
+	}
+	seq := c.Send("launch", map[string]any{"request": "launch", "mode": "debug", "program": dir, "env": env,
+		"dlvPath": dlv, "dlvFlags": []string{"--check-go-version=false"}})
+	resp := c.WaitFor(t, "the launch response", buildTimeout, func(m daptest.Message) bool {
+		return m.Type == "response" && m.RequestSeq == seq
+	})
+	if !resp.Success {
+		t.Fatalf("launch with dlvFlags --check-go-version=false: %s", resp.Raw)
+	}
+	c.Event(t, "initialized")
+	setBreakpoints(t, c, file, map[string]any{"line": line})
+	c.Call(t, "configurationDone", nil)
+	st := stoppedAt(t, c, line)
+	frames := c.StackTrace(t, st.ThreadID)
+	if v := c.Evaluate(t, frames[0].ID, "runtime.buildVersion"); !strings.HasPrefix(v, `"go`+testutil.DebianGoVersion+".") {
+		t.Errorf("runtime.buildVersion = %s, want go%s", v, testutil.DebianGoVersion)
+	}
+	c.Call(t, "disconnect", nil)
+	if !a.exited(20 * time.Second) {
+		t.Fatal("lockscope dap did not exit after disconnect")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lockscope/lockscope/internal/dapx"
+	"github.com/lockscope/lockscope/internal/delve"
 	"github.com/lockscope/lockscope/internal/transport"
 )
 
@@ -28,6 +29,9 @@ type launchPlan struct {
 	args    map[string]json.RawMessage // what Delve gets, once prepared
 	info    launchInfo
 	dlvPath string // the launch's own dlvPath attribute
+	// dlvFlags is the launch's dlvFlags attribute: vscode-go's extra
+	// flags for the dlv it starts, passed to an external dlv.
+	dlvFlags []string
 }
 
 // testHookLaunch, when set by a test, runs at the start of every launch
@@ -74,8 +78,19 @@ func (s *Session) onLaunch(h transport.Header, msg []byte) {
 		s.sendError(h.Seq, h.Command, rerr.id, rerr.summary, rerr.details, true)
 		return
 	}
-	if p.dlvPath != "" && p.dlvPath != s.opts.DlvPath {
-		if err := s.switchToExternal(p.dlvPath, p.info.ProgramDir); err != nil {
+	// An external dlv runs with the launch's dlvFlags: one of its own, or
+	// the --dlv one started again with them.
+	dlv := p.dlvPath
+	if dlv == "" {
+		dlv = s.opts.DlvPath
+	}
+	if dlv == "" && len(p.dlvFlags) > 0 {
+		if ignored := delve.EmbeddedIgnores(p.dlvFlags); len(ignored) > 0 {
+			s.ext.console(fmt.Sprintf("lockscope: dlvFlags %q are for an external dlv (dlvPath); the Delve embedded in lockscope does not take them", ignored))
+		}
+	}
+	if dlv != "" && (dlv != s.opts.DlvPath || len(p.dlvFlags) > 0) {
+		if err := s.switchToExternal(dlv, p.info.ProgramDir, p.dlvFlags); err != nil {
 			s.ext.launchFailed()
 			s.sendError(h.Seq, h.Command, dapx.ErrBackend, "Failed to launch", err.Error(), true)
 			return
@@ -124,6 +139,15 @@ func parseLaunch(command string, raw json.RawMessage) (launchPlan, *reqError) {
 		_ = json.Unmarshal(raw, &p.dlvPath)
 		delete(args, "dlvPath")
 	}
+	if raw, ok := args["dlvFlags"]; ok {
+		if err := json.Unmarshal(raw, &p.dlvFlags); err != nil {
+			return fail(dapx.ErrBadArguments, "dlvFlags must be a list of strings, such as [\"--check-go-version=false\"]")
+		}
+		if err := delve.CheckExternalFlags(p.dlvFlags); err != nil {
+			return fail(dapx.ErrBadArguments, err.Error())
+		}
+		delete(args, "dlvFlags")
+	}
 	info.Mode = stringArg(args, "mode")
 	if info.Mode == "" && command == "launch" {
 		info.Mode = "debug"
@@ -163,14 +187,14 @@ func parseLaunch(command string, raw json.RawMessage) (launchPlan, *reqError) {
 	return p, nil
 }
 
-// switchToExternal replaces the embedded Delve with an external dlv, asked
-// for by the launch attribute dlvPath. The client already initialized the
+// switchToExternal replaces the embedded Delve (or the --dlv one) with an
+// external dlv, asked for by the launch attributes dlvPath and dlvFlags. The client already initialized the
 // embedded one, so the session replays its initialize request to the new
 // backend and keeps the response to itself.
-func (s *Session) switchToExternal(dlvPath, dir string) error {
+func (s *Session) switchToExternal(dlvPath, dir string, flags []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := s.opts.StartBackend(ctx, dlvPath, dir)
+	b, err := s.opts.StartBackend(ctx, dlvPath, dir, flags)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func TestTrafficLogRedactsSecrets(t *testing.T) {
 	fb := &fakeBackend{conn: bOurs, done: make(chan struct{})}
 	s := New(cTheirs, cTheirs, Options{Traffic: true,
 		Log:          slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		StartBackend: func(context.Context, string, string) (delve.Backend, error) { return fb, nil }})
+		StartBackend: func(context.Context, string, string, []string) (delve.Backend, error) { return fb, nil }})
 	go func() { _ = s.Serve(context.Background()) }()
 	t.Cleanup(func() { cOurs.Close(); bTheirs.Close() })
 	c := daptest.New(cOurs, cOurs)

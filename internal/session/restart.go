@@ -137,7 +137,7 @@ func (s *Session) relaunch(ctx context.Context, crash bool, plan func() (launchP
 	if dlvPath == "" {
 		dlvPath = s.opts.DlvPath
 	}
-	b, err := s.opts.StartBackend(ctx, dlvPath, p.info.ProgramDir)
+	b, err := s.opts.StartBackend(ctx, dlvPath, p.info.ProgramDir, p.dlvFlags)
 	if err != nil {
 		return fail(&reqError{id: dapx.ErrBackend, summary: "Failed to launch", details: err.Error()})
 	}

@@ -140,8 +140,9 @@ func (e *extension) warnUnsupportedGo(goVersion string) {
 // debugged as by plain Delve, and the service's own net/http/pprof
 // (pprofURL) is still read. The embedded Delve checks no Go version (it
 // logs a warning below its own minimum); a dlv started as `dlv dap`
-// refuses a Go older than its minimum (1.25 for Delve 1.27), so with an
-// external dlv the note does not promise debugging and names the way out.
+// refuses a Go older than its minimum (1.25 for Delve 1.27) unless its
+// dlvFlags say --check-go-version=false, so with an external dlv the note
+// does not promise debugging and names the ways out.
 func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig, externalDlv bool) {
 	what := "profiles and traces are off"
 	if cfg.PprofURL != "" {
@@ -149,7 +150,7 @@ func (e *extension) noteOldGo(old *capture.OldGoError, cfg dapx.LaunchConfig, ex
 	}
 	debugging := "debugging works"
 	if externalDlv {
-		debugging = "an external dlv may refuse to debug so old a Go, which lockscope's embedded Delve (no dlvPath) debugs"
+		debugging = "an external dlv refuses so old a Go unless its dlvFlags have --check-go-version=false; lockscope's embedded Delve (no dlvPath) debugs it"
 	}
 	note := fmt.Sprintf("%v: %s; %s", old, what, debugging)
 	e.mu.Lock()
@@ -191,18 +192,24 @@ func applyBuildEnv(env map[string]any) {
 // while Delve builds it. Every child process lockscope starts (go list
 // here) must finish before the debuggee runs: the embedded Delve waits for
 // any child (wait4(-1)) while the debuggee runs and would reap ours. The
-// session therefore holds the client's configurationDone until waitIndex
-// returns: until the index's go commands are done, not the whole index,
-// whose parsing and type-checking runs no child and may take seconds
-// more on a large program. That type-checking waits longer still (see
-// waitIndex): until Delve has built the program, read its debug
-// information and run it to its first stop, which it would slow down.
+// index therefore loads in a helper process (Options.IndexHelper), at the
+// lowest CPU priority, whose go commands are its own children; only when
+// there is none does the session hold the client's configurationDone
+// until waitIndex returns: until the index's go commands are done, not
+// the whole index, whose parsing and type-checking runs no child and may
+// take seconds more on a large program. That type-checking waits longer
+// still (see waitIndex): until Delve has built the program, read its
+// debug information and run it to its first stop, which it would slow
+// down.
 func (e *extension) startIndex(info launchInfo, buildFlags []string) {
 	if info.ProgramDir == "" {
 		return
 	}
 	t0 := time.Now()
-	o := pipeline.IndexOptions{BuildFlags: indexBuildFlags(buildFlags), Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true}
+	o := pipeline.IndexOptions{
+		BuildFlags: indexBuildFlags(buildFlags), Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true,
+		Helper: e.s.opts.IndexHelper,
+	}
 	e.pipe.StartIndex(info.ProgramDir, o, func() {
 		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
 		e.rebuild(false)

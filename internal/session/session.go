@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -44,7 +45,13 @@ type Options struct {
 	// DelveLogw receives an external Delve's own output. Never stdout.
 	DelveLogw io.Writer
 	// StartBackend overrides how Delve is started (tests use the default).
-	StartBackend func(ctx context.Context, dlvPath, dir string) (delve.Backend, error)
+	// flags are an external dlv's extra flags (the launch's dlvFlags).
+	StartBackend func(ctx context.Context, dlvPath, dir string, flags []string) (delve.Backend, error)
+	// IndexHelper, when not nil, makes the command of a helper process
+	// that loads the source index (pipeline.IndexOptions.Helper): its go
+	// commands are then out of the embedded Delve's reach, and
+	// configurationDone waits for none of them.
+	IndexHelper func() *exec.Cmd
 }
 
 // origin says who is waiting for a response from Delve.
@@ -131,11 +138,11 @@ func New(r io.Reader, w io.Writer, opts Options) *Session {
 	if opts.StartBackend == nil {
 		logw := opts.DelveLogw
 		log := opts.Log
-		opts.StartBackend = func(ctx context.Context, dlvPath, dir string) (delve.Backend, error) {
+		opts.StartBackend = func(ctx context.Context, dlvPath, dir string, flags []string) (delve.Backend, error) {
 			if dlvPath == "" {
 				return delve.StartEmbedded()
 			}
-			return delve.StartExternal(ctx, dlvPath, dir, logw, log)
+			return delve.StartExternal(ctx, dlvPath, dir, flags, logw, log)
 		}
 	}
 	cr := transport.NewReader(r)
@@ -162,7 +169,7 @@ func (s *Session) Serve(ctx context.Context) error {
 	// A session killed with SIGKILL could not remove its folder; the next
 	// one does, before it makes its own.
 	sweepWorkDirs(s.log)
-	b, err := s.opts.StartBackend(ctx, s.opts.DlvPath, "")
+	b, err := s.opts.StartBackend(ctx, s.opts.DlvPath, "", nil)
 	if err != nil {
 		return fmt.Errorf("starting Delve: %w", err)
 	}

@@ -49,7 +49,7 @@ func start(t *testing.T) *rig {
 	cOurs, cTheirs := net.Pipe()
 	bOurs, bTheirs := net.Pipe()
 	fb := &fakeBackend{conn: bOurs, done: make(chan struct{})}
-	s := New(cTheirs, cTheirs, Options{StartBackend: func(context.Context, string, string) (delve.Backend, error) { return fb, nil }})
+	s := New(cTheirs, cTheirs, Options{StartBackend: func(context.Context, string, string, []string) (delve.Backend, error) { return fb, nil }})
 	r := &rig{s: s, c: daptest.New(cOurs, cOurs), br: transport.NewReader(bTheirs), bw: transport.NewWriter(bTheirs),
 		bconn: bTheirs, served: make(chan error, 1)}
 	go func() { r.served <- s.Serve(context.Background()) }()

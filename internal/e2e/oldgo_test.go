@@ -28,12 +28,9 @@ const oldGoNote = "capture needs Go 1.24 or later; this program builds with go" 
 // profiles.
 func TestOldToolchainDebugs(t *testing.T) {
 	t.Parallel()
-	env := testutil.DebianGoEnv(testutil.DebianGo(t))
+	env, dir, file, line := oldmod(t)
 	a := startAdapter(t)
 	c := a.c
-	dir := testdataDir(filepath.Join("capture", "oldmod"))
-	file := filepath.Join(dir, "main.go")
-	line := testutil.MarkerLine(t, file, "oldmod-unlock")
 	// vscode-go's dlvFlags are for an external dlv: the embedded Delve
 	// already checks no Go version, and says which flags it does not take.
 	cfg := map[string]any{"request": "launch", "type": "lockscope", "name": "oldmod", "mode": "debug", "program": dir, "env": env,
@@ -107,12 +104,9 @@ func TestOldToolchainExternalDlv(t *testing.T) {
 // the session still there for the next launch.
 func TestOldToolchainExternalDlvFlags(t *testing.T) {
 	t.Parallel()
-	env := testutil.DebianGoEnv(testutil.DebianGo(t))
+	env, dir, file, line := oldmod(t)
 	a := startAdapter(t)
 	c := a.c
-	dir := testdataDir(filepath.Join("capture", "oldmod"))
-	file := filepath.Join(dir, "main.go")
-	line := testutil.MarkerLine(t, file, "oldmod-unlock")
 	dlv := builtDlv(t)
 	initialize(t, c)
 	e := c.CallErr(t, "launch", map[string]any{"request": "launch", "mode": "debug", "program": dir, "env": env,
@@ -175,6 +169,16 @@ func TestOldToolchainPprofURL(t *testing.T) {
 	if !a.exited(20 * time.Second) {
 		t.Fatal("lockscope dap did not exit after disconnect")
 	}
+}
+
+// oldmod is the launch env that puts Debian's go1.19 first on PATH, and
+// testdata/capture/oldmod's folder, main.go and the line of its Unlock.
+func oldmod(t *testing.T) (env map[string]string, dir, file string, line int) {
+	t.Helper()
+	env = testutil.DebianGoEnv(testutil.DebianGo(t))
+	dir = testdataDir(filepath.Join("capture", "oldmod"))
+	file = filepath.Join(dir, "main.go")
+	return env, dir, file, testutil.MarkerLine(t, file, "oldmod-unlock")
 }
 
 // stoppedAt waits for a stop at the breakpoint on line.

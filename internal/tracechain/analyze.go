@@ -60,8 +60,50 @@ const checkEvery = 4096
 // When ctx ends, Analyze stops within a batch of events (or one read of
 // the input, while the reader decodes a generation) and returns an error
 // that wraps ctx.Err(), and no result.
+//
+// A Go 1.26 trace in an io.ReaderAt that can seek (a file) is analysed
+// one generation per core when there is more than one (parallel.go), with
+// the same result.
 func Analyze(ctx context.Context, r io.Reader, opts Options) (res Result, err error) {
+	if workers := runtime.GOMAXPROCS(0); workers > 1 {
+		if res, ok, err := analyzeAt(ctx, r, opts, workers); ok || err != nil {
+			return res, err
+		}
+	}
 	return analyze(ctx, r, opts, runtime.GOMAXPROCS(0) > 1)
+}
+
+// analyzeAt analyses r with workers generations at a time when r is a Go
+// 1.26 trace it can read at any offset. ok is false when it did not (r
+// is then where it was): another kind of input, or a trace the parallel
+// analysis cannot vouch for (parallel.go).
+func analyzeAt(ctx context.Context, r io.Reader, opts Options, workers int) (res Result, ok bool, err error) {
+	ra, is := r.(interface {
+		io.ReaderAt
+		io.Seeker
+	})
+	if !is {
+		return Result{}, false, nil
+	}
+	start, err := ra.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return Result{}, false, nil
+	}
+	size, err := ra.Seek(0, io.SeekEnd)
+	if _, serr := ra.Seek(start, io.SeekStart); err != nil || serr != nil {
+		return Result{}, false, nil
+	}
+	hdr := make([]byte, headerLen)
+	if n, _ := ra.ReadAt(hdr, start); n < headerLen {
+		return Result{}, false, nil
+	}
+	if minor, err := checkHeader(opts.Name, hdr); err != nil || minor != genSplitMinor {
+		return Result{}, false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, false, fmt.Errorf("%s: trace analysis stopped: %w", opts.withDefaults().Name, err)
+	}
+	return analyzeParallel(ctx, ra, start, size, opts, workers, nil)
 }
 
 // analyze is Analyze, with the reader on a goroutine of its own

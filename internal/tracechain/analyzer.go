@@ -222,6 +222,15 @@ type gstate struct {
 	// this wait overlaps the other's.
 	lastStart, lastEnd trace.Time
 	lastChain          int32
+
+	// For the analyser of one generation among several (parallel.go):
+	// the positions in the generation of waitStart, lastStart and lastEnd
+	// (startPos -1: a wait since before the trace), and pending: the
+	// goroutine's state at the generation's start is unknown, and its
+	// events are kept for the merge. lastChain < 0 names the kept event
+	// whose replay leaves the goroutine's last wait.
+	startPos, lastStartPos, lastEndPos int64
+	pending                            bool
 }
 
 type agg struct {
@@ -270,6 +279,14 @@ type Analyzer struct {
 	syncs      int
 	first, end trace.Time
 	seen       bool
+
+	// pos is the current event's position (Events-1).
+	pos int64
+	// w is set on the analyser of one generation among several
+	// (parallel.go); track, on the merging analyser while it replays a
+	// generation's kept events.
+	w     *genWork
+	track *replayTrack
 }
 
 // NewAnalyzer returns an analyser ready for the first event.
@@ -298,12 +315,16 @@ func (a *Analyzer) Event(ev *trace.Event) {
 // times of a trace read one generation at a time increase across
 // generations, as one reader over the whole trace does.
 func (a *Analyzer) eventAt(ev *trace.Event, t trace.Time) {
+	a.pos = a.res.Events
 	a.res.Events++
 	if !a.seen {
 		a.first, a.seen = t, true
 	}
 	if t > a.end {
 		a.end = t
+	}
+	if w := a.w; w != nil && w.windowPos == noWindow && t-a.first >= timeWindow {
+		w.closeWindow(a.pos, t)
 	}
 	switch ev.Kind() {
 	case trace.EventSync:
@@ -320,17 +341,38 @@ func (a *Analyzer) eventAt(ev *trace.Event, t trace.Time) {
 	if st.Resource.Kind != trace.ResourceGoroutine {
 		return
 	}
-	id := st.Resource.Goroutine()
 	from, to := st.Goroutine()
 	if from != trace.GoWaiting && to != trace.GoWaiting && to != trace.GoNotExist {
 		// A followed wait ends only out of Waiting: nothing to do, and
 		// this is most transitions, so skip the lookup.
 		return
 	}
+	a.transition(st.Resource.Goroutine(), from, to, st.Reason, st.Stack, ev.Stack(), ev.Goroutine(), t)
+}
+
+// transition is eventAt for a goroutine's transition into or out of
+// Waiting, or out of existence: the goroutine, its states, the wait
+// reason and stack of the transition, the stack and goroutine of the
+// event (the goroutine that emitted it: the unblocker of a wait that
+// ends), and the event's time. The merge of generations analysed apart
+// replays kept transitions through it (parallel.go).
+func (a *Analyzer) transition(id trace.GoID, from, to trace.GoState, reason string, stStack, evStack trace.Stack, by trace.GoID, t trace.Time) {
 	g := a.gs[id]
 	if to == trace.GoNotExist {
 		// The goroutine is gone; it can release no one any more.
+		if a.w != nil && !a.w.fresh {
+			// Its state from before the generation goes too, at the
+			// merge.
+			a.gs[id] = &gstate{}
+			return
+		}
 		delete(a.gs, id)
+		return
+	}
+	if a.w != nil && !a.w.fresh && (g == nil || g.pending) {
+		// What this does depends on the goroutine's state at the
+		// generation's start: kept for the merge.
+		a.w.keep(a, id, g, from, to, reason, stStack, evStack, by, t)
 		return
 	}
 	if g != nil && g.waiting {
@@ -343,7 +385,7 @@ func (a *Analyzer) eventAt(ev *trace.Event, t trace.Time) {
 			g.waiting, g.sinceStart = false, false
 			return
 		}
-		a.endWait(id, g, ev, t, to)
+		a.endWait(id, g, by, evStack, t, to)
 		return
 	}
 	if to != trace.GoWaiting {
@@ -354,32 +396,32 @@ func (a *Analyzer) eventAt(ev *trace.Event, t trace.Time) {
 		// status carries no reason, but its stack names the primitive.
 		// Only a lock wait is followed, to be charged if it is still open
 		// at the end.
-		si := a.stackInfo(st.Stack)
+		si := a.stackInfo(stStack)
 		if si.loc >= 0 && contention.IsLockPrimitive(primitiveOf(si.primFunc, "")) {
 			if g == nil {
 				g = &gstate{}
 				a.gs[id] = g
 			}
 			g.waiting, g.sinceStart = true, true
-			g.waitStart = a.first
-			g.reason = a.reason(st.Reason)
+			g.waitStart, g.startPos = a.first, -1
+			g.reason = a.reason(reason)
 			g.stack = si
 		}
 		return
 	}
-	if r := a.reason(st.Reason); a.reasonSync[r] {
+	if r := a.reason(reason); a.reasonSync[r] {
 		if g == nil {
 			g = &gstate{}
 			a.gs[id] = g
 		}
 		g.waiting = true
-		g.waitStart = t
+		g.waitStart, g.startPos = t, a.pos
 		g.reason = r
-		g.stack = a.stackInfo(ev.Stack())
+		g.stack = a.stackInfo(evStack)
 	}
 }
 
-func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Time, to trace.GoState) {
+func (a *Analyzer) endWait(id trace.GoID, g *gstate, by trace.GoID, evStack trace.Stack, t trace.Time, to trace.GoState) {
 	g.waiting = false
 	d := int64(t - g.waitStart)
 	if d <= 0 {
@@ -399,6 +441,9 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 		ag := &a.blocked[bl]
 		if ag.count == 0 {
 			*ag = agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
+			if a.track != nil {
+				a.track.blocked[bl] = true
+			}
 		}
 		ag.delay += d
 		ag.count++
@@ -414,9 +459,9 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 	byRuntime := true
 	var usi *stackInfo
 	var tail int32
-	if by := ev.Goroutine(); to == trace.GoRunnable && by != trace.NoGoroutine && by != id {
+	if to == trace.GoRunnable && by != trace.NoGoroutine && by != id {
 		byRuntime = false
-		si := a.stackInfo(ev.Stack())
+		si := a.stackInfo(evStack)
 		usi = si
 		unb, unbPrim = si.top, si.prim
 		if si.loc >= 0 && bl >= 0 {
@@ -427,6 +472,9 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 					p = prim
 				}
 				*ag = agg{prim: p, reason: g.reason, method: methodOf(si.primFunc)}
+				if a.track != nil {
+					a.track.blocks[unb] = true
+				}
 			}
 			ag.delay += d
 			ag.count++
@@ -441,6 +489,9 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 		// No user frame (a runtime goroutine's own wait): nothing a person
 		// can act on, and no chain to extend through it.
 		g.lastChain = 0
+		if a.w != nil {
+			a.w.timed(a, g, -1, 0, unbCharged(usi, bl, unb), t)
+		}
 		return
 	}
 	// Most waits at one stack are released by one stack: a one-entry
@@ -458,12 +509,30 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, ev *trace.Event, t trace.Ti
 	ea := &a.edges[e]
 	n := ea.consNode
 	if n == 0 || ea.consTail != tail {
-		n = a.cons(e, tail)
+		if a.w != nil {
+			// The tail may be a wait the merge has yet to replay:
+			// chains are made there (parallel.go).
+			n = a.w.rawNode(a, e, tail)
+		} else {
+			n = a.cons(e, tail)
+		}
 		ea.consTail, ea.consNode = tail, n
 	}
 	a.nodes[n].waitNs += d
 	a.nodes[n].count++
+	if a.w != nil {
+		a.w.timed(a, g, e, n, unbCharged(usi, bl, unb), t)
+	}
 	g.lastStart, g.lastEnd, g.lastChain = g.waitStart, t, n
+	g.lastStartPos, g.lastEndPos = g.startPos, a.pos
+}
+
+// unbCharged is the line a wait's releaser was charged in blocks, or -1.
+func unbCharged(usi *stackInfo, bl, unb int32) int32 {
+	if usi != nil && usi.loc >= 0 && bl >= 0 {
+		return unb
+	}
+	return -1
 }
 
 // cons interns the chain "edge e, then the chain tail". A hop that repeats
@@ -546,6 +615,12 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 		for _, f := range frames {
 			if r, ok := a.code.WithGOROOTFrom(f.Func, f.File); ok {
 				a.code, a.gorootSeen = r, true
+				if a.w != nil {
+					a.w.discovered(a)
+				}
+				if a.track != nil {
+					a.track.discovered = true
+				}
 				break
 			}
 		}
@@ -597,6 +672,9 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 			st = append(st, contention.Frame{Function: strings.Clone(f.Func), File: strings.Clone(f.File), Line: int(f.Line)})
 		}
 		lc.stack = st
+		if a.track != nil {
+			a.track.stack[si.loc] = true
+		}
 		if past >= 0 && past < charged {
 			lc.viaFn = strings.Clone(frames[past].Func)
 		}
@@ -656,13 +734,16 @@ func (a *Analyzer) internPrim(fn string) int32 {
 }
 
 func (a *Analyzer) intern(f trace.StackFrame) int32 {
-	k := siteKey{f.Func, f.File, f.Line}
+	return a.internSite(siteKey{f.Func, f.File, f.Line})
+}
+
+func (a *Analyzer) internSite(k siteKey) int32 {
 	if l, ok := a.locIdx[k]; ok {
 		return l
 	}
 	// Clone: the strings may point into the generation's tables, which
 	// must be freed when the generation is done.
-	k = siteKey{strings.Clone(f.Func), strings.Clone(f.File), f.Line}
+	k = siteKey{strings.Clone(k.fn), strings.Clone(k.file), k.line}
 	l := int32(len(a.locs))
 	a.locs = append(a.locs, loc{fn: k.fn, file: k.file, line: int(k.line)})
 	a.blocked = append(a.blocked, agg{})
@@ -687,10 +768,17 @@ func (a *Analyzer) Finalize() Result {
 	// The reader emits a Sync before each generation and one at the end.
 	res.Generations = max(a.syncs-1, 0)
 	openOther := int64(0)
-	for _, g := range a.gs {
-		if !g.waiting {
-			continue
+	// In goroutine order: the first open wait charged to a line names its
+	// primitive, whatever order the map gives.
+	ids := make([]trace.GoID, 0, len(a.gs))
+	for id, g := range a.gs {
+		if g.waiting {
+			ids = append(ids, id)
 		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		g := a.gs[id]
 		res.OpenWaits++
 		if !a.chargeOpen(g) {
 			openOther++
@@ -726,6 +814,10 @@ func (a *Analyzer) Finalize() Result {
 		}
 	}
 	contention.ComputeShares(hs)
+	// SortHotspots leaves lines of one file and number in the order
+	// given: by function, not by when the analysis met them (the merge of
+	// generations analysed apart meets them in another order).
+	sort.Slice(hs, func(i, j int) bool { return hs[i].Function < hs[j].Function })
 	contention.SortHotspots(hs)
 	res.Hotspots = hs
 
@@ -744,10 +836,17 @@ func (a *Analyzer) Finalize() Result {
 			Count:       e.count,
 		})
 	}
-	sort.SliceStable(res.Edges, func(i, j int) bool { return res.Edges[i].WaitNs > res.Edges[j].WaitNs })
+	// Ties in wait time go by what the edges are, not by when the
+	// analysis met them.
+	sort.Slice(res.Edges, func(i, j int) bool { return edgeBefore(&res.Edges[i], &res.Edges[j]) })
 
-	chains := a.chains() // queue.go
-	sort.SliceStable(chains, func(i, j int) bool {
+	chains, keys := a.chains() // queue.go
+	order := make([]int, len(chains))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(x, y int) bool {
+		i, j := order[x], order[y]
 		if chains[i].Lock != chains[j].Lock {
 			return chains[i].Lock
 		}
@@ -757,8 +856,16 @@ func (a *Analyzer) Finalize() Result {
 		if chains[i].WaitNs != chains[j].WaitNs {
 			return chains[i].WaitNs > chains[j].WaitNs
 		}
-		return len(chains[i].Links) > len(chains[j].Links)
+		if len(chains[i].Links) != len(chains[j].Links) {
+			return len(chains[i].Links) > len(chains[j].Links)
+		}
+		return keys[i] < keys[j]
 	})
+	sorted := make([]contention.Chain, len(chains))
+	for x, i := range order {
+		sorted[x] = chains[i]
+	}
+	chains = sorted
 	if len(chains) > a.opts.MaxChains {
 		chains = chains[:a.opts.MaxChains]
 	}
@@ -775,6 +882,44 @@ func (a *Analyzer) Finalize() Result {
 		}
 	}
 	return res
+}
+
+// edgeBefore orders edges by wait time, then by count and what they are
+// (an edge is one reason, blocked line and primitive, unblocker line and
+// primitive, by the runtime or not).
+func edgeBefore(a, b *Edge) bool {
+	if a.WaitNs != b.WaitNs {
+		return a.WaitNs > b.WaitNs
+	}
+	if a.Count != b.Count {
+		return a.Count > b.Count
+	}
+	if c := frameCompare(a.Blocked, b.Blocked); c != 0 {
+		return c < 0
+	}
+	if c := frameCompare(a.Unblocker, b.Unblocker); c != 0 {
+		return c < 0
+	}
+	if a.Reason != b.Reason {
+		return a.Reason < b.Reason
+	}
+	if a.BlockedIn != b.BlockedIn {
+		return a.BlockedIn < b.BlockedIn
+	}
+	if a.UnblockedIn != b.UnblockedIn {
+		return a.UnblockedIn < b.UnblockedIn
+	}
+	return !a.ByRuntime && b.ByRuntime
+}
+
+func frameCompare(a, b contention.Frame) int {
+	if c := strings.Compare(a.File, b.File); c != 0 {
+		return c
+	}
+	if a.Line != b.Line {
+		return a.Line - b.Line
+	}
+	return strings.Compare(a.Function, b.Function)
 }
 
 // chargeOpen charges a lock wait still open at the end of the trace to

@@ -61,9 +61,10 @@ func (a *Analyzer) lockEdge(k edgeKey) bool {
 // holder, with queues on one lock folded into one link, and merges the
 // chains that read the same once folded (their queues may differ in
 // length: the link keeps the longest).
-func (a *Analyzer) chains() []contention.Chain {
+func (a *Analyzer) chains() ([]contention.Chain, []string) {
 	class := a.lockClasses()
 	var out []contention.Chain
+	var keys []string
 	at := map[string]int{}
 	var edges []int32
 	for n := int32(1); n < int32(len(a.nodes)); n++ {
@@ -87,8 +88,9 @@ func (a *Analyzer) chains() []contention.Chain {
 		}
 		at[k] = len(out)
 		out = append(out, c)
+		keys = append(keys, k)
 	}
-	return out
+	return out, keys
 }
 
 // render turns one chain's edges (first waiter first) into links.
@@ -162,6 +164,10 @@ func chainKey(c contention.Chain) string {
 			b.WriteString(l.ReleasedAt.File)
 			b.WriteByte(':')
 			b.WriteString(strconv.Itoa(l.ReleasedAt.Line))
+			// Two lines of one number in different functions are two
+			// links: which would name the merged one depends on order.
+			b.WriteByte(' ')
+			b.WriteString(l.ReleasedAt.Function)
 		}
 		b.WriteByte('\n')
 	}

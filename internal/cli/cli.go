@@ -49,6 +49,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return Analyze(args[1:], stdout, stderr)
 	case "diff":
 		return Diff(args[1:], stdout, stderr)
+	case indexHelperCommand:
+		return IndexHelper(stdin, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -51,7 +51,7 @@ func Dap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	opts := session.Options{Log: logger, Traffic: *logOn, DlvPath: *dlvPath, DelveLogw: stderr}
+	opts := session.Options{Log: logger, Traffic: *logOn, DlvPath: *dlvPath, DelveLogw: stderr, IndexHelper: indexHelperCmd()}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()

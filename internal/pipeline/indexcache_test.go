@@ -22,6 +22,10 @@ import (
 // TestMain gives the package's tests a user cache folder of their own:
 // they never read or write the user's lockscope caches.
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		// This binary is a test's index helper (testHelper).
+		os.Exit(ServeIndexHelper(os.Stdin, os.Stdout))
+	}
 	dir, err := os.MkdirTemp("", "lockscope-pipeline-cache-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -26,6 +26,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -129,13 +130,24 @@ type IndexOptions struct {
 	// type-checking (seconds on a large module) made the first stop that
 	// much later, and nothing needs the index before the program runs.
 	HoldTypeCheck bool
+	// Helper, when not nil, makes the command (not started) of an index
+	// helper: the load runs in that process, at the lowest CPU priority,
+	// and its go commands are not this process's children (see
+	// indexhelper.go; ServeIndexHelper is the helper's main). Then
+	// [Pipeline.WaitIndexCommands] waits for no go command of the load:
+	// an embedded Delve that reaps this process's children once the
+	// debuggee runs cannot reap them. When the helper cannot start, the
+	// index loads in this process.
+	Helper func() *exec.Cmd
 }
 
 // indexJob is the source index loading in the background.
 type indexJob struct {
 	done chan struct{}
 	// listed is closed once the job runs no more child processes: its go
-	// commands are done and only parsing and type-checking are left.
+	// commands are done and only parsing and type-checking are left; or,
+	// with a helper, once the helper runs (its go commands are its own
+	// children, and the helper may be reaped by anyone).
 	listed chan struct{}
 	dir    string
 	opts   IndexOptions // for IndexLibraries (libraries.go)
@@ -225,7 +237,16 @@ func (p *Pipeline) StartIndex(dir string, o IndexOptions, loaded func()) {
 			before = st
 		}
 		start := time.Now()
-		ix, srcs, err := mapwrites.LoadProgramSources(dir, mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries, Listed: hold, Context: ctx})
+		mo := mapwrites.Options{BuildFlags: o.BuildFlags, Tests: o.Tests, Modules: o.Libraries, Listed: hold, Context: ctx}
+		var ix *mapwrites.Index
+		var srcs []mapwrites.SourcePackage
+		err := errHelperStart
+		if o.Helper != nil {
+			ix, srcs, err = loadInHelper(ctx, o.Helper, dir, mo, markListed, hold)
+		}
+		if errors.Is(err, errHelperStart) {
+			ix, srcs, err = mapwrites.LoadProgramSources(dir, mo)
+		}
 		if !p.indexLoaded(ctx, j, dir, ix, err, loaded) {
 			return
 		}
@@ -277,6 +298,7 @@ func (p *Pipeline) ResumeIndex() {
 // type-checking may go on), or ctx ends. It reports whether they are done
 // (or no index was started). The embedded Delve reaps any child once the
 // debuggee runs: this is what the debuggee must wait for, not the index.
+// With IndexOptions.Helper it returns once the helper runs.
 func (p *Pipeline) WaitIndexCommands(ctx context.Context) bool {
 	return p.waitIndexJob(ctx, func(j *indexJob) <-chan struct{} { return j.listed })
 }

@@ -192,18 +192,24 @@ func applyBuildEnv(env map[string]any) {
 // while Delve builds it. Every child process lockscope starts (go list
 // here) must finish before the debuggee runs: the embedded Delve waits for
 // any child (wait4(-1)) while the debuggee runs and would reap ours. The
-// session therefore holds the client's configurationDone until waitIndex
-// returns: until the index's go commands are done, not the whole index,
-// whose parsing and type-checking runs no child and may take seconds
-// more on a large program. That type-checking waits longer still (see
-// waitIndex): until Delve has built the program, read its debug
-// information and run it to its first stop, which it would slow down.
+// index therefore loads in a helper process (Options.IndexHelper), at the
+// lowest CPU priority, whose go commands are its own children; only when
+// there is none does the session hold the client's configurationDone
+// until waitIndex returns: until the index's go commands are done, not
+// the whole index, whose parsing and type-checking runs no child and may
+// take seconds more on a large program. That type-checking waits longer
+// still (see waitIndex): until Delve has built the program, read its
+// debug information and run it to its first stop, which it would slow
+// down.
 func (e *extension) startIndex(info launchInfo, buildFlags []string) {
 	if info.ProgramDir == "" {
 		return
 	}
 	t0 := time.Now()
-	o := pipeline.IndexOptions{BuildFlags: indexBuildFlags(buildFlags), Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true}
+	o := pipeline.IndexOptions{
+		BuildFlags: indexBuildFlags(buildFlags), Tests: info.Mode == "test", GoVersion: true, HoldTypeCheck: true,
+		Helper: e.s.opts.IndexHelper,
+	}
 	e.pipe.StartIndex(info.ProgramDir, o, func() {
 		e.s.log.Info("source index", "dir", info.ProgramDir, "took", time.Since(t0))
 		e.rebuild(false)

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -46,6 +47,11 @@ type Options struct {
 	// StartBackend overrides how Delve is started (tests use the default).
 	// flags are an external dlv's extra flags (the launch's dlvFlags).
 	StartBackend func(ctx context.Context, dlvPath, dir string, flags []string) (delve.Backend, error)
+	// IndexHelper, when not nil, makes the command of a helper process
+	// that loads the source index (pipeline.IndexOptions.Helper): its go
+	// commands are then out of the embedded Delve's reach, and
+	// configurationDone waits for none of them.
+	IndexHelper func() *exec.Cmd
 }
 
 // origin says who is waiting for a response from Delve.

@@ -182,6 +182,10 @@ type stackInfo struct {
 	ecReason uint8
 	ecUnb    *stackInfo
 	ecEdge   int32
+
+	// timed is 1 + the stack's index in the timed waits' stacks of a
+	// generation's analyser (parallel.go), 0 before it is needed.
+	timed int32
 }
 
 type edgeKey struct {
@@ -323,8 +327,13 @@ func (a *Analyzer) eventAt(ev *trace.Event, t trace.Time) {
 	if t > a.end {
 		a.end = t
 	}
-	if w := a.w; w != nil && w.windowPos == noWindow && t-a.first >= timeWindow {
-		w.closeWindow(a.pos, t)
+	if w := a.w; w != nil && w.windowPos == noWindow {
+		if a.pos == 0 {
+			w.key0 = timeKey(0, t)
+		}
+		if t-a.first >= timeWindow {
+			w.closeWindow(a.pos, t)
+		}
 	}
 	switch ev.Kind() {
 	case trace.EventSync:

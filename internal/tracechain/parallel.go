@@ -59,9 +59,10 @@ import (
 // panic, is analysed again sequentially, which reports it as before.
 
 // timeWindow is how far into a generation the workers keep the places of
-// the waits that begin there, for the merge to correct their times: four
-// times the largest overlap measured.
-const timeWindow = trace.Time(200e6)
+// the waits that begin there, for the merge to correct their times: about
+// twice the largest overlap measured. Each wait kept costs 28 bytes (a
+// busy generation has a million waits a second).
+const timeWindow = trace.Time(100e6)
 
 // noWindow marks a window still open.
 const noWindow = math.MaxInt64
@@ -76,6 +77,11 @@ type genWork struct {
 	windowPos, windowKey int64
 	kept                 []keptEvent
 	timedWaits           []timedWait
+	// timedStacks are the stacks of the timed waits (timedWait.si);
+	// key0 is the time key of the generation's first event, which the
+	// timed waits' keys are kept from.
+	timedStacks []*stackInfo
+	key0        int64
 	// nodePos is the position of the event that made each chain node.
 	nodePos []int64
 	// discoveredAt is the position of the event whose stack gave the
@@ -107,14 +113,15 @@ type keptEvent struct {
 	hEndPos int64
 }
 
-// timedWait is a wait that began in the window: its sums, and the time
-// keys (time - position - 1) of its start and end, for the merge to move
-// it to its sequential times.
+// timedWait is a wait that began in the window: where its sums went (si
+// indexes timedStacks), and the time keys (time - position - 1) of its
+// start and end from key0, for the merge to move it to its sequential
+// times. The end's is kept up to just past the window: a merge whose
+// previous generation ends later does not use them.
 type timedWait struct {
-	si        *stackInfo
-	e, n, unb int32
-	reason    uint8
-	ks, ke    int64
+	si, e, n, unb int32
+	ks, ke        int32
+	reason        uint8
 }
 
 func timeKey(pos int64, t trace.Time) int64 { return int64(t) - pos - 1 }
@@ -169,7 +176,13 @@ func (w *genWork) timed(a *Analyzer, g *gstate, e, n, unb int32, t trace.Time) {
 	if g.startPos < 0 || g.startPos >= w.windowPos {
 		return
 	}
-	w.timedWaits = append(w.timedWaits, timedWait{si: g.stack, e: e, n: n, unb: unb, reason: g.reason, ks: timeKey(g.startPos, g.waitStart), ke: timeKey(a.pos, t)})
+	si := g.stack
+	if si.timed == 0 {
+		w.timedStacks = append(w.timedStacks, si)
+		si.timed = int32(len(w.timedStacks))
+	}
+	ke := min(timeKey(a.pos, t)-w.key0, int64(timeWindow)+1)
+	w.timedWaits = append(w.timedWaits, timedWait{si: si.timed - 1, e: e, n: n, unb: unb, reason: g.reason, ks: int32(timeKey(g.startPos, g.waitStart) - w.key0), ke: int32(ke)})
 }
 
 func (w *genWork) discovered(a *Analyzer) {
@@ -284,7 +297,7 @@ func analyzeParallel(ctx context.Context, ra io.ReaderAt, start, size int64, opt
 	// first generation's GOROOT, which must not wait for a slot), and
 	// generations decoded ahead of the merge: a finished one is small.
 	slots := make(chan struct{}, workers)
-	ahead := make(chan struct{}, 2*workers)
+	ahead := make(chan struct{}, workers+1)
 	worker := func(k int) {
 		defer wg.Done()
 		defer func() { <-slots }()
@@ -438,7 +451,7 @@ func (m *merger) merge(w *Analyzer, k int) bool {
 		return false
 	}
 	L := int64(m.last)
-	if W.windowPos != noWindow && L > W.windowKey {
+	if W.windowPos != noWindow && L > W.windowKey || L-W.key0 > int64(timeWindow) {
 		// Waits past the window move too.
 		return false
 	}
@@ -448,19 +461,20 @@ func (m *merger) merge(w *Analyzer, k int) bool {
 
 	// The waits in the window, at their sequential times.
 	for _, tw := range W.timedWaits {
-		d := max(0, L-tw.ke) - max(0, L-tw.ks)
+		d := max(0, L-W.key0-int64(tw.ke)) - max(0, L-W.key0-int64(tw.ks))
 		if d == 0 {
 			continue
 		}
 		m.stats.moved++
+		si := W.timedStacks[tw.si]
 		w.res.TotalSyncWaitNs += d
-		if contention.IsLockPrimitive(primitiveOf(tw.si.primFunc, w.reasons[tw.reason])) {
+		if contention.IsLockPrimitive(primitiveOf(si.primFunc, w.reasons[tw.reason])) {
 			w.res.LockWaitNs += d
 		}
-		if tw.si.loc >= 0 {
-			w.blocked[tw.si.loc].delay += d
+		if si.loc >= 0 {
+			w.blocked[si.loc].delay += d
 		}
-		for _, c := range tw.si.cum {
+		for _, c := range si.cum {
 			w.cum[c] += d
 		}
 		if tw.unb >= 0 {

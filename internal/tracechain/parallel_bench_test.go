@@ -144,21 +144,23 @@ func parallelReadLoopChild(path string) int {
 	return writeChildResult(childResult{Seconds: time.Since(start).Seconds(), HWMKB: vmHWM()})
 }
 
-// BenchmarkAnalyzeCores measures, in one run, Analyze at each GOMAXPROCS
-// of LOCKSCOPE_BENCH_PROCS (default 1 and every core; the benchmark sets
-// it itself, since -cpu does not apply to a benchmark that runs once)
-// against its peers: the single-threaded
-// read loop (the peer of BenchmarkAnalyze), the analysis read alone (the
-// sequential path: what Analyze does on one core), Analyze pipelined (the
-// reader on a core of its own, what it does on more than one), and the
-// ceiling of decoding generations in parallel (parallelReadLoop: the read
-// loop's work over GOMAXPROCS readers, one generation each, no analysis).
-// The four alternate in each round, and medians are compared. It reports
-// the peak RSS of pipelined Analyze and of the parallel read loop in child
-// processes with the memory limit that `lockscope analyze` sets (135
-// MiB), and how far each generation's first event is timed before the
-// previous generation's last (see pipeline.go: why that keeps the
-// analysis from decoding generations in parallel).
+// BenchmarkAnalyzeCores measures, in one run, the analysis at each
+// GOMAXPROCS of LOCKSCOPE_BENCH_PROCS (default 1 and every core; the
+// benchmark sets it itself, since -cpu does not apply to a benchmark that
+// runs once) against its peers: the single-threaded read loop (the peer
+// of BenchmarkAnalyze), the analysis read alone (the sequential path),
+// the reader on a goroutine of its own (pipelined: what Analyze does with
+// a stream on more than one core), the ceiling of decoding generations in
+// parallel (parallelReadLoop: the read loop's work over GOMAXPROCS
+// readers, one generation each, no analysis), and one analyser per
+// generation over GOMAXPROCS workers, merged (parallel.go: what Analyze
+// does with a file on more than one core; at GOMAXPROCS=1, one worker).
+// The five alternate in each round, and medians are compared; the three
+// analyses must give the same result. It reports the peak RSS of Analyze
+// on the file and of the parallel read loop in child processes with the
+// memory limit that `lockscope analyze` sets (135 MiB), and how far each
+// generation's first event is timed before the previous generation's
+// last (what the merge corrects).
 func BenchmarkAnalyzeCores(b *testing.B) {
 	path := benchTrace(b)
 	list := fmt.Sprintf("1,%d", runtime.NumCPU())
@@ -179,12 +181,12 @@ func BenchmarkAnalyzeCores(b *testing.B) {
 
 func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 	rounds := benchRounds()
-	names := []string{"read loop", "sequential Analyze", "pipelined Analyze", "parallel read loop"}
+	names := []string{"read loop", "sequential Analyze", "pipelined Analyze", "parallel read loop", "per-generation Analyze"}
 	wall := make([][]float64, len(names))
 	cpu := make([][]float64, len(names))
 	var spans []genSpan
 	var events int64
-	var serial, piped Result
+	var serial, piped, pergen Result
 	analyzeFile := func(pipelined bool) Result {
 		f, err := os.Open(path)
 		if err != nil {
@@ -216,6 +218,22 @@ func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 				b.Fatal(err)
 			}
 		},
+		func() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, ok, err := analyzeParallel(context.Background(), f, 0, fi.Size(), Options{Name: path}, procs, nil)
+			if err != nil || !ok {
+				b.Fatalf("the per-generation analysis: %v, handed back %v", err, !ok)
+			}
+			pergen = res
+		},
 	}
 	for b.Loop() {
 		for i := 0; i < rounds; i++ {
@@ -228,6 +246,9 @@ func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 	b.StopTimer()
 	if !reflect.DeepEqual(serial, piped) {
 		b.Errorf("sequential and pipelined Analyze differ:\n%s\n%s", summary(serial), summary(piped))
+	}
+	if !reflect.DeepEqual(serial, pergen) {
+		b.Errorf("sequential and per-generation Analyze differ: %s", resultDiff(serial, pergen))
 	}
 	var pevents int64
 	for _, s := range spans {
@@ -259,6 +280,7 @@ func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 	b.ReportMetric(median(wall[1])/r, "sequential-x-readloop")
 	b.ReportMetric(median(wall[2])/r, "pipelined-x-readloop")
 	b.ReportMetric(median(wall[3])/r, "parallelreadloop-x-readloop")
+	b.ReportMetric(median(wall[4])/r, "pergen-x-readloop")
 	env := []string{"GOMEMLIMIT=135MiB", fmt.Sprintf("GOMAXPROCS=%d", procs)}
 	rss, _, err := childRSS(envAnalyze, path, env...)
 	if err != nil {
@@ -268,7 +290,7 @@ func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("in a child process, GOMAXPROCS=%d, GOMEMLIMIT=135MiB: Analyze peak RSS %.0f MB, parallel read loop %.0f MB", procs, rss, prss)
+	b.Logf("in a child process, GOMAXPROCS=%d, GOMEMLIMIT=135MiB: Analyze (per generation from 2 cores) peak RSS %.0f MB, parallel read loop %.0f MB", procs, rss, prss)
 	b.ReportMetric(rss, "analyze-rss-MB")
 	b.ReportMetric(prss, "parallelreadloop-rss-MB")
 }

@@ -56,9 +56,9 @@ func TestParallelSameResult(t *testing.T) {
 	// Generations that overlap in time, as a busy program's do (up to
 	// 56 ms on the benchmark's trace, but seldom in a short one): the
 	// crossing trace with its third generation moved back in time to
-	// begin a tenth of the second's length before the second's end. The
-	// merge moves the times of its first waits.
-	ins = append(ins, traceInput{"crossing, overlapping", overlapGeneration(t, crossingTraceData(t), 2, 0.1)})
+	// begin 4% of the second's length (about 40 ms) before the second's
+	// end. The merge moves the times of its first waits.
+	ins = append(ins, traceInput{"crossing, overlapping", overlapGeneration(t, crossingTraceData(t), 2, 0.04)})
 	for _, in := range ins {
 		want, werr := analyze(context.Background(), bytes.NewReader(in.data), opts, false)
 		for _, workers := range []int{1, 2, 3} {

@@ -208,12 +208,13 @@ func (e *extension) onExited() {
 		// said what they cover.
 		return
 	}
+	_, errs := e.pipe.AgentFinal(e.ctx, inj, pipeline.FinalOptions{Path: inj.RendezvousDir()})
 	// The profiles the agent saved at exit (or last, when it had no time
-	// to) replace the live ones: their span is what the capture covers.
+	// to) have replaced the live ones: their span is what the capture
+	// covers now.
 	if span, ok := inj.FinalSpan(); ok {
 		e.profiled(span, true)
 	}
-	_, errs := e.pipe.AgentFinal(e.ctx, inj, pipeline.FinalOptions{Path: inj.RendezvousDir()})
 	for _, err := range errs {
 		e.console("lockscope: " + err.Error())
 	}

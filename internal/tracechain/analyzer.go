@@ -9,7 +9,9 @@
 // so its memory follows the largest generation of the trace, not the size of
 // the file. [Analyze] drives a [trace.Reader] over an io.Reader, one
 // generation at a time (generations.go), and on more than one core on a
-// goroutine of its own, ahead of the analyser (pipeline.go).
+// goroutine of its own, ahead of the analyser (pipeline.go); a file is
+// analysed one generation per core, by an analyser each, merged in order
+// into the same result (parallel.go).
 //
 // How a wait is read from the trace (facts measured on Go 1.26 traces):
 //   - A wait begins at the blocked goroutine's own Running->Waiting

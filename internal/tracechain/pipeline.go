@@ -17,17 +17,16 @@ import (
 // analyser still sees exactly the events one reader gives, in the same
 // order: the result is the sequential one by construction.
 //
-// Decoding the generations themselves in parallel is what the format
-// allows (each carries its own tables, and genEvents already reads each
-// with a reader of its own; analyzeEvents makes times increase across
-// them), but it does not help one analyser: most of a reader's time goes
-// to handing out events one by one (ordering them across Ms: 85% of the
-// read loop, against 15% for loading a generation's batches and tables),
-// and the analyser needs them in order. A reader running ahead on the
-// next generation would have to keep its events until the analyser gets
-// there: millions of events, far past the 150 MB the trace path keeps to.
-// What would use more cores is one analyser per generation, with waits and
-// chains that cross a boundary stitched at the merge.
+// Decoding the generations themselves in parallel does not help one
+// analyser: most of a reader's time goes to handing out events one by one
+// (ordering them across Ms: 85% of the read loop, against 15% for loading
+// a generation's batches and tables), and the analyser needs them in
+// order. A reader running ahead on the next generation would have to keep
+// its events until the analyser gets there: millions of events, far past
+// the 150 MB the trace path keeps to. What uses more cores is one
+// analyser per generation, with waits and chains that cross a boundary
+// stitched at the merge (parallel.go); it needs to read the input at any
+// offset, so the pipeline is what a stream (a pipe, a socket) gets.
 
 // pipeChunk is the number of events handed over at once: about a
 // millisecond of decoding, so that the two goroutines seldom wait for each

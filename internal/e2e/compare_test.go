@@ -306,13 +306,7 @@ func TestPprofURLCaptureSeconds(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building oldservice: %v\n%s", err, out)
 	}
-	// A free loopback port for the service, known before it starts.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeLoopbackAddr(t)
 	a := startAdapter(t)
 	c := a.c
 	launch(t, c, map[string]any{"mode": "exec", "program": bin, "args": []string{"-listen", addr},
@@ -339,4 +333,16 @@ func TestPprofURLCaptureSeconds(t *testing.T) {
 		t.Errorf("the capture covers %v: want the service's running time, at most %v", covered, limit)
 	}
 	c.Call(t, "disconnect", nil)
+}
+
+// freeLoopbackAddr returns a loopback address with a port free now, for a
+// service whose pprofURL the launch must name before it starts.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,13 +140,7 @@ func TestOldToolchainExternalDlvFlags(t *testing.T) {
 func TestOldToolchainPprofURL(t *testing.T) {
 	t.Parallel()
 	env := testutil.DebianGoEnv(testutil.DebianGo(t))
-	// A free loopback port for the service, known before it starts.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeLoopbackAddr(t)
 	a := startAdapter(t)
 	c := a.c
 	dir := testdataDir(filepath.Join("capture", "oldservice"))

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -202,4 +206,77 @@ func overlapGeneration(t *testing.T, data []byte, g int, frac float64) []byte {
 		prev = h.tsEnd
 	}
 	return append(out, data[prev:]...)
+}
+
+// Hostile inputs read from an io.ReaderAt: Analyze on more than one core
+// gives the sequential analysis' result or error, panics in the reader
+// included.
+func TestParallelBadInput(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	dir := filepath.Join("testdata", "fuzz", "FuzzAnalyze")
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("%s: no corpus", dir)
+	}
+	opts := Options{Name: "t", MaxChains: 1 << 20}
+	for _, f := range files {
+		data := fuzzCorpusBytes(t, filepath.Join(dir, f.Name()))
+		want, werr := analyze(context.Background(), bytes.NewReader(data), opts, false)
+		got, err := Analyze(context.Background(), bytes.NewReader(data), opts)
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+			t.Errorf("%s: Analyze: %v; sequential: %v", f.Name(), err, werr)
+		} else if !reflect.DeepEqual(want, got) {
+			t.Errorf("%s: Analyze and the sequential analysis differ: %s", f.Name(), resultDiff(want, got))
+		}
+	}
+}
+
+// cancelReaderAt cancels its context once at bytes have been read from
+// it, and counts the reads begun after that.
+type cancelReaderAt struct {
+	*bytes.Reader
+	at     int64
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	n      int64
+	late   int
+}
+
+func (c *cancelReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	c.mu.Lock()
+	if c.n >= c.at {
+		c.late++
+	}
+	c.mu.Unlock()
+	n, err := c.Reader.ReadAt(p, off)
+	c.mu.Lock()
+	if c.n += int64(n); c.n >= c.at {
+		c.cancel()
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// Cancelled half-way through its input, the per-generation analysis
+// returns an error that wraps context.Canceled and no result, begins no
+// read after the cancel, and leaves no worker running.
+func TestParallelCancelled(t *testing.T) {
+	data := crossingTraceData(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := &cancelReaderAt{Reader: bytes.NewReader(data), at: int64(len(data) / 2), cancel: cancel}
+	res, ok, err := analyzeParallel(ctx, in, 0, int64(len(data)), Options{Name: "crossing"}, 2, nil)
+	if !errors.Is(err, context.Canceled) || ok || res.Events != 0 {
+		t.Fatalf("cancelled half-way: ok %v, %d events, %v; want an error wrapping context.Canceled and no result", ok, res.Events, err)
+	}
+	if in.late != 0 {
+		t.Errorf("%d reads begun after the cancel", in.late)
+	}
+	buf := make([]byte, 1<<20)
+	if n := runtime.Stack(buf, true); strings.Contains(string(buf[:n]), "tracechain.readGen(") {
+		t.Errorf("a worker is still running after the analysis returned:\n%s", buf[:n])
+	}
 }

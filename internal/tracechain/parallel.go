@@ -270,7 +270,8 @@ func genOffsets(ra io.ReaderAt, start, size int64) []int64 {
 // analyzeParallel analyses the Go 1.26 trace of ra between start (its
 // header) and size with workers generations at a time. ok is false when
 // the result might differ from the sequential analysis, or the trace did
-// not decode: the caller analyses it sequentially then. An error is ctx's.
+// not decode but where a generation begins (a trace cut short): the
+// caller analyses it sequentially then. An error is ctx's.
 func analyzeParallel(ctx context.Context, ra io.ReaderAt, start, size int64, opts Options, workers int, st *parallelStats) (res Result, ok bool, err error) {
 	opts = opts.withDefaults()
 	hdr := make([]byte, headerLen)
@@ -340,6 +341,14 @@ func analyzeParallel(ctx context.Context, ra io.ReaderAt, start, size int64, opt
 		if err := ctx.Err(); err != nil {
 			return Result{}, false, fmt.Errorf("%s: trace analysis stopped: %w", opts.Name, err)
 		}
+		if o.err != nil && k > 0 && o.a != nil && o.a.res.Events == 0 && m.a.syncs >= 2 {
+			// A trace cut short, or damaged, in generation k before its
+			// first event: as the sequential analysis reads it.
+			res := m.a.Finalize()
+			res.Truncated = true
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: the trace ends early or is damaged after %d complete generation(s); the rest was not read (%v)", opts.Name, res.Generations, o.err))
+			return res, true, nil
+		}
 		if o.err != nil || !m.merge(o.a, k) {
 			return Result{}, false, nil
 		}
@@ -384,7 +393,9 @@ func readGen(ctx context.Context, ra io.ReaderAt, hdr []byte, off, size int64, k
 			break
 		}
 		if err != nil {
-			return nil, err
+			// With what it read: a generation cut short reads as a
+			// Sync, then the error, and nothing of it is analysed.
+			return a, err
 		}
 		if !opened && ev.Kind() == trace.EventSync {
 			opened = true

@@ -564,14 +564,20 @@ func (a *Analyzer) cons(e, tail int32) int32 {
 	if i > keep {
 		tail = a.truncate(tail, keep)
 	}
+	n, _ := a.internNode(e, tail)
+	return n
+}
+
+// internNode returns the node "edge e, then tail", and whether it is new.
+func (a *Analyzer) internNode(e, tail int32) (int32, bool) {
 	k := nodeKey{e, tail}
 	if n, ok := a.nodeIdx[k]; ok {
-		return n
+		return n, false
 	}
 	n := int32(len(a.nodes))
 	a.nodes = append(a.nodes, chainNode{edge: e, tail: tail})
 	a.nodeIdx[k] = n
-	return n
+	return n, true
 }
 
 func (a *Analyzer) truncate(n int32, keep int) int32 {

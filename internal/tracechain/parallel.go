@@ -160,14 +160,10 @@ func (w *genWork) keep(a *Analyzer, id trace.GoID, g *gstate, from, to trace.GoS
 // rawNode interns the chain "edge e, then tail" as it is, tail a node of
 // the worker's or a kept event's (negative); the merge makes the chain.
 func (w *genWork) rawNode(a *Analyzer, e, tail int32) int32 {
-	k := nodeKey{e, tail}
-	if n, ok := a.nodeIdx[k]; ok {
-		return n
+	n, made := a.internNode(e, tail)
+	if made {
+		w.nodePos = append(w.nodePos, a.pos)
 	}
-	n := int32(len(a.nodes))
-	a.nodes = append(a.nodes, chainNode{edge: e, tail: tail})
-	a.nodeIdx[k] = n
-	w.nodePos = append(w.nodePos, a.pos)
 	return n
 }
 

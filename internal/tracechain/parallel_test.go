@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -96,13 +94,7 @@ func TestParallelSameResult(t *testing.T) {
 		}
 		// Analyze itself, on more than one core: the parallel analysis
 		// or, where it gives up, the sequential one.
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-		got, err := Analyze(context.Background(), bytes.NewReader(in.data), opts)
-		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
-			t.Errorf("%s: Analyze: %v; sequential: %v", in.name, err, werr)
-		} else if !reflect.DeepEqual(want, got) {
-			t.Errorf("%s: Analyze and the sequential analysis differ: %s", in.name, resultDiff(want, got))
-		}
+		analyzeAsSequential(t, in, opts)
 	}
 	t.Logf("%d generations merged, %d transitions replayed, %d of them ended a wait begun before, %d chains went on through one, %d waits moved in time", total.generations, total.replayed, total.ended, total.chained, total.moved)
 	if total.ended == 0 || total.chained == 0 || total.moved == 0 {
@@ -115,11 +107,7 @@ func TestParallelSameResult(t *testing.T) {
 	if _, ok, err := analyzeParallel(context.Background(), bytes.NewReader(data), 0, int64(len(data)), opts, 2, nil); ok || err != nil {
 		t.Errorf("a generation overlapping the last by half its length: ok %v, %v; want it handed back", ok, err)
 	}
-	want, werr := analyze(context.Background(), bytes.NewReader(data), opts, false)
-	got, err := Analyze(context.Background(), bytes.NewReader(data), opts)
-	if werr != nil || err != nil || !reflect.DeepEqual(want, got) {
-		t.Errorf("overlapping by half: Analyze (%v) and the sequential analysis (%v) differ", err, werr)
-	}
+	analyzeAsSequential(t, traceInput{"crossing, overlapping by half", data}, opts)
 }
 
 // batchHeader is one batch header of a Go 1.26 trace: where its timestamp
@@ -215,25 +203,22 @@ func overlapGeneration(t *testing.T, data []byte, g int, frac float64) []byte {
 // gives the sequential analysis' result or error, panics in the reader
 // included.
 func TestParallelBadInput(t *testing.T) {
+	for _, in := range fuzzCorpus(t) {
+		analyzeAsSequential(t, in, Options{Name: "t", MaxChains: 1 << 20})
+	}
+}
+
+// analyzeAsSequential checks that Analyze on two cores gives what the
+// sequential analysis gives: the same result, or the same error.
+func analyzeAsSequential(t *testing.T, in traceInput, opts Options) {
+	t.Helper()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	dir := filepath.Join("testdata", "fuzz", "FuzzAnalyze")
-	files, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("%s: no corpus", dir)
-	}
-	opts := Options{Name: "t", MaxChains: 1 << 20}
-	for _, f := range files {
-		data := fuzzCorpusBytes(t, filepath.Join(dir, f.Name()))
-		want, werr := analyze(context.Background(), bytes.NewReader(data), opts, false)
-		got, err := Analyze(context.Background(), bytes.NewReader(data), opts)
-		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
-			t.Errorf("%s: Analyze: %v; sequential: %v", f.Name(), err, werr)
-		} else if !reflect.DeepEqual(want, got) {
-			t.Errorf("%s: Analyze and the sequential analysis differ: %s", f.Name(), resultDiff(want, got))
-		}
+	want, werr := analyze(context.Background(), bytes.NewReader(in.data), opts, false)
+	got, err := Analyze(context.Background(), bytes.NewReader(in.data), opts)
+	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Errorf("%s: Analyze: %v; sequential: %v", in.name, err, werr)
+	} else if !reflect.DeepEqual(want, got) {
+		t.Errorf("%s: Analyze and the sequential analysis differ: %s", in.name, resultDiff(want, got))
 	}
 }
 

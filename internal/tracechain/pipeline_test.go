@@ -54,6 +54,19 @@ func TestPipelinedSameResult(t *testing.T) {
 	}
 	// Hostile inputs: errors, and panics inside the reader turned into
 	// errors, must read the same.
+	for _, in := range fuzzCorpus(t) {
+		serial, serr := analyze(context.Background(), bytes.NewReader(in.data), opts, false)
+		piped, perr := analyze(context.Background(), bytes.NewReader(in.data), opts, true)
+		same(in.name, serial, piped, serr, perr)
+	}
+	if n := pipeGoroutines(); n != 0 {
+		t.Errorf("%d pipeline goroutines still running after Analyze returned", n)
+	}
+}
+
+// fuzzCorpus reads the inputs of FuzzAnalyze's corpus in testdata.
+func fuzzCorpus(t *testing.T) []traceInput {
+	t.Helper()
 	dir := filepath.Join("testdata", "fuzz", "FuzzAnalyze")
 	files, err := os.ReadDir(dir)
 	if err != nil {
@@ -62,15 +75,11 @@ func TestPipelinedSameResult(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatalf("%s: no corpus", dir)
 	}
+	var ins []traceInput
 	for _, f := range files {
-		data := fuzzCorpusBytes(t, filepath.Join(dir, f.Name()))
-		serial, serr := analyze(context.Background(), bytes.NewReader(data), opts, false)
-		piped, perr := analyze(context.Background(), bytes.NewReader(data), opts, true)
-		same(f.Name(), serial, piped, serr, perr)
+		ins = append(ins, traceInput{f.Name(), fuzzCorpusBytes(t, filepath.Join(dir, f.Name()))})
 	}
-	if n := pipeGoroutines(); n != 0 {
-		t.Errorf("%d pipeline goroutines still running after Analyze returned", n)
-	}
+	return ins
 }
 
 // fuzzCorpusBytes reads the one []byte of a "go test fuzz v1" file.

@@ -223,13 +223,19 @@ func TestCompareInSessionPerSecondOfProfiles(t *testing.T) {
 			t.Errorf("%s: the adapter's clock came to %v, less than its start and run: the test measured it wrong", side.name, side.old)
 		}
 	}
+	// The coarse lock's holder side is only logged: the mutex profile
+	// charges it for every waiter the Unlock leaves behind, and in 20
+	// pairs of runs here its wait a second moved by -24% to +24% from one
+	// run to the other, which is the program and not the clock; its
+	// waiter side moved by -12% to +4%, the Stats lock by under 6%.
 	for _, m := range []struct {
 		kind, marker, fn string
+		logOnly          bool
 	}{
-		{contention.KindBlock, "stats-lock", "main.(*Stats).Tick"},
-		{contention.KindMutex, "stats-unlock", "main.(*Stats).Hold"},
-		{contention.KindBlock, "coarse-lock", "main.(*Store).Add"},
-		{contention.KindMutex, "coarse-unlock", "main.(*Store).Add"},
+		{contention.KindBlock, "stats-lock", "main.(*Stats).Tick", false},
+		{contention.KindMutex, "stats-unlock", "main.(*Stats).Hold", false},
+		{contention.KindBlock, "coarse-lock", "main.(*Store).Add", false},
+		{contention.KindMutex, "coarse-unlock", "main.(*Store).Add", true},
 	} {
 		line := testutil.MarkerLine(t, store, m.marker)
 		var h *contention.Hotspot
@@ -245,7 +251,7 @@ func TestCompareInSessionPerSecondOfProfiles(t *testing.T) {
 		old := (float64(h.DelayNs) / oldCur.Seconds()) / (float64(h.Base.BaseDelayNs) / oldBase.Seconds())
 		t.Logf("%s %s: %.3f s/s against %.3f s/s (%s); by the adapter's clock %+.0f%%",
 			m.kind, m.marker, h.Base.PerUnit/1e9, h.Base.BasePerUnit/1e9, h.Base.Status, 100*(old-1))
-		if h.Base.Status != contention.ChangeSame {
+		if h.Base.Status != contention.ChangeSame && !m.logOnly {
 			t.Errorf("%s %s (store.go:%d), unchanged, compares as %q: %+v", m.kind, m.fn, line, h.Base.Status, *h.Base)
 		}
 		if m.marker == "stats-lock" && old-1 <= cmp.Threshold {

@@ -152,7 +152,9 @@ func TestHelperOutOfDelvesReach(t *testing.T) {
 	reaped := 0
 	testHookHelperExited = func(int) {
 		var ws syscall.WaitStatus
-		reaped, _ = syscall.Wait4(-1, &ws, syscall.WALL, nil)
+		if pid, _ := syscall.Wait4(-1, &ws, syscall.WALL, nil); reaped == 0 {
+			reaped = pid
+		}
 	}
 	defer func() { testHookHelperExited = nil }()
 	p.ResumeIndex()
@@ -182,6 +184,8 @@ func TestHelperCancelEndsItsGroup(t *testing.T) {
 	if helper == 0 {
 		t.Fatal("no helper running")
 	}
+	// Whatever this test finds, the sleeping go command goes.
+	t.Cleanup(func() { _ = syscall.Kill(-helper, syscall.SIGKILL) })
 	if m := groupMembers(helper); len(m) < 2 {
 		t.Fatalf("the helper's group: %v, want the helper and its go command", m)
 	}
@@ -206,7 +210,11 @@ func TestHelperEndsWithTheAdapter(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Wait()
+	t.Cleanup(func() {
+		// Whatever this test finds, the sleeping go command goes.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
 	fmt.Fprintf(stdin, `{"protocol":%d,"dir":%q}`+"\n", helperProtocol, dir)
 	waitFor(t, "the helper's go list", func() bool { _, err := os.Stat(marker); return err == nil })
 	pgid := cmd.Process.Pid

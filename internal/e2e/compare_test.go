@@ -125,7 +125,10 @@ func TestCompareInSession(t *testing.T) {
 	oldStats := testutil.MarkerLine(t, store, "stats-lock")
 	base := filepath.Join(t.TempDir(), "base.zip")
 
-	debugShards(t, dir, shardsRun{d: "1s"}, func(c *daptest.Client) {
+	// Runs of a few seconds: shorter ones on a loaded machine left the
+	// locks' wait a second noisy enough to read as a change (once in about
+	// 48 runs of 1 s against 2 s).
+	debugShards(t, dir, shardsRun{d: "3s"}, func(c *daptest.Client) {
 		saveCapture(t, c, base)
 		bad := c.CallErr(t, dapx.CommandSave, map[string]any{"path": filepath.Join(t.TempDir(), "no", "such", "dir", "x.zip")})
 		if bad.ErrorID() != dapx.ErrSaveFailed {
@@ -146,7 +149,7 @@ func TestCompareInSession(t *testing.T) {
 	// second of what the profiles cover, or the unchanged Stats lock reads
 	// as a regression of its running total
 	// (TestCompareInSessionPerSecondOfProfiles checks the seconds).
-	debugShards(t, dir, shardsRun{d: "2s"}, func(c *daptest.Client) {
+	debugShards(t, dir, shardsRun{d: "6s"}, func(c *daptest.Client) {
 		var r contention.Report
 		c.Call(t, dapx.CommandCompare, map[string]any{"path": base}).Decode(t, &r)
 		if r.Comparison == nil {

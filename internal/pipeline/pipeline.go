@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -503,7 +504,13 @@ func (p *Pipeline) FetchURL(ctx context.Context, kind string, o URLOptions) (*re
 	if err != nil {
 		return nil, &InputError{err}
 	}
-	src := contention.Source{Origin: contention.OriginURL, URL: u, DurationNs: int64(o.Seconds * float64(time.Second))}
+	covers := o.Seconds
+	if kind != contention.KindTrace {
+		// net/http/pprof takes whole seconds for a delta profile, and
+		// capture.FetchURL rounds up: the profile covers that many.
+		covers = math.Ceil(covers)
+	}
+	src := contention.Source{Origin: contention.OriginURL, URL: u, DurationNs: int64(covers * float64(time.Second))}
 	if kind == contention.KindTrace {
 		// Streamed: the analysis holds one generation, not the trace.
 		body, err := capture.FetchURLStream(ctx, u, o.Seconds, o.AllowHosts)
@@ -553,7 +560,9 @@ type FinalOptions struct {
 	// WindowErr is why a window asked for did not come; the report says
 	// it when the agent saved none either.
 	WindowErr error
-	// DurationNs is how long the program ran.
+	// DurationNs is the running time the final profiles cover: from when
+	// the agent set the profile rates to its snapshot at exit, less the
+	// program's stops (capture.Injection.FinalSpan); 0 when unknown.
 	DurationNs int64
 	// Path names the program, for the report's sources.
 	Path string

@@ -30,6 +30,10 @@ import (
 // of Analyze alone from the child's rusage.
 const envAnalyze = "LOCKSCOPE_TRACECHAIN_ANALYZE"
 
+// envStream makes that child read the trace as a stream (pipeline.go),
+// not as a file (parallel.go).
+const envStream = "LOCKSCOPE_TRACECHAIN_STREAM"
+
 // envBenchMB sets the size of the benchmark's trace, in MB (default 200).
 const envBenchMB = "LOCKSCOPE_BENCH_TRACE_MB"
 
@@ -73,8 +77,13 @@ func analyzeChild(path string) int {
 		return 2
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if os.Getenv(envStream) != "" {
+		// A stream, not a file: Analyze cannot read it at any offset.
+		r = struct{ io.Reader }{f}
+	}
 	start := time.Now()
-	res, err := Analyze(context.Background(), f, Options{Name: path})
+	res, err := Analyze(context.Background(), r, Options{Name: path})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

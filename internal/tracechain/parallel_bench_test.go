@@ -282,10 +282,15 @@ func benchmarkAnalyzeCores(b *testing.B, path string, procs int) {
 	b.ReportMetric(median(wall[3])/r, "parallelreadloop-x-readloop")
 	b.ReportMetric(median(wall[4])/r, "pergen-x-readloop")
 	env := []string{"GOMEMLIMIT=135MiB", fmt.Sprintf("GOMAXPROCS=%d", procs)}
-	rss, _, err := childRSS(envAnalyze, path, env...)
+	rss, fileS, err := childRSS(envAnalyze, path, env...)
 	if err != nil {
 		b.Fatal(err)
 	}
+	srss, streamS, err := childRSS(envAnalyze, path, append(env, envStream+"=1")...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("in a child process, GOMAXPROCS=%d, GOMEMLIMIT=135MiB: Analyze of the file %.2f s, peak RSS %.0f MB; of the file as a stream %.2f s, %.0f MB", procs, fileS, rss, streamS, srss)
 	prss, _, err := childRSS(envParallelReadLoop, path, env...)
 	if err != nil {
 		b.Fatal(err)

@@ -162,6 +162,9 @@ type loc struct {
 	// line is a dependency's.
 	viaFn    string
 	callSite *contention.Site
+	// stackLock: stack is a lock wait's. A line's first lock stack
+	// replaces a first stack of another kind (see labelAgg).
+	stackLock bool
 }
 
 type siteKey struct {
@@ -244,9 +247,21 @@ type agg struct {
 	// Lock waits still open at the end of the trace (in delay and count
 	// too), and the longest of them.
 	open, openMax int64
-	prim          string // primitive frame of the first wait seen
+	prim          string // primitive of the first wait seen (see label)
 	reason        uint8
 	method        string
+}
+
+// label names the primitive of an aggregate as its waits come: the first
+// wait's, until a lock wait comes to a line whose first wait was of
+// another kind. On a loaded machine a line that waits on a lock thousands
+// of times can first wait elsewhere (a goroutine that starts the first GC
+// in log.getBuffer's allocation waits for the mark workers on a channel),
+// and that one wait must not name the line.
+func (ag *agg) label(prim string, reason uint8, method string) {
+	if ag.count == 0 || (!contention.IsLockPrimitive(ag.prim) && contention.IsLockPrimitive(prim)) {
+		ag.prim, ag.reason, ag.method = prim, reason, method
+	}
 }
 
 // Analyzer follows waits through a trace. It is not safe for concurrent use.
@@ -450,12 +465,10 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, by trace.GoID, evStack trac
 	}
 	if bl >= 0 {
 		ag := &a.blocked[bl]
-		if ag.count == 0 {
-			*ag = agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
-			if a.track != nil {
-				a.track.blocked[bl] = true
-			}
+		if ag.count == 0 && a.track != nil {
+			a.track.blocked[bl] = true
 		}
+		ag.label(prim, g.reason, methodOf(g.stack.primFunc))
 		ag.delay += d
 		ag.count++
 	}
@@ -477,16 +490,14 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, by trace.GoID, evStack trac
 		unb, unbPrim = si.top, si.prim
 		if si.loc >= 0 && bl >= 0 {
 			ag := &a.blocks[unb]
-			if ag.count == 0 {
-				p := primitiveOf(si.primFunc, "")
-				if p == contention.PrimOther {
-					p = prim
-				}
-				*ag = agg{prim: p, reason: g.reason, method: methodOf(si.primFunc)}
-				if a.track != nil {
-					a.track.blocks[unb] = true
-				}
+			if ag.count == 0 && a.track != nil {
+				a.track.blocks[unb] = true
 			}
+			p := primitiveOf(si.primFunc, "")
+			if p == contention.PrimOther {
+				p = prim
+			}
+			ag.label(p, g.reason, methodOf(si.primFunc))
 			ag.delay += d
 			ag.count++
 		}
@@ -679,8 +690,13 @@ func (a *Analyzer) stackInfo(s trace.Stack) *stackInfo {
 		// but as a releaser it is still named by its first frame.
 		si.top = a.intern(frames[0])
 	}
-	if si.loc >= 0 && a.locs[si.loc].stack == nil {
+	// A line's stack (and the library function that took its lock) is
+	// its first, or its first lock stack when the first was of another
+	// kind, as agg.label names its primitive.
+	isLock := contention.IsLockPrimitive(primitiveOf(si.primFunc, ""))
+	if si.loc >= 0 && (a.locs[si.loc].stack == nil || isLock && !a.locs[si.loc].stackLock) {
 		lc := &a.locs[si.loc]
+		lc.stackLock, lc.viaFn, lc.callSite = isLock, "", nil
 		st := []contention.Frame{}
 		for _, f := range frames[charged:] {
 			if len(st) >= a.opts.MaxStackFrames {
@@ -955,9 +971,7 @@ func (a *Analyzer) chargeOpen(g *gstate) bool {
 		return true
 	}
 	ag := &a.blocked[bl]
-	if ag.count == 0 {
-		*ag = agg{prim: prim, reason: g.reason, method: methodOf(g.stack.primFunc)}
-	}
+	ag.label(prim, g.reason, methodOf(g.stack.primFunc))
 	ag.delay += d
 	ag.count++
 	ag.open++

@@ -160,3 +160,31 @@ func chainText(c contention.Chain) string {
 	}
 	return strings.Join(hops, " → ")
 }
+
+// TestLineNamedByItsLock: testdata/pipejam's writers share one io.Pipe.
+// The first of them waits on the pipe's channel, holding its mutex; the
+// others wait on that mutex, from the same line, thousands of times. The
+// line is named by the lock, not by the kind of its first wait (a loaded
+// machine once named logjam's Printf line after a goroutine that started
+// the first GC from log.getBuffer and waited for the mark workers).
+func TestLineNamedByItsLock(t *testing.T) {
+	path := recordTrace(t, "pipejam")
+	res := analyzeFile(t, path, Options{})
+	line := testutil.MarkerLine(t, "testdata/pipejam/main.go", "pipe-write")
+	var h *contention.Hotspot
+	for i := range res.Hotspots {
+		if res.Hotspots[i].Kind == contention.KindTraceBlocked && res.Hotspots[i].Line == line {
+			h = &res.Hotspots[i]
+		}
+	}
+	if h == nil {
+		t.Fatalf("no trace-blocked hotspot on pipejam's main.go:%d; hotspots: %+v", line, res.Hotspots)
+	}
+	if !h.Lock || h.Via != "io.(*pipe).write → sync.Mutex.Lock" {
+		t.Errorf("hotspot main.go:%d: lock=%v primitive %s via %q (%d waits): want the pipe's mutex, via io.(*pipe).write → sync.Mutex.Lock",
+			h.Line, h.Lock, h.Primitive, h.Via, h.Count)
+	}
+	if len(h.Stacks) == 0 || len(h.Stacks[0]) < 2 || h.Stacks[0][0].Function != "main.send" {
+		t.Errorf("hotspot main.go:%d: stacks %+v, want the writers' stack from main.send", h.Line, h.Stacks)
+	}
+}

@@ -585,12 +585,13 @@ func (m *merger) merge(w *Analyzer, k int) bool {
 		if l.count == 0 {
 			return true
 		}
-		if g.count == 0 {
-			*g = agg{prim: l.prim, reason: reasonMap[l.reason], method: l.method}
-		} else if byReplay && (g.prim != l.prim || g.method != l.method || A.reasons[g.reason] != w.reasons[l.reason]) {
+		if byReplay && g.count != 0 && (g.prim != l.prim || g.method != l.method || A.reasons[g.reason] != w.reasons[l.reason]) {
 			// Which came first in the generation is not known here.
 			return false
 		}
+		// As the sequential analysis labels it: the earlier generations'
+		// first wait, unless a lock wait comes after other kinds.
+		g.label(l.prim, reasonMap[l.reason], l.method)
 		g.delay += l.delay
 		g.count += l.count
 		g.open += l.open
@@ -603,10 +604,12 @@ func (m *merger) merge(w *Analyzer, k int) bool {
 		gl := &A.locs[G]
 		if lc.stack != nil {
 			switch {
-			case gl.stack == nil:
-				gl.stack, gl.viaFn, gl.callSite = lc.stack, lc.viaFn, lc.callSite
-			case A.track.stack[G] && !(reflect.DeepEqual(gl.stack, lc.stack) && gl.viaFn == lc.viaFn && reflect.DeepEqual(gl.callSite, lc.callSite)):
-				return false
+			case A.track.stack[G] && gl.stack != nil:
+				if !(reflect.DeepEqual(gl.stack, lc.stack) && gl.viaFn == lc.viaFn && reflect.DeepEqual(gl.callSite, lc.callSite) && gl.stackLock == lc.stackLock) {
+					return false
+				}
+			case gl.stack == nil || lc.stackLock && !gl.stackLock:
+				gl.stack, gl.viaFn, gl.callSite, gl.stackLock = lc.stack, lc.viaFn, lc.callSite, lc.stackLock
 			}
 		}
 		if !mergeAgg(&A.blocked[G], &w.blocked[l], A.track.blocked[G]) || !mergeAgg(&A.blocks[G], &w.blocks[l], A.track.blocks[G]) {

@@ -1,0 +1,3 @@
+module example.com/pipejam
+
+go 1.26

@@ -49,14 +49,19 @@ import (
 // sequential times, and corrects the waits that began in the first
 // timeWindow of the generation (the worker keeps their places, timedWait).
 // A generation that overlaps the previous by more than that is analysed
-// again, sequentially.
+// again, sequentially. Within a generation both the reader's times and the
+// sequential ones grow with the position, so the comparisons the chains
+// make between two events of one generation come out the same in either;
+// one between generations is made at the merge, in sequential times.
 //
 // What else the sequential analysis takes from the order of the whole
 // trace is checked at the merge: the GOROOT read from the first stack that
 // shows it (each worker after the first waits for the first generation's),
 // the first stack and primitive seen at a line, and the wait reasons
-// (at most 255). A trace that fails to decode anywhere, or whose workers
-// panic, is analysed again sequentially, which reports it as before.
+// (at most 255). A trace cut short before a generation's first event
+// reads as the sequential analysis reads it; one that fails to decode
+// anywhere else, or whose reader panics, is analysed again sequentially,
+// which reports it as before.
 
 // timeWindow is how far into a generation the workers keep the places of
 // the waits that begin there, for the merge to correct their times: about

@@ -32,8 +32,9 @@ import (
 //     it; what that loses is its exit status, which the adapter does not
 //     need: the result is framed, and complete only with its length.
 //   - the go commands took CPU from Delve's build and its reading of the
-//     debug information. The helper runs at the lowest CPU priority, and
-//     everything it starts inherits it: it gets what those leave.
+//     debug information. The helper runs at a low CPU priority
+//     (helperNice), and everything it starts inherits it: it gets what
+//     those leave.
 //
 // The protocol. The adapter writes one JSON line (helperRequest) to the
 // helper's stdin, then, once the helper has said its go commands are done

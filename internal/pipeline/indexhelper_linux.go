@@ -6,7 +6,7 @@ import (
 	"syscall"
 )
 
-// startLowPriority starts the index helper at the lowest CPU priority.
+// startLowPriority starts the index helper at a low CPU priority (helperNice).
 // Linux keeps a nice value per thread, and a child inherits the value of
 // the thread that forks it; exec keeps it, and every thread and process
 // the helper starts inherits it in turn. So the fork is made from a

@@ -103,7 +103,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the index's go commands: WaitIndexCommands returns once the helper runs,
 // and the index loads whole while a reaper like Delve's steals every exit
 // status, the helper's included. The helper, and everything it starts, run
-// at the lowest CPU priority; this process's threads keep theirs.
+// at a low CPU priority (helperNice); this process's threads keep theirs.
 func TestHelperOutOfDelvesReach(t *testing.T) {
 	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "ledger")
 	freshCache(t)

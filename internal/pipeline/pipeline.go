@@ -132,7 +132,7 @@ type IndexOptions struct {
 	// much later, and nothing needs the index before the program runs.
 	HoldTypeCheck bool
 	// Helper, when not nil, makes the command (not started) of an index
-	// helper: the load runs in that process, at the lowest CPU priority,
+	// helper: the load runs in that process, at a low CPU priority,
 	// and its go commands are not this process's children (see
 	// indexhelper.go; ServeIndexHelper is the helper's main). Then
 	// [Pipeline.WaitIndexCommands] waits for no go command of the load:

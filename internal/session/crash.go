@@ -95,12 +95,25 @@ func (e *extension) onException(thread int, h transport.Header, msg []byte) {
 	for _, f := range st.Body.StackFrames {
 		frames = append(frames, contention.Frame{Function: f.Name, File: f.Source.Path, Line: f.Line})
 	}
-	ok := e.pipe.CrashStop(reason, frames, int64(thread))
 	forward()
-	if ok {
+	// The crash's writers and their breakpoints come from the source
+	// index. A program that crashes at once can beat it (the index loads
+	// in a helper of low priority while the program runs); the program is
+	// stopped now, so wait for the index a while rather than send a crash
+	// that names one writer.
+	waitCtx, waitCancel := context.WithTimeout(e.ctx, crashIndexWait)
+	t0 := time.Now()
+	if !e.pipe.WaitIndex(waitCtx) && e.ctx.Err() == nil {
+		e.s.log.Warn("the source index is not ready at the crash; the report names the other writers when it is", "waited", time.Since(t0))
+	}
+	waitCancel()
+	if e.pipe.CrashStop(reason, frames, int64(thread)) {
 		e.rebuild(true)
 	}
 }
+
+// crashIndexWait bounds how long a crash report waits for the source index.
+var crashIndexWait = 20 * time.Second
 
 // MaxCrashRestarts bounds how often one session restarts a program whose
 // crash beat a second-writer breakpoint.

@@ -192,8 +192,8 @@ func applyBuildEnv(env map[string]any) {
 // while Delve builds it. Every child process lockscope starts (go list
 // here) must finish before the debuggee runs: the embedded Delve waits for
 // any child (wait4(-1)) while the debuggee runs and would reap ours. The
-// index therefore loads in a helper process (Options.IndexHelper), at the
-// lowest CPU priority, whose go commands are its own children; only when
+// index therefore loads in a helper process (Options.IndexHelper), at a
+// low CPU priority, whose go commands are its own children; only when
 // there is none does the session hold the client's configurationDone
 // until waitIndex returns: until the index's go commands are done, not
 // the whole index, whose parsing and type-checking runs no child and may

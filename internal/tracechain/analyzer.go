@@ -259,9 +259,14 @@ type agg struct {
 // in log.getBuffer's allocation waits for the mark workers on a channel),
 // and that one wait must not name the line.
 func (ag *agg) label(prim string, reason uint8, method string) {
-	if ag.count == 0 || (!contention.IsLockPrimitive(ag.prim) && contention.IsLockPrimitive(prim)) {
+	if ag.relabels(prim) {
 		ag.prim, ag.reason, ag.method = prim, reason, method
 	}
+}
+
+// relabels reports whether a wait in prim names the aggregate (label).
+func (ag *agg) relabels(prim string) bool {
+	return ag.count == 0 || (!contention.IsLockPrimitive(ag.prim) && contention.IsLockPrimitive(prim))
 }
 
 // Analyzer follows waits through a trace. It is not safe for concurrent use.
@@ -465,7 +470,9 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, by trace.GoID, evStack trac
 	}
 	if bl >= 0 {
 		ag := &a.blocked[bl]
-		if ag.count == 0 && a.track != nil {
+		if a.track != nil && ag.relabels(prim) {
+			// A replay named the line (parallel.go): so may the
+			// generation's own waits.
 			a.track.blocked[bl] = true
 		}
 		ag.label(prim, g.reason, methodOf(g.stack.primFunc))
@@ -490,12 +497,12 @@ func (a *Analyzer) endWait(id trace.GoID, g *gstate, by trace.GoID, evStack trac
 		unb, unbPrim = si.top, si.prim
 		if si.loc >= 0 && bl >= 0 {
 			ag := &a.blocks[unb]
-			if ag.count == 0 && a.track != nil {
-				a.track.blocks[unb] = true
-			}
 			p := primitiveOf(si.primFunc, "")
 			if p == contention.PrimOther {
 				p = prim
+			}
+			if a.track != nil && ag.relabels(p) {
+				a.track.blocks[unb] = true
 			}
 			ag.label(p, g.reason, methodOf(si.primFunc))
 			ag.delay += d

@@ -180,17 +180,19 @@ func TestIndexCacheRunsNoGoCommand(t *testing.T) {
 	}
 }
 
-// The cache is exactly as good as a fresh load: for the programs the
-// pipeline's tests use, a multi-package module with a local replace, a
-// test package and a build tag, the index read from the cache equals the
-// one loaded, field for field, and so does the report built on it.
-func TestIndexCacheEqualsAFreshLoad(t *testing.T) {
+// indexProgram is a program to index and the options to index it with.
+type indexProgram struct {
+	dir string
+	o   IndexOptions
+}
+
+// indexPrograms are the programs whose index another way of loading it
+// (the cache, the helper) must reproduce field for field: a
+// multi-package module with a local replace, a test package, a build tag.
+func indexPrograms(t *testing.T) []indexProgram {
 	root := testutil.ModuleRoot(t)
 	app, _ := cacheModule(t)
-	for _, tc := range []struct {
-		dir string
-		o   IndexOptions
-	}{
+	return []indexProgram{
 		{filepath.Join(root, "testdata", "ledger"), IndexOptions{}},
 		{filepath.Join(root, "testdata", "tagged"), IndexOptions{}},
 		{filepath.Join(root, "testdata", "tagged"), IndexOptions{BuildFlags: []string{"-tags=lockscope_extra"}}},
@@ -199,7 +201,15 @@ func TestIndexCacheEqualsAFreshLoad(t *testing.T) {
 		{filepath.Join(root, "testdata", "spawners"), IndexOptions{}},
 		{app, IndexOptions{}},
 		{app, IndexOptions{Tests: true}},
-	} {
+	}
+}
+
+// The cache is exactly as good as a fresh load: for the programs the
+// pipeline's tests use, a multi-package module with a local replace, a
+// test package and a build tag, the index read from the cache equals the
+// one loaded, field for field, and so does the report built on it.
+func TestIndexCacheEqualsAFreshLoad(t *testing.T) {
+	for _, tc := range indexPrograms(t) {
 		name := fmt.Sprintf("%s %+v", filepath.Base(tc.dir), tc.o)
 		facts, err := goFactsIn(tc.dir)
 		if err != nil {

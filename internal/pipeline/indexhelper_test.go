@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -52,19 +53,9 @@ func indexReport(t *testing.T, dir string, o IndexOptions) *contention.Report {
 // tests use: a multi-package module with a local replace, a test package,
 // a build tag. A failed load says the same too.
 func TestHelperIndexEqualsInProcess(t *testing.T) {
-	root := testutil.ModuleRoot(t)
-	app, _ := cacheModule(t)
-	for _, tc := range []struct {
-		dir string
-		o   IndexOptions
-	}{
-		{filepath.Join(root, "testdata", "ledger"), IndexOptions{}},
-		{filepath.Join(root, "testdata", "tagged"), IndexOptions{BuildFlags: []string{"-tags=lockscope_extra"}}},
-		{filepath.Join(root, "testdata", "xtest"), IndexOptions{Tests: true}},
-		{app, IndexOptions{Tests: true}},
-		{filepath.Join(root, "testdata", "no-such-program"), IndexOptions{}},
-	} {
-		name := filepath.Base(tc.dir)
+	failing := indexProgram{filepath.Join(testutil.ModuleRoot(t), "testdata", "no-such-program"), IndexOptions{}}
+	for _, tc := range append(indexPrograms(t), failing) {
+		name := fmt.Sprintf("%s %+v", filepath.Base(tc.dir), tc.o)
 		want := indexReport(t, tc.dir, tc.o)
 		o := tc.o
 		o.Helper = testHelper

@@ -63,12 +63,16 @@ func (a *Agent) Profile(ctx context.Context, kind string) ([]byte, error) {
 	return data, nil
 }
 
-// Span is the span of the last profile of kind that Profile fetched: the
-// time that profile covers. ok is false before the first.
-func (a *Agent) Span(kind string) (span Span, ok bool) {
+// Span is the span of the newest of the last profiles of kinds that
+// Profile fetched: the time they cover. ok is false before the first.
+func (a *Agent) Span(kinds ...string) (span Span, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	span, ok = a.spans[kind]
+	for _, k := range kinds {
+		if s, found := a.spans[k]; found {
+			span, ok = newer(span, ok, s)
+		}
+	}
 	return span, ok
 }
 

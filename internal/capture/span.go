@@ -130,19 +130,36 @@ func ProfileSpan(data []byte) (span Span, ok bool) {
 	return Span{}, false
 }
 
-// FinalSpan is the span of the profiles the agent saved in the rendezvous
-// dir (a periodic snapshot, or the last one, at exit or when it stepped
-// aside): the later of the mutex and block profiles' ends, which it
-// writes one after the other. ok is false when it saved none.
-func (inj *Injection) FinalSpan() (span Span, ok bool) {
-	for _, name := range []string{"mutex.pb", "block.pb"} {
-		data, err := os.ReadFile(filepath.Join(inj.rendezvous, name))
-		if err != nil {
-			continue
-		}
-		if s, found := ProfileSpan(data); found && (!ok || s.To > span.To) {
-			span, ok = s, true
+// newer keeps the later-ending of span (when ok) and s. The mutex and
+// block profiles are taken one after the other, milliseconds apart, and a
+// capture records one duration for both: the newer one's.
+func newer(span Span, ok bool, s Span) (Span, bool) {
+	if !ok || s.To > span.To {
+		return s, true
+	}
+	return span, ok
+}
+
+// ProfilesSpan is the span of the newest of the agent's profiles given;
+// ok is false when none is the agent's.
+func ProfilesSpan(profiles ...[]byte) (span Span, ok bool) {
+	for _, data := range profiles {
+		if s, found := ProfileSpan(data); found {
+			span, ok = newer(span, ok, s)
 		}
 	}
 	return span, ok
+}
+
+// FinalSpan is the span of the profiles the agent saved in the rendezvous
+// dir (a periodic snapshot, or the last one, at exit or when it stepped
+// aside). ok is false when it saved none.
+func (inj *Injection) FinalSpan() (span Span, ok bool) {
+	var saved [][]byte
+	for _, name := range []string{"mutex.pb", "block.pb"} {
+		if data, err := os.ReadFile(filepath.Join(inj.rendezvous, name)); err == nil {
+			saved = append(saved, data)
+		}
+	}
+	return ProfilesSpan(saved...)
 }

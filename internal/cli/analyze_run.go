@@ -258,12 +258,11 @@ wait:
 // live ones lockscope took before it stopped the program, else those the
 // agent saved.
 func finalSpan(live map[string][]byte, inj *capture.Injection) (span capture.Span, ok bool) {
+	profiles := make([][]byte, 0, len(live))
 	for _, data := range live {
-		if s, found := capture.ProfileSpan(data); found && (!ok || s.To > span.To) {
-			span, ok = s, true
-		}
+		profiles = append(profiles, data)
 	}
-	if ok {
+	if span, ok := capture.ProfilesSpan(profiles...); ok {
 		return span, true
 	}
 	return inj.FinalSpan()

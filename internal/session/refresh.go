@@ -179,20 +179,8 @@ func (e *extension) fetchProfiles(ctx context.Context, agent *capture.Agent, kin
 		}
 		e.pipe.Replace(part)
 	}
-	e.profiled(agentSpan(agent, kinds))
+	e.profiled(agent.Span(kinds...))
 	return nil
-}
-
-// agentSpan is the span of the newest of the agent's profiles of kinds:
-// fetched one after the other, they end milliseconds apart, and the
-// capture records one duration for both.
-func agentSpan(agent *capture.Agent, kinds []string) (span capture.Span, ok bool) {
-	for _, k := range kinds {
-		if s, found := agent.Span(k); found && (!ok || s.To > span.To) {
-			span, ok = s, true
-		}
-	}
-	return span, ok
 }
 
 // onExited reads what the agent saved when the program ended, so that a

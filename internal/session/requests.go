@@ -252,7 +252,7 @@ func (e *extension) onCapture(ctx context.Context, raw json.RawMessage) (any, *r
 		}
 		if slices.Contains(kinds, contention.KindMutex) || slices.Contains(kinds, contention.KindBlock) {
 			if agent != nil {
-				e.profiled(agentSpan(agent, kinds))
+				e.profiled(agent.Span(kinds...))
 			} else {
 				// The service's delta profiles, over the seconds asked for
 				// in whole seconds (capture.FetchURL rounds them up, as

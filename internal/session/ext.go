@@ -74,12 +74,10 @@ type debuggee struct {
 	dlvPath     string          // the launch's dlvPath attribute
 	stopOnEntry bool            // Delve stops at entry after configurationDone
 
-	// ran is how long this run of the program has run, not counting its
-	// stops, up to runningSince, when it last started running (zero while
-	// it is stopped or has not started): the adapter's clock, which counts
-	// from configurationDone and so also the program's start.
-	ran          time.Duration
-	runningSince time.Time
+	// ranFrom is when this run of the program first ran (zero before):
+	// the adapter's clock, which counts from configurationDone and so also
+	// the program's start. Its running time is the time since, less stops.
+	ranFrom time.Time
 	// stops are this run's stops (from the stopped event to the resume),
 	// in order; the last one's to is zero while it lasts. The program's
 	// clock runs on while Delve holds it, so an agent's profile spans its
@@ -98,25 +96,24 @@ type stop struct{ from, to time.Time }
 // the program's running time.
 func (d *debuggee) setStopped(stopped bool, now time.Time) {
 	d.stopped = stopped
+	n := len(d.stops)
+	inStop := n > 0 && d.stops[n-1].to.IsZero()
 	switch {
-	case stopped && !d.runningSince.IsZero():
-		d.ran += now.Sub(d.runningSince)
-		d.runningSince = time.Time{}
+	case !stopped && d.ranFrom.IsZero():
+		d.ranFrom = now
+	case !stopped && inStop:
+		d.stops[n-1].to = now
+	case stopped && !d.ranFrom.IsZero() && !inStop:
 		d.stops = append(d.stops, stop{from: now})
-	case !stopped && d.runningSince.IsZero():
-		d.runningSince = now
-		if n := len(d.stops); n > 0 && d.stops[n-1].to.IsZero() {
-			d.stops[n-1].to = now
-		}
 	}
 }
 
 // runTime is how long the program has run, not counting its stops.
 func (d *debuggee) runTime(now time.Time) time.Duration {
-	if d.runningSince.IsZero() {
-		return d.ran
+	if d.ranFrom.IsZero() {
+		return 0
 	}
-	return d.ran + now.Sub(d.runningSince)
+	return d.runningWithin(d.ranFrom, now)
 }
 
 // runningWithin is how long the program ran between from and to, times
@@ -149,7 +146,7 @@ func (d *debuggee) runningWithin(from, to time.Time) time.Duration {
 // newRun starts the clock again for a new run of the program.
 func (d *debuggee) newRun() {
 	d.stopped, d.exited = false, false
-	d.ran, d.runningSince, d.stops, d.covered = 0, time.Time{}, nil, 0
+	d.ranFrom, d.stops, d.covered = time.Time{}, nil, 0
 }
 
 // profiled notes that the report's mutex and block profiles were just

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lockscope/lockscope/internal/mapwrites"
 )
@@ -240,14 +242,31 @@ func loadInHelper(ctx context.Context, newCmd func() *exec.Cmd, dir string, o ma
 		stdin.Close()
 		return nil, nil, fmt.Errorf("%w: %v", errHelperStart, err)
 	}
-	stderr := &tailBuffer{max: 4 << 10}
-	cmd.Stderr = stderr
-	prepareHelper(cmd)
-	if err := startLowPriority(cmd); err != nil {
+	// stderr through a pipe of our own, not cmd.Stderr's copy: that copy
+	// ends only in Wait, and a helper that died must be described (its
+	// panic) as soon as its stdout ends.
+	er, ew, err := os.Pipe()
+	if err != nil {
 		stdin.Close()
 		stdout.Close()
 		return nil, nil, fmt.Errorf("%w: %v", errHelperStart, err)
 	}
+	cmd.Stderr = ew
+	prepareHelper(cmd)
+	err = startLowPriority(cmd)
+	ew.Close()
+	if err != nil {
+		er.Close()
+		stdin.Close()
+		stdout.Close()
+		return nil, nil, fmt.Errorf("%w: %v", errHelperStart, err)
+	}
+	stderr := &tailBuffer{max: 4 << 10, done: make(chan struct{})}
+	go func() {
+		_, _ = io.Copy(stderr, er)
+		er.Close()
+		close(stderr.done)
+	}()
 	listed()
 
 	// From here the helper may be reaped by the embedded Delve at any
@@ -335,6 +354,12 @@ func helperFailed(ctx context.Context, err error, stderr *tailBuffer) error {
 	}
 	if errors.Is(err, io.EOF) {
 		err = errors.New("it ended without a result")
+		// It exited: what it wrote to stderr is about to end too (its go
+		// commands, which share the pipe, are killed with its group).
+		select {
+		case <-stderr.done:
+		case <-time.After(time.Second):
+		}
 	}
 	msg := fmt.Sprintf("the index helper failed: %v", err)
 	if tail := strings.TrimSpace(stderr.String()); tail != "" {
@@ -345,9 +370,10 @@ func helperFailed(ctx context.Context, err error, stderr *tailBuffer) error {
 
 // tailBuffer keeps the last max bytes written to it.
 type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
+	mu   sync.Mutex
+	max  int
+	b    []byte
+	done chan struct{} // closed when the writing ends
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
